@@ -1,0 +1,3 @@
+"""gearmand-py: a Gearman job server that real gearmand clients cannot tell apart from gearmand."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,486 @@
+"""The processing core: every job table, and what each request does to them.
+
+``Engine`` is a pure state machine with no sockets and no threads: the server feeds it decoded
+events per connection and collects the bytes it produced for each connection after every turn
+(``take_output``). Only the processing thread calls it, so nothing here needs a lock.
+
+Rules kept here (gearmand 1.1.20 unless a line says otherwise):
+- A function is created on first reference and never removed automatically.
+- (function, unique) coalesces: an empty unique never does; ``-`` with data keys on the data.
+  A foreground submit attaches to the existing job, queued or running; a background one is a no-op.
+- Priority is global across a worker's functions (HIGH of any function before NORMAL), as gearmand
+  2.0 fixed it; within a priority the worker's functions are tried newest CAN_DO first, and ``-R``
+  moves a function to the back after each job taken from it.
+- A sleeping worker gets at most one NOOP until it grabs again; ``-w N`` wakes at most N sleeping
+  workers per queued job, rotating among them.
+- A worker that goes away (or CANT_DOes a running job's function) puts its jobs back at the tail
+  of their queues, most recently assigned first; ``-j N`` drops a job after N attempts and fails it.
+- A foreground job whose clients all left is dropped when a worker would have taken it; a running
+  one runs on and its results go nowhere. Background jobs never depend on clients.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+from gearmand_py.core.model import HIGH, LOW, NORMAL, PRIORITIES, Function, Job, Peer
+from gearmand_py.protocol import errors
+from gearmand_py.protocol.codec import encode
+from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
+from gearmand_py.protocol.packets import REQUEST_TYPES, PacketType as T
+
+log = logging.getLogger("gearmand_py.core")
+
+MAX_UNIQUE = 64
+MAX_REDUCER = 512
+MAX_CLIENT_ID = 127
+
+NOOP = encode(T.NOOP)
+NO_JOB = encode(T.NO_JOB)
+
+# SUBMIT_* type -> (priority, background)
+_SUBMIT_KINDS: dict[int, tuple[int, bool]] = {
+    T.SUBMIT_JOB: (NORMAL, False),
+    T.SUBMIT_JOB_HIGH: (HIGH, False),
+    T.SUBMIT_JOB_LOW: (LOW, False),
+    T.SUBMIT_JOB_BG: (NORMAL, True),
+    T.SUBMIT_JOB_HIGH_BG: (HIGH, True),
+    T.SUBMIT_JOB_LOW_BG: (LOW, True),
+}
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    """The server settings the core obeys."""
+
+    job_handle_prefix: bytes
+    worker_wakeup: int = 0
+    round_robin: bool = False
+    job_retries: int = 0
+    exceptions: bool = False
+
+
+def atoi(value: bytes) -> int:
+    """C's ``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
+    text = value.lstrip(b" \t\n\r\v\f")
+    sign = 1
+    if text[:1] in (b"-", b"+"):
+        sign = -1 if text[:1] == b"-" else 1
+        text = text[1:]
+    digits = len(text) - len(text.lstrip(b"0123456789"))
+    return (sign * int(text[:digits] or b"0")) & 0xFFFFFFFF
+
+
+class Engine:
+    """All job state, and the handlers that change it."""
+
+    def __init__(self, options: EngineOptions,
+                 admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None) -> None:
+        self.options = options
+        self.functions: dict[bytes, Function] = {}
+        self.jobs: dict[bytes, Job] = {}
+        self.peers: dict[Any, Peer] = {}
+        self._handle_count = 0
+        self._dirty: list[Peer] = []
+        self._admin = admin
+        self._handlers: dict[int, Callable[[Peer, tuple[bytes, ...]], None]] = {
+            T.CAN_DO: self._can_do,
+            T.CANT_DO: self._cant_do,
+            T.RESET_ABILITIES: self._reset_abilities,
+            T.PRE_SLEEP: self._pre_sleep,
+            T.GRAB_JOB: self._grab_job,
+            T.GRAB_JOB_UNIQ: self._grab_job_uniq,
+            T.GRAB_JOB_ALL: self._grab_job_all,
+            T.WORK_DATA: partial(self._work_data, T.WORK_DATA),
+            T.WORK_WARNING: partial(self._work_data, T.WORK_WARNING),
+            T.WORK_STATUS: self._work_status,
+            T.WORK_COMPLETE: self._work_complete,
+            T.WORK_FAIL: self._work_fail,
+            T.WORK_EXCEPTION: self._work_exception,
+            T.GET_STATUS: self._get_status,
+            T.GET_STATUS_UNIQUE: self._get_status_unique,
+            T.ECHO_REQ: self._echo,
+            T.SET_CLIENT_ID: self._set_client_id,
+            T.OPTION_REQ: self._option_req,
+            T.SUBMIT_REDUCE_JOB: partial(self._submit_reduce, False),
+            T.SUBMIT_REDUCE_JOB_BACKGROUND: partial(self._submit_reduce, True),
+        }
+        for ptype, (priority, background) in _SUBMIT_KINDS.items():
+            self._handlers[ptype] = partial(self._submit, priority, background)
+        missing = REQUEST_TYPES - self._handlers.keys()
+        for ptype in missing:
+            self._handlers[ptype] = self._not_expected
+
+    # -- connections -------------------------------------------------------------------------
+
+    def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
+        """Register a new connection; ``endpoint`` is how the I/O side will know it again."""
+        peer = Peer(endpoint, fd, ip, self.options.exceptions)
+        self.peers[endpoint] = peer
+        return peer
+
+    def disconnect(self, peer: Peer) -> None:
+        """Forget a connection: requeue what it was running, abandon what it was waiting for."""
+        if peer.gone:
+            return
+        peer.gone = True
+        peer.out.clear()
+        self.peers.pop(peer.endpoint, None)
+        self._drop_abilities(peer, None)
+        for job in peer.client_jobs:
+            job.clients.remove(peer)
+            if not job.clients and not job.background and job.worker is None:
+                job.ignore = True
+        peer.client_jobs.clear()
+
+    def receive(self, peer: Peer, events: Iterable[Event]) -> None:
+        """Run one connection's events in order."""
+        handlers = self._handlers
+        for event in events:
+            if peer.gone or peer.closing:
+                return
+            if event.__class__ is Packet:
+                handlers[event[0]](peer, event[1])
+            elif event.__class__ is AdminCommand:
+                if self._admin is not None:
+                    self.send(peer, self._admin(self, peer, event[0]))
+            elif event.__class__ is Rejected:
+                self.send(peer, encode(T.ERROR, event[0], event[1]))
+            else:
+                assert isinstance(event, Fatal)
+                log.info("closing connection %s (%s): %s", peer.fd, peer.ip, event.reason)
+                if event.code:
+                    self.send(peer, encode(T.ERROR, event.code, event.text))
+                self.close(peer)
+
+    def close(self, peer: Peer) -> None:
+        """Ask the I/O side to close ``peer`` once the output produced so far is written."""
+        peer.closing = True
+        if not peer.out:
+            self._dirty.append(peer)
+
+    def send(self, peer: Peer, data: bytes) -> None:
+        """Queue bytes for a connection; they leave with the next ``take_output``."""
+        if peer.gone:
+            return
+        if not peer.out and not peer.closing:
+            self._dirty.append(peer)
+        peer.out.append(data)
+
+    def take_output(self) -> list[Peer]:
+        """The peers with output (or a pending close) since the last call; the caller joins and
+        clears each ``peer.out``."""
+        dirty = self._dirty
+        self._dirty = []
+        return dirty
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def function(self, name: bytes) -> Function:
+        """The function called ``name``, created on first reference."""
+        function = self.functions.get(name)
+        if function is None:
+            function = self.functions[name] = Function(name)
+        return function
+
+    def _error(self, peer: Peer, reply: errors.ErrorReply) -> None:
+        self.send(peer, encode(T.ERROR, reply[0], reply[1]))
+
+    def _not_expected(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._error(peer, errors.INVALID_COMMAND)
+
+    # -- clients -------------------------------------------------------------------------------
+
+    def _submit(self, priority: int, background: bool, peer: Peer,
+                args: tuple[bytes, ...]) -> None:
+        self.submit(peer, args[0], args[1], args[2], priority, background)
+
+    def _submit_reduce(self, background: bool, peer: Peer, args: tuple[bytes, ...]) -> None:
+        # FUNC, UNIQ, REDUCER, AGGREGATE (ignored, as gearmand ignores it), DATA
+        self.submit(peer, args[0], args[1], args[4], NORMAL, background, reducer=args[2])
+
+    def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
+               background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
+        """Create (or coalesce onto) a job and answer JOB_CREATED; None if refused."""
+        if len(unique) > MAX_UNIQUE or len(reducer) > MAX_REDUCER:
+            if peer is not None:
+                self._error(peer, errors.UNIQUE_TOO_LARGE)
+            return None
+        function = self.function(name)
+        if unique == b"-":
+            key: Any = (b"-", data) if data else None
+        else:
+            key = unique or None
+        if key is not None:
+            job = function.uniques.get(key)
+            if job is not None:
+                if peer is not None:
+                    if not background and peer not in job.clients:
+                        job.clients.append(peer)
+                        peer.client_jobs[job] = None
+                        job.ignore = False
+                    self.send(peer, encode(T.JOB_CREATED, job.handle))
+                return job
+        limit = function.max_queue[priority]
+        if limit and function.job_total >= limit:
+            if peer is not None:
+                self._error(peer, errors.QUEUE_FULL)
+            return None
+        self._handle_count += 1
+        handle = self.options.job_handle_prefix + b":%d" % self._handle_count
+        job = Job(handle, function, unique, key, data, priority, background, reducer, when)
+        self.jobs[handle] = job
+        if key is not None:
+            function.uniques[key] = job
+        function.job_total += 1
+        if peer is not None:
+            if not background:
+                job.clients.append(peer)
+                peer.client_jobs[job] = None
+            self.send(peer, encode(T.JOB_CREATED, handle))
+        function.queues[priority].append(job)
+        self._wake(function)
+        return job
+
+    def _get_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        handle = args[0]
+        job = self.jobs.get(handle)
+        if job is None:
+            self.send(peer, encode(T.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
+        else:
+            self.send(peer, encode(T.STATUS_RES, handle, b"1", b"1" if job.worker else b"0",
+                                   b"%d" % job.numerator, b"%d" % job.denominator))
+
+    def find_unique(self, unique: bytes) -> Job | None:
+        """The first job with this unique in any function (gearmand's lookup is not per
+        function); jobs keyed by their data (unique ``-``) are not found this way."""
+        for function in self.functions.values():
+            job = function.uniques.get(unique)
+            if job is not None:
+                return job
+        return None
+
+    def _get_status_unique(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        unique = args[0]
+        job = self.find_unique(unique) if unique and unique != b"-" else None
+        if job is None:
+            self.send(peer, encode(T.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0", b"0"))
+        else:
+            self.send(peer, encode(T.STATUS_RES_UNIQUE, unique, b"1", b"1" if job.worker else b"0",
+                                   b"%d" % job.numerator, b"%d" % job.denominator,
+                                   b"%d" % len(job.clients)))
+
+    def _echo(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self.send(peer, encode(T.ECHO_RES, args[0]))
+
+    def _set_client_id(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        peer.client_id = args[0][:MAX_CLIENT_ID]
+
+    def _option_req(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        if args[0].lower() == b"exceptions":
+            peer.exceptions = True
+            self.send(peer, encode(T.OPTION_RES, args[0]))
+        else:
+            self._error(peer, errors.UNKNOWN_OPTION)
+
+    # -- workers -------------------------------------------------------------------------------
+
+    def _can_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        function = self.function(args[0])
+        peer.functions.insert(0, function)
+        function.workers.append(peer)
+
+    def _cant_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        function = self.functions.get(args[0])
+        if function is not None and function in peer.functions:
+            self._drop_abilities(peer, function)
+
+    def _reset_abilities(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._drop_abilities(peer, None)
+
+    def _drop_abilities(self, peer: Peer, only: Function | None) -> None:
+        """Remove ``peer``'s CAN_DOs (all, or those for ``only``) and requeue the jobs it holds
+        for them, most recently assigned first."""
+        dropped = [f for f in peer.functions if only is None or f is only]
+        for function in set(dropped):
+            function.workers = [w for w in function.workers if w is not peer]
+        peer.functions = [f for f in peer.functions if only is not None and f is not only]
+        for job in reversed(peer.running[:]):
+            if only is None or job.function is only:
+                peer.running.remove(job)
+                self._requeue(job)
+
+    def _requeue(self, job: Job) -> None:
+        """Put a job whose worker let go of it back at the tail of its queue (or drop it)."""
+        function = job.function
+        function.job_running -= 1
+        job.worker = None
+        job.numerator = job.denominator = 0
+        job.retries += 1
+        retries = self.options.job_retries
+        if retries and job.retries >= retries:
+            log.log(25, "Dropped job due to max retry count: %s %s",
+                    job.handle.decode(errors="replace"), job.unique.decode(errors="replace"))
+            self._relay(job, encode(T.WORK_FAIL, job.handle))
+            self._forget(job)
+            return
+        function.queues[job.priority].append(job)
+        self._wake(function)
+
+    def _wake(self, function: Function) -> None:
+        """NOOP sleeping workers of ``function`` that have no NOOP outstanding."""
+        workers = function.workers
+        count = len(workers)
+        if not count:
+            return
+        limit = self.options.worker_wakeup or count
+        start = function.wake_head % count
+        woken = 0
+        for i in range(count):
+            worker = workers[(start + i) % count]
+            if worker.sleeping and not worker.noop_sent:
+                worker.noop_sent = True
+                self.send(worker, NOOP)
+                woken += 1
+                if woken == limit:
+                    break
+        function.wake_head = (start + i + 1) % count
+
+    def _pre_sleep(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        if self._take(peer, peek=True) is not None:
+            if not peer.noop_sent:
+                peer.noop_sent = True
+                self.send(peer, NOOP)
+        else:
+            peer.sleeping = True
+
+    def _take(self, peer: Peer, peek: bool = False) -> Job | None:
+        """The next job for this worker: highest priority first across all its functions."""
+        functions = peer.functions
+        for priority in PRIORITIES:
+            for function in functions:
+                queue = function.queues[priority]
+                while queue:
+                    job = queue[0]
+                    if job.ignore:
+                        queue.popleft()
+                        self._forget(job)
+                        continue
+                    if peek:
+                        return job
+                    queue.popleft()
+                    if self.options.round_robin:
+                        functions.remove(function)
+                        functions.append(function)
+                    return job
+        return None
+
+    def _grab(self, peer: Peer) -> Job | None:
+        peer.sleeping = False
+        peer.noop_sent = False
+        job = self._take(peer)
+        if job is None:
+            self.send(peer, NO_JOB)
+            return None
+        job.worker = peer
+        job.function.job_running += 1
+        peer.running.append(job)
+        return job
+
+    def _grab_job(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._grab(peer)
+        if job is not None:
+            self.send(peer, encode(T.JOB_ASSIGN, job.handle, job.function.name, job.data))
+
+    def _grab_job_uniq(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._grab(peer)
+        if job is not None:
+            self.send(peer, encode(T.JOB_ASSIGN_UNIQ, job.handle, job.function.name, job.unique,
+                                   job.data))
+
+    def _grab_job_all(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._grab(peer)
+        if job is None:
+            return
+        if job.reducer:
+            self.send(peer, encode(T.JOB_ASSIGN_ALL, job.handle, job.function.name, job.unique,
+                                   job.reducer, job.data))
+        else:
+            self.send(peer, encode(T.JOB_ASSIGN_UNIQ, job.handle, job.function.name, job.unique,
+                                   job.data))
+
+    def _owned(self, peer: Peer, handle: bytes, reply: errors.ErrorReply) -> Job | None:
+        """The job ``handle`` names if this worker holds it; otherwise answer JOB_NOT_FOUND."""
+        job = self.jobs.get(handle.partition(b"\0")[0])
+        if job is None or job.worker is not peer:
+            self._error(peer, reply)
+            return None
+        return job
+
+    def _relay(self, job: Job, packet: bytes) -> None:
+        for client in job.clients:
+            self.send(client, packet)
+
+    def _work_data(self, ptype: int, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_DATA)
+        if job is not None and job.clients:
+            self._relay(job, encode(ptype, *args))
+
+    def _work_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
+        if job is not None:
+            job.numerator = atoi(args[1])
+            job.denominator = atoi(args[2])
+            if job.clients:
+                self._relay(job, encode(T.WORK_STATUS, *args))
+
+    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
+        if job is not None:
+            self._relay(job, encode(T.WORK_COMPLETE, *args))
+            self._finish(job)
+
+    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
+        if job is not None:
+            self._relay(job, encode(T.WORK_FAIL, args[0]))
+            self._finish(job)
+
+    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_EXCEPTION)
+        if job is None:
+            return
+        exception = fail = b""
+        for client in job.clients:
+            if client.exceptions:
+                exception = exception or encode(T.WORK_EXCEPTION, *args)
+                self.send(client, exception)
+            else:
+                # gearmand's quirk, kept for byte compatibility: the handle ends with a NUL.
+                fail = fail or encode(T.WORK_FAIL, args[0] + b"\0")
+                self.send(client, fail)
+        self._finish(job)
+
+    def _finish(self, job: Job) -> None:
+        """A running job ended (complete, fail, exception): release its worker and forget it."""
+        worker = job.worker
+        if worker is not None:
+            worker.running.remove(job)
+            job.function.job_running -= 1
+            job.worker = None
+        self._forget(job)
+
+    def _forget(self, job: Job) -> None:
+        """Remove a job that is in no queue and has no worker from every table."""
+        function = job.function
+        del self.jobs[job.handle]
+        if job.key is not None and function.uniques.get(job.key) is job:
+            del function.uniques[job.key]
+        function.job_total -= 1
+        for client in job.clients:
+            client.client_jobs.pop(job, None)
+        job.clients = []

@@ -1,0 +1,88 @@
+"""The processing thread's records: jobs, functions and peers (connections as the core sees them).
+
+Only the processing thread touches these. ``__slots__`` keeps a queued job small: memory per
+queued job is one of the figures gearmand-py is compared on.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+HIGH, NORMAL, LOW = 0, 1, 2
+PRIORITIES = (HIGH, NORMAL, LOW)
+
+
+class Job:
+    """One job; background jobs have no clients of their own, foreground jobs have at least one."""
+
+    __slots__ = ("handle", "function", "unique", "key", "data", "priority", "background",
+                 "reducer", "when", "clients", "worker", "numerator", "denominator", "retries",
+                 "ignore")
+
+    def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any, data: bytes,
+                 priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
+        self.handle = handle
+        self.function = function
+        self.unique = unique
+        #: The coalescing key in ``function.uniques``, or None when the job never coalesces.
+        self.key = key
+        self.data = data
+        self.priority = priority
+        self.background = background
+        self.reducer = reducer
+        self.when = when
+        self.clients: list[Peer] = []
+        self.worker: Peer | None = None
+        self.numerator = 0
+        self.denominator = 0
+        self.retries = 0
+        #: Set when every foreground client left a queued job: it is dropped, not run, when a
+        #: worker reaches it (as gearmand does).
+        self.ignore = False
+
+
+class Function:
+    """A function name with its three FIFO queues and the workers that can do it."""
+
+    __slots__ = ("name", "queues", "uniques", "workers", "wake_head", "job_total", "job_running",
+                 "max_queue")
+
+    def __init__(self, name: bytes) -> None:
+        self.name = name
+        self.queues: tuple[deque[Job], deque[Job], deque[Job]] = (deque(), deque(), deque())
+        self.uniques: dict[Any, Job] = {}
+        #: One entry per CAN_DO (duplicates count twice, as in gearmand's ``status``).
+        self.workers: list[Peer] = []
+        self.wake_head = 0
+        #: Queued plus running jobs, as gearmand's ``job_total``.
+        self.job_total = 0
+        self.job_running = 0
+        self.max_queue = [0, 0, 0]
+
+
+class Peer:
+    """One connection as the processing thread sees it: a client, a worker, an admin, or all."""
+
+    __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "sleeping",
+                 "noop_sent", "running", "client_jobs", "out", "gone", "closing")
+
+    def __init__(self, endpoint: Any, fd: int, ip: str, exceptions: bool = False) -> None:
+        #: The I/O side's handle for this connection; opaque to the core.
+        self.endpoint = endpoint
+        self.fd = fd
+        self.ip = ip
+        self.client_id = b"-"
+        self.exceptions = exceptions
+        #: Abilities, newest CAN_DO first (gearmand prepends).
+        self.functions: list[Function] = []
+        self.sleeping = False
+        self.noop_sent = False
+        #: Jobs this worker holds, in assignment order.
+        self.running: list[Job] = []
+        #: Foreground jobs this client waits for (a dict used as an ordered set).
+        self.client_jobs: dict[Job, None] = {}
+        #: Bytes produced for this connection during the current processing turn.
+        self.out: list[bytes] = []
+        self.gone = False
+        self.closing = False

@@ -1,0 +1,5 @@
+"""Threads and sockets: the listener, the I/O loops and the processing thread."""
+
+from gearmand_py.server.server import Server, run
+
+__all__ = ["Server", "run"]

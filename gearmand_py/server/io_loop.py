@@ -1,0 +1,223 @@
+"""An I/O thread: one ``selectors`` loop that reads, decodes and writes for its connections.
+
+It reads in large chunks, decodes there (so the processing thread only sees events), and hands
+the processing thread one batch per loop turn holding everything every readable socket produced.
+Output comes back as one batch per processing turn. With ``-t 0`` the same loop runs in the only
+thread and the hand-offs become plain calls.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from gearmand_py.server.connection import Connection
+from gearmand_py.server.mailbox import Mailbox
+
+log = logging.getLogger("gearmand_py.io")
+
+RECV_SIZE = 256 * 1024
+#: Stop reading from a connection whose unsent output exceeds this, until it drains: a peer that
+#: does not read cannot make the server buffer without bound on its behalf.
+HIGH_WATER = 4 * 1024 * 1024
+
+# What the core receives, per connection, inside a batch: (kind, connection, payload).
+CONNECTED, EVENTS, CLOSED = 0, 1, 2
+# What the loop's mailbox receives: (kind, payload).
+ADD, OUTPUT, STOP = 0, 1, 2
+
+Batch = list[tuple[int, Connection, Any]]
+
+
+class IOLoop:
+    """Owns sockets; ``sink`` receives each batch for the processing core."""
+
+    def __init__(self, name: str, max_packet_size: int, sink: Callable[[Batch], None],
+                 threaded: bool = True) -> None:
+        self.name = name
+        self.max_packet_size = max_packet_size
+        self.sink = sink
+        self.threaded = threaded
+        self.selector = selectors.DefaultSelector()
+        self.mailbox = Mailbox()
+        self.selector.register(self.mailbox, selectors.EVENT_READ, self._on_mailbox)
+        self.pending: Batch = []
+        self.running = True
+        self.connections: set[Connection] = set()
+
+    # -- called from other threads -----------------------------------------------------------
+
+    def add_socket(self, sock: socket.socket, ip: str) -> None:
+        """Take over an accepted socket (from the listener)."""
+        if self.threaded:
+            self.mailbox.put((ADD, (sock, ip)))
+        else:
+            self._add(sock, ip)
+
+    def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
+        """Bytes to write (and whether to close after them), from the processing core."""
+        if self.threaded:
+            self.mailbox.put((OUTPUT, items))
+        else:
+            self._output(items)
+
+    def stop(self) -> None:
+        self.mailbox.put((STOP, None))
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def run(self) -> None:
+        """Serve until ``stop()``; then close every connection."""
+        try:
+            while self.running:
+                self.run_once(None)
+        finally:
+            self.close_all()
+
+    def run_once(self, timeout: float | None) -> None:
+        """One turn: wait for sockets or mail, handle them, hand the core what was read."""
+        mailbox = self.mailbox
+        mailbox.sleeping = True
+        if mailbox.items:
+            mailbox.sleeping = False
+            timeout = 0
+        ready = self.selector.select(timeout)
+        mailbox.sleeping = False
+        for key, mask in ready:
+            key.data(key.fileobj, mask)
+        if mailbox.items:
+            self._on_mail()
+        if self.pending:
+            batch = self.pending
+            self.pending = []
+            self.sink(batch)
+
+    def _on_mailbox(self, _fileobj: Any, _mask: int) -> None:
+        self.mailbox.drain()
+
+    def _on_mail(self) -> None:
+        items = self.mailbox.items
+        while items:
+            kind, payload = items.popleft()
+            if kind == OUTPUT:
+                self._output(payload)
+            elif kind == ADD:
+                self._add(*payload)
+            else:
+                self.running = False
+
+    def _add(self, sock: socket.socket, ip: str) -> None:
+        conn = Connection(sock, ip, self, self.max_packet_size)
+        self.connections.add(conn)
+        self.selector.register(sock, selectors.EVENT_READ, self._make_handler(conn))
+        self.pending.append((CONNECTED, conn, None))
+
+    def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
+        def ready(_sock: Any, mask: int) -> None:
+            if mask & selectors.EVENT_WRITE:
+                self._flush(conn)
+            if mask & selectors.EVENT_READ and not conn.closed:
+                self._read(conn)
+        return ready
+
+    def _read(self, conn: Connection) -> None:
+        try:
+            data = conn.sock.recv(RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            log.debug("recv on fd %d failed: %s", conn.fd, exc)
+            data = b""
+        if not data:
+            self._drop(conn)
+            return
+        events = conn.decoder.feed(data)
+        if events:
+            self.pending.append((EVENTS, conn, events))
+        if conn.decoder.dead:
+            # Nothing more is read; the core answers what came before and asks us to close.
+            self._set_interest(conn)
+
+    def _output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
+        for conn, data, close in items:
+            if conn.closed:
+                continue
+            if data:
+                if conn.wbuf:
+                    conn.wbuf += data
+                else:
+                    self._send(conn, data)
+            if close:
+                conn.closing = True
+            if conn.closed:
+                continue
+            if conn.closing and not conn.wbuf:
+                self._close(conn)
+            else:
+                self._set_interest(conn)
+
+    def _send(self, conn: Connection, data: bytes) -> None:
+        try:
+            sent = conn.sock.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError as exc:
+            log.debug("send on fd %d failed: %s", conn.fd, exc)
+            self._drop(conn)
+            return
+        if sent < len(data):
+            conn.wbuf += memoryview(data)[sent:]
+
+    def _flush(self, conn: Connection) -> None:
+        if conn.wbuf:
+            try:
+                sent = conn.sock.send(conn.wbuf)
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                log.debug("send on fd %d failed: %s", conn.fd, exc)
+                self._drop(conn)
+                return
+            del conn.wbuf[:sent]
+        if not conn.wbuf and conn.closing:
+            self._close(conn)
+        else:
+            self._set_interest(conn)
+
+    def _set_interest(self, conn: Connection) -> None:
+        """Read unless the decoder is dead or too much output is waiting; write while any is."""
+        conn.paused = len(conn.wbuf) > HIGH_WATER
+        events = 0
+        if not conn.decoder.dead and not conn.closing and not conn.paused:
+            events |= selectors.EVENT_READ
+        if conn.wbuf:
+            events |= selectors.EVENT_WRITE
+        key = self.selector.get_key(conn.sock)
+        if events == 0:
+            events = selectors.EVENT_READ  # still notice a hang-up; reads are ignored below
+        if key.events != events:
+            self.selector.modify(conn.sock, events, key.data)
+
+    def _drop(self, conn: Connection) -> None:
+        """The peer went away: close and tell the core."""
+        if not conn.closed:
+            self._close(conn)
+            self.pending.append((CLOSED, conn, None))
+
+    def _close(self, conn: Connection) -> None:
+        conn.closed = True
+        self.connections.discard(conn)
+        try:
+            self.selector.unregister(conn.sock)
+        except (KeyError, ValueError):
+            pass
+        conn.sock.close()
+
+    def close_all(self) -> None:
+        for conn in list(self.connections):
+            self._close(conn)
+        self.selector.close()
+        self.mailbox.close()

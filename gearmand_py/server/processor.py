@@ -1,0 +1,99 @@
+"""The processing thread: runs batches through the core and sends each I/O loop its output.
+
+It alone touches the ``Engine``. One turn takes every batch waiting in its mailbox, runs them, then
+posts one output batch per I/O loop, so a busy server pays one hand-off per turn, not per packet.
+"""
+
+from __future__ import annotations
+
+import logging
+import selectors
+from typing import TYPE_CHECKING
+
+from gearmand_py.core.engine import Engine
+from gearmand_py.server.io_loop import CLOSED, CONNECTED, Batch
+from gearmand_py.server.mailbox import Mailbox
+
+if TYPE_CHECKING:
+    from gearmand_py.server.connection import Connection
+    from gearmand_py.server.io_loop import IOLoop
+
+log = logging.getLogger("gearmand_py.processor")
+
+_STOP = object()
+
+
+class Processor:
+    """Drives an ``Engine`` from batches of connection events."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.mailbox = Mailbox()
+        self.running = True
+
+    def handle(self, batch: Batch) -> None:
+        """Apply one batch from an I/O loop to the core."""
+        engine = self.engine
+        for kind, conn, payload in batch:
+            peer = conn.peer
+            if kind == CONNECTED:
+                conn.peer = engine.connect(conn, conn.fd, conn.ip)
+            elif peer is None:
+                continue
+            elif kind == CLOSED:
+                engine.disconnect(peer)
+            else:
+                engine.receive(peer, payload)
+
+    def flush(self) -> None:
+        """Send every I/O loop the bytes the core produced for its connections."""
+        engine = self.engine
+        per_loop: dict[IOLoop, list[tuple[Connection, bytes, bool]]] = {}
+        # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
+        # until the core has nothing more to say.
+        dirty = engine.take_output()
+        while dirty:
+            for peer in dirty:
+                conn = peer.endpoint
+                data = b"".join(peer.out) if len(peer.out) != 1 else peer.out[0]
+                peer.out.clear()
+                close = peer.closing
+                if close:
+                    engine.disconnect(peer)
+                items = per_loop.get(conn.loop)
+                if items is None:
+                    items = per_loop[conn.loop] = []
+                items.append((conn, data, close))
+            dirty = engine.take_output()
+        for loop, items in per_loop.items():
+            loop.post_output(items)
+
+    # -- threaded mode ---------------------------------------------------------------------------
+
+    def submit(self, batch: Batch) -> None:
+        """Called by I/O threads."""
+        self.mailbox.put(batch)
+
+    def stop(self) -> None:
+        self.mailbox.put(_STOP)
+
+    def run(self) -> None:
+        """The processing thread's loop: wait for batches, run them, flush."""
+        mailbox = self.mailbox
+        items = mailbox.items
+        with selectors.DefaultSelector() as selector:
+            selector.register(mailbox, selectors.EVENT_READ)
+            while self.running:
+                mailbox.sleeping = True
+                if not items:
+                    selector.select(None)
+                    mailbox.drain()
+                mailbox.sleeping = False
+                while items:
+                    batch = items.popleft()
+                    if batch is _STOP:
+                        self.running = False
+                        break
+                    self.handle(batch)
+                self.flush()
+        mailbox.close()

@@ -17,17 +17,26 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
   of their queues, most recently assigned first; ``-j N`` drops a job after N attempts and fails it.
 - A foreground job whose clients all left is dropped when a worker would have taken it; a running
   one runs on and its results go nowhere. Background jobs never depend on clients.
+- An epoch job waits outside the queues until its time, then joins the tail of its queue and wakes
+  sleeping workers, so it neither runs late nor hides runnable jobs (gearmand 2.0's fix).
+- CAN_DO_TIMEOUT: a worker holding a job past its function's timeout fails the job (clients get
+  WORK_FAIL) and a late result from it gets JOB_NOT_FOUND, as the protocol says (gearmand 1.1.20
+  silently requeues).
+- ``cancel job`` fails the job to its clients and drops it; gearmand's quirk of leaving it in the
+  tables until a worker reaches it is kept, so ``status`` counts it until then.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from gearmand_py.core.model import HIGH, LOW, NORMAL, PRIORITIES, Function, Job, Peer
+from gearmand_py.core.timers import Timers
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
@@ -64,23 +73,31 @@ class EngineOptions:
     exceptions: bool = False
 
 
-def atoi(value: bytes) -> int:
-    """C's ``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
+def strtol(value: bytes) -> int:
+    """C's ``strtol``/``atoi`` on a field: leading blanks, a sign, digits; 0 when none."""
     text = value.lstrip(b" \t\n\r\v\f")
     sign = 1
     if text[:1] in (b"-", b"+"):
         sign = -1 if text[:1] == b"-" else 1
         text = text[1:]
     digits = len(text) - len(text.lstrip(b"0123456789"))
-    return (sign * int(text[:digits] or b"0")) & 0xFFFFFFFF
+    return sign * int(text[:digits] or b"0")
+
+
+def atoi(value: bytes) -> int:
+    """``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
+    return strtol(value) & 0xFFFFFFFF
 
 
 class Engine:
     """All job state, and the handlers that change it."""
 
     def __init__(self, options: EngineOptions,
-                 admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None) -> None:
+                 admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
         self.options = options
+        self.clock = clock
+        self.timers = Timers()
         self.functions: dict[bytes, Function] = {}
         self.jobs: dict[bytes, Job] = {}
         self.peers: dict[Any, Peer] = {}
@@ -108,6 +125,8 @@ class Engine:
             T.OPTION_REQ: self._option_req,
             T.SUBMIT_REDUCE_JOB: partial(self._submit_reduce, False),
             T.SUBMIT_REDUCE_JOB_BACKGROUND: partial(self._submit_reduce, True),
+            T.SUBMIT_JOB_EPOCH: self._submit_epoch,
+            T.CAN_DO_TIMEOUT: self._can_do_timeout,
         }
         for ptype, (priority, background) in _SUBMIT_KINDS.items():
             self._handlers[ptype] = partial(self._submit, priority, background)
@@ -203,6 +222,10 @@ class Engine:
         # FUNC, UNIQ, REDUCER, AGGREGATE (ignored, as gearmand ignores it), DATA
         self.submit(peer, args[0], args[1], args[4], NORMAL, background, reducer=args[2])
 
+    def _submit_epoch(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        # FUNC, UNIQ, EPOCH, DATA: background, normal priority, runs at EPOCH (now if past or 0)
+        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(strtol(args[2]), 0))
+
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
         """Create (or coalesce onto) a job and answer JOB_CREATED; None if refused."""
@@ -242,9 +265,35 @@ class Engine:
                 job.clients.append(peer)
                 peer.client_jobs[job] = None
             self.send(peer, encode(T.JOB_CREATED, handle))
-        function.queues[priority].append(job)
-        self._wake(function)
+        if when and when > self.clock():
+            function.scheduled += 1
+            self.timers.call_at(when, self._release, job)
+        else:
+            function.queues[priority].append(job)
+            self._wake(function)
         return job
+
+    def _release(self, job: Job) -> None:
+        """An epoch job's time has come: queue it and wake its workers."""
+        function = job.function
+        function.scheduled -= 1
+        if job.ignore:
+            self._forget(job)
+            return
+        function.queues[job.priority].append(job)
+        self._wake(function)
+
+    def cancel(self, handle: bytes) -> bool:
+        """Admin ``cancel job``: fail the job to its clients and drop it; False if unknown."""
+        job = self.jobs.get(handle)
+        if job is None:
+            return False
+        self._relay(job, encode(T.WORK_FAIL, job.handle))
+        job.ignore = True
+        function = job.function
+        if job.key is not None and function.uniques.get(job.key) is job:
+            del function.uniques[job.key]
+        return True
 
     def _get_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         handle = args[0]
@@ -289,10 +338,21 @@ class Engine:
 
     # -- workers -------------------------------------------------------------------------------
 
-    def _can_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _can_do(self, peer: Peer, args: tuple[bytes, ...], timeout: float = 0.0) -> None:
         function = self.function(args[0])
         peer.functions.insert(0, function)
         function.workers.append(peer)
+        # The newest CAN_DO for a function decides its timeout, as gearmand reads the first entry.
+        if timeout:
+            peer.timeouts[function] = timeout
+        else:
+            peer.timeouts.pop(function, None)
+
+    def _can_do_timeout(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        milliseconds = strtol(args[1])
+        # gearmand: 0 or negative means no timeout; 1..999 ms are raised to one second.
+        seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0
+        self._can_do(peer, args[:1], seconds)
 
     def _cant_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         function = self.functions.get(args[0])
@@ -309,6 +369,10 @@ class Engine:
         for function in set(dropped):
             function.workers = [w for w in function.workers if w is not peer]
         peer.functions = [f for f in peer.functions if only is not None and f is not only]
+        if only is None:
+            peer.timeouts.clear()
+        else:
+            peer.timeouts.pop(only, None)
         for job in reversed(peer.running[:]):
             if only is None or job.function is only:
                 peer.running.remove(job)
@@ -389,7 +453,19 @@ class Engine:
         job.worker = peer
         job.function.job_running += 1
         peer.running.append(job)
+        timeout = peer.timeouts.get(job.function) if peer.timeouts else None
+        if timeout:
+            self.timers.call_at(self.clock() + timeout, self._worker_timeout, job, peer,
+                                job.retries)
         return job
+
+    def _worker_timeout(self, job: Job, worker: Peer, attempt: int) -> None:
+        """CAN_DO_TIMEOUT expired: fail the job if that worker still holds that attempt of it."""
+        if job.worker is not worker or job.retries != attempt or self.jobs.get(job.handle) is not job:
+            return
+        log.warning("Worker timeout reached on job, failing: %s", job.handle.decode(errors="replace"))
+        self._relay(job, encode(T.WORK_FAIL, job.handle))
+        self._finish(job)
 
     def _grab_job(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._grab(peer)

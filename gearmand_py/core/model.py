@@ -46,7 +46,7 @@ class Function:
     """A function name with its three FIFO queues and the workers that can do it."""
 
     __slots__ = ("name", "queues", "uniques", "workers", "wake_head", "job_total", "job_running",
-                 "max_queue")
+                 "scheduled", "max_queue")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
@@ -58,14 +58,16 @@ class Function:
         #: Queued plus running jobs, as gearmand's ``job_total``.
         self.job_total = 0
         self.job_running = 0
+        #: Epoch jobs waiting for their time, outside the queues.
+        self.scheduled = 0
         self.max_queue = [0, 0, 0]
 
 
 class Peer:
     """One connection as the processing thread sees it: a client, a worker, an admin, or all."""
 
-    __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "sleeping",
-                 "noop_sent", "running", "client_jobs", "out", "gone", "closing")
+    __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "timeouts",
+                 "sleeping", "noop_sent", "running", "client_jobs", "out", "gone", "closing")
 
     def __init__(self, endpoint: Any, fd: int, ip: str, exceptions: bool = False) -> None:
         #: The I/O side's handle for this connection; opaque to the core.
@@ -76,6 +78,8 @@ class Peer:
         self.exceptions = exceptions
         #: Abilities, newest CAN_DO first (gearmand prepends).
         self.functions: list[Function] = []
+        #: CAN_DO_TIMEOUT seconds per function, for functions that have one.
+        self.timeouts: dict[Function, float] = {}
         self.sleeping = False
         self.noop_sent = False
         #: Jobs this worker holds, in assignment order.

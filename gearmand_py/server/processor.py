@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import selectors
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine
@@ -26,24 +27,42 @@ _STOP = object()
 class Processor:
     """Drives an ``Engine`` from batches of connection events."""
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, after_turn: Callable[[], None] = lambda: None) -> None:
         self.engine = engine
         self.mailbox = Mailbox()
         self.running = True
+        #: Called after every turn, from the processing thread (shutdown checks live there).
+        self.after_turn = after_turn
 
     def handle(self, batch: Batch) -> None:
         """Apply one batch from an I/O loop to the core."""
         engine = self.engine
         for kind, conn, payload in batch:
             peer = conn.peer
-            if kind == CONNECTED:
-                conn.peer = engine.connect(conn, conn.fd, conn.ip)
-            elif peer is None:
-                continue
-            elif kind == CLOSED:
-                engine.disconnect(peer)
-            else:
-                engine.receive(peer, payload)
+            try:
+                if kind == CONNECTED:
+                    conn.peer = engine.connect(conn, conn.fd, conn.ip)
+                elif peer is None:
+                    continue
+                elif kind == CLOSED:
+                    engine.disconnect(peer)
+                else:
+                    engine.receive(peer, payload)
+            except Exception:  # a bug must cost one connection, never the server
+                log.exception("internal error on connection %d (%s); closing it", conn.fd, conn.ip)
+                if conn.peer is not None:
+                    engine.close(conn.peer)
+
+    def tick(self) -> float | None:
+        """Run due timers, flush, run the after-turn hook; return seconds until the next timer."""
+        engine = self.engine
+        timers = engine.timers
+        if timers:
+            timers.run_due(engine.clock())
+        self.flush()
+        self.after_turn()
+        deadline = timers.next_deadline()
+        return None if deadline is None else max(deadline - engine.clock(), 0.0)
 
     def flush(self) -> None:
         """Send every I/O loop the bytes the core produced for its connections."""
@@ -77,16 +96,21 @@ class Processor:
     def stop(self) -> None:
         self.mailbox.put(_STOP)
 
+    def nudge(self) -> None:
+        """Make the processing thread take a turn (to notice a state change from elsewhere)."""
+        self.mailbox.put([])
+
     def run(self) -> None:
         """The processing thread's loop: wait for batches, run them, flush."""
         mailbox = self.mailbox
         items = mailbox.items
         with selectors.DefaultSelector() as selector:
             selector.register(mailbox, selectors.EVENT_READ)
+            timeout = None
             while self.running:
                 mailbox.sleeping = True
                 if not items:
-                    selector.select(None)
+                    selector.select(timeout)
                     mailbox.drain()
                 mailbox.sleeping = False
                 while items:
@@ -95,5 +119,5 @@ class Processor:
                         self.running = False
                         break
                     self.handle(batch)
-                self.flush()
+                timeout = self.tick()
         mailbox.close()

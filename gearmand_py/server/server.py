@@ -2,7 +2,11 @@
 
 ``-t N`` (N ≥ 1) runs N I/O threads and one processing thread beside the main thread, which
 accepts connections, hands them out round-robin and handles signals. ``-t 0`` runs everything in
-the main thread. SIGINT and SIGTERM stop the server at once.
+the main thread.
+
+Signals, as gearmand: SIGINT and SIGTERM stop at once; SIGUSR1 stops gracefully (stop listening,
+keep serving the connections there are until no job is left, then exit); SIGHUP reopens the log.
+The admin ``shutdown [graceful]`` command does the same from a loopback connection.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
 
-from gearmand_py import COMPATIBLE_VERSION, __version__
+from gearmand_py import COMPATIBLE_VERSION, __version__, logs
 from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.server.io_loop import IOLoop
@@ -27,7 +31,7 @@ from gearmand_py.server.processor import Processor
 
 log = logging.getLogger("gearmand_py.server")
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
 
 
 def engine_options(settings: Namespace) -> EngineOptions:
@@ -44,27 +48,30 @@ def engine_options(settings: Namespace) -> EngineOptions:
 class Server:
     """One running job server."""
 
-    def __init__(self, settings: Namespace, verbose: Callable[[], str]) -> None:
+    def __init__(self, settings: Namespace, verbose: Callable[[], str] = logs.level_name) -> None:
         self.settings = settings
         info = ServerInfo(f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}".encode(), os.getpid(),
-                          verbose)
+                          verbose, self._admin_shutdown)
         self.engine = Engine(engine_options(settings), Admin(info))
-        self.processor = Processor(self.engine)
+        self.processor = Processor(self.engine, self._after_turn)
         self.socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
                                             settings.keepalive_interval, settings.keepalive_count)
         self.listeners = open_listeners(settings.listen, settings.port, settings.backlog)
-        self.selector = selectors.DefaultSelector()
         self.stop_requested = False
-        self._signal_r, self._signal_w = socket.socketpair()
-        self._signal_r.setblocking(False)
-        self._signal_w.setblocking(False)
+        self.graceful = False
+        self._admin_request: bool | None = None
+        self._reopen_logs = False
+        self._selector: selectors.BaseSelector | None = None
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
 
     @property
     def ports(self) -> list[int]:
         return [sock.getsockname()[1] for sock in self.listeners]
 
     def serve(self) -> int:
-        """Run until a stop signal; returns the exit status."""
+        """Run until stopped; returns the exit status."""
         previous = self._install_signals()
         try:
             if self.settings.threads == 0:
@@ -73,32 +80,92 @@ class Server:
                 self._serve_threaded(self.settings.threads)
         finally:
             self._restore_signals(previous)
-            for sock in self.listeners:
-                sock.close()
-            self.selector.close()
-            self._signal_r.close()
-            self._signal_w.close()
-        log.log(25, "Shutdown complete")
+            self._close_listeners()
+            self._wake_r.close()
+            self._wake_w.close()
+        log.log(logs.NOTICE, "Shutdown complete")
         return 0
+
+    # -- stopping ------------------------------------------------------------------------------
+
+    def request_stop(self) -> None:
+        """Stop now (from any thread)."""
+        self.stop_requested = True
+        self._wake_main()
+
+    def request_graceful_stop(self) -> None:
+        """Stop listening, finish the jobs there are, then stop (from any thread)."""
+        self.graceful = True
+        self._wake_main()
+        self.processor.nudge()
+
+    def _admin_shutdown(self, graceful: bool) -> None:
+        # Acted on after the turn, so the command's OK is on its way before anything stops.
+        self._admin_request = graceful
+
+    def _after_turn(self) -> None:
+        """Processing thread, after every turn: act on admin shutdowns; end a graceful stop."""
+        if self._admin_request is not None:
+            graceful, self._admin_request = self._admin_request, None
+            if graceful:
+                self.request_graceful_stop()
+            else:
+                self.request_stop()
+        if self.graceful and not self.engine.jobs and not self.stop_requested:
+            log.log(logs.NOTICE, "Graceful shutdown: no jobs left")
+            self.request_stop()
+
+    def _wake_main(self) -> None:
+        try:
+            self._wake_w.send(b"\0")
+        except (BlockingIOError, OSError):
+            pass
+
+    def _close_listeners(self) -> None:
+        for sock in self.listeners:
+            if self._selector is not None:
+                try:
+                    self._selector.unregister(sock)
+                except (KeyError, ValueError):
+                    pass
+            sock.close()
+        self.listeners = []
+
+    def _management(self) -> None:
+        """Main thread, after every wake-up: stop listening once graceful; reopen logs."""
+        if self.graceful and self.listeners:
+            log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
+            self._close_listeners()
+        if self._reopen_logs:
+            self._reopen_logs = False
+            logs.reopen()
 
     # -- signals -------------------------------------------------------------------------------
 
     def _install_signals(self) -> dict[int, Any]:
-        previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS}
-        previous[-1] = signal.set_wakeup_fd(self._signal_w.fileno())
+        previous = {sig: signal.signal(sig, self._on_signal) for sig in HANDLED_SIGNALS}
+        previous[-1] = signal.set_wakeup_fd(self._wake_w.fileno())
         return previous
 
-    def _restore_signals(self, previous: dict[int, Any]) -> None:
+    @staticmethod
+    def _restore_signals(previous: dict[int, Any]) -> None:
         signal.set_wakeup_fd(previous.pop(-1))
         for sig, handler in previous.items():
             signal.signal(sig, handler)
 
     def _on_signal(self, signum: int, _frame: Any) -> None:
-        self.stop_requested = True
+        # Runs in the main thread between bytecodes; the wake-up fd has already been written.
+        if signum == signal.SIGUSR1:
+            self.graceful = True
+            self.processor.nudge()
+        elif signum == signal.SIGHUP:
+            self._reopen_logs = True
+        else:
+            self.stop_requested = True
 
-    def _on_signal_fd(self, _fileobj: Any, _mask: int) -> None:
+    def _on_wake(self, _fileobj: Any, _mask: int) -> None:
         try:
-            self._signal_r.recv(4096)
+            self._wake_r.recv(4096)
         except BlockingIOError:
             pass
 
@@ -106,21 +173,18 @@ class Server:
 
     def _serve_single(self) -> None:
         processor = self.processor
-
-        def run_batch(batch: Any) -> None:
-            processor.handle(batch)
-            processor.flush()
-
-        loop = IOLoop("main", self.settings.max_packet_size, run_batch, threaded=False)
+        loop = IOLoop("main", self.settings.max_packet_size, processor.handle, threaded=False)
         self._watch(loop.selector, loop.add_socket)
-        log.log(25, "Ready to accept connections (single thread)")
+        log.log(logs.NOTICE, "Ready to accept connections (single thread)")
+        timeout = None
         try:
             while not self.stop_requested:
-                loop.run_once(None)
+                loop.run_once(timeout)
+                timeout = processor.tick()
+                self._management()
         finally:
-            for sock in self.listeners:
-                loop.selector.unregister(sock)
-            loop.selector.unregister(self._signal_r)
+            self._close_listeners()
+            loop.selector.unregister(self._wake_r)
             loop.close_all()
 
     def _serve_threaded(self, count: int) -> None:
@@ -133,37 +197,39 @@ class Server:
         for thread in threads:
             thread.start()
         next_loop = itertools.cycle(loops)
-        self._watch(self.selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
-        log.log(25, "Ready to accept connections (%d I/O threads)", count)
+        selector = selectors.DefaultSelector()
+        self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
+        log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
         try:
             while not self.stop_requested:
-                for key, mask in self.selector.select(None):
+                for key, mask in selector.select(None):
                     key.data(key.fileobj, mask)
+                self._management()
         finally:
+            self._close_listeners()
+            selector.close()
+            processor.stop()
+            threads[0].join(5)
             for loop in loops:
                 loop.stop()
             for thread in threads[1:]:
                 thread.join(5)
-            processor.stop()
-            threads[0].join(5)
 
     def _watch(self, selector: selectors.BaseSelector,
                take: Callable[[socket.socket, str], None]) -> None:
-        """Register the listeners and the signal wake-up on the accepting thread's selector."""
+        """Register the listeners and the wake-up socket on the accepting thread's selector."""
+        self._selector = selector
         options = self.socket_options
         for sock in self.listeners:
             selector.register(sock, selectors.EVENT_READ,
                               lambda listener, _mask: accept_ready(listener, options, take))
-        selector.register(self._signal_r, selectors.EVENT_READ, self._on_signal_fd)
+        selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
 
 
-def run(settings: Namespace, verbose: Callable[[], str] | None = None) -> int:
+def run(settings: Namespace) -> int:
     """Start a server with parsed gearmand settings and serve until stopped."""
-    if verbose is None:
-        def verbose() -> str:
-            return str(settings.verbose).upper()
     try:
-        server = Server(settings, verbose)
+        server = Server(settings)
     except OSError as exc:
         log.critical("%s", exc)
         raise SystemExit(f"gearmand-py: {exc}") from exc

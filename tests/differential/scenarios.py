@@ -1,0 +1,745 @@
+"""Differential scenarios: each drives one fresh server through a few steps and records replies.
+
+Rules that keep them deterministic on a threaded server:
+- a step that involves a second connection waits for the reply it depends on first;
+- a packet that gets no reply (CAN_DO, PRE_SLEEP, WORK_STATUS, ...) is followed by
+  ``s.barrier(conn)`` (an ECHO round trip on the same connection; the server handles one
+  connection's packets in order) before another connection relies on its effect;
+- "nothing arrives" is watched for 0.25 s;
+- cross-function priority is left out on purpose (gearmand-py makes priority global).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from .harness import SETTLE, Session
+from .wire import RES, field_count
+
+SUBMIT_TYPES = ["SUBMIT_JOB", "SUBMIT_JOB_HIGH", "SUBMIT_JOB_LOW",
+                "SUBMIT_JOB_BG", "SUBMIT_JOB_HIGH_BG", "SUBMIT_JOB_LOW_BG"]
+NO_HANDLE = "H:nosuch:1"
+ALL: list[Callable[[Session], None]] = []
+
+
+def scenario(fn: Callable[[Session], None]) -> Callable[[Session], None]:
+    ALL.append(fn)
+    return fn
+
+
+def running(reply: Any) -> bytes | None:
+    """The RUNNING field of a recorded STATUS_RES, or None."""
+    if isinstance(reply, tuple) and len(reply) == 3 and reply[1] == "STATUS_RES" and len(reply[2]) == 5:
+        return reply[2][2]
+    return None
+
+
+def worker(s: Session, name: str, *functions: str) -> None:
+    """Register ``functions`` on ``name`` and wait until the server has processed them."""
+    for f in functions:
+        s.send(name, "CAN_DO", f)
+    s.barrier(name)
+
+
+# --- ECHO ----------------------------------------------------------------------------------------
+
+@scenario
+def echo_req_binary_and_empty(s: Session) -> None:
+    """ECHO_RES returns the data byte for byte, NULs included; empty data is allowed."""
+    s.request("c", "ECHO_REQ", b"hello\0world")
+    s.request("c", "ECHO_REQ", b"")
+    s.request("c", "ECHO_REQ", b"\0\0\r\n" + bytes(range(256)))
+
+
+# --- SUBMIT / JOB_CREATED --------------------------------------------------------------------------
+
+@scenario
+def submit_every_priority_gets_job_created(s: Session) -> None:
+    """All six SUBMIT_JOB* variants answer JOB_CREATED with consecutive handles."""
+    for t in SUBMIT_TYPES:
+        s.submit("c", t, "fn", "", f"data-{t}")
+    s.admin_list("admin", "status")
+    s.admin_list("admin", "prioritystatus")
+
+
+@scenario
+def unique_same_function_coalesces(s: Session) -> None:
+    """Same (function, unique) → same handle; the later data and priority are ignored."""
+    s.submit("c1", "SUBMIT_JOB_LOW_BG", "fn", "u1", "original")
+    s.submit("c1", "SUBMIT_JOB_BG", "fn", "u1", "other")
+    s.submit("c2", "SUBMIT_JOB_HIGH_BG", "fn", "u1", "other2")
+    s.submit("c2", "SUBMIT_JOB_BG", "fn", "u2", "second")
+    s.admin_list("admin", "status")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB_UNIQ")   # u2 (NORMAL) first: the HIGH resubmit did not promote u1
+    s.request("w", "GRAB_JOB_UNIQ")   # u1 with its original data
+    s.request("w", "GRAB_JOB_UNIQ")
+
+
+@scenario
+def unique_is_scoped_by_function(s: Session) -> None:
+    """The same unique under another function is a different job."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn1", "u1", "a")
+    s.submit("c", "SUBMIT_JOB_BG", "fn2", "u1", "b")
+    s.submit("c", "SUBMIT_JOB_BG", "fn1", "u1", "c")
+    s.submit("c", "SUBMIT_JOB_BG", "fn2", "u1", "d")
+
+
+@scenario
+def empty_unique_never_coalesces(s: Session) -> None:
+    """An empty unique creates a new job every time, background or foreground."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "same")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "same")
+    s.submit("c", "SUBMIT_JOB", "fn", "", "same")
+    s.submit("c2", "SUBMIT_JOB", "fn", "", "same")
+    worker(s, "w", "fn")
+    for _ in range(5):
+        s.request("w", "GRAB_JOB_UNIQ")
+
+
+@scenario
+def dash_unique_keys_on_data(s: Session) -> None:
+    """Unique ``-`` coalesces on byte-identical data (per function); ``-`` with empty data does
+    not coalesce; GET_STATUS_UNIQUE cannot find ``-`` jobs."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "-", "dash1")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "-", "dash1")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "-", "dash2")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "-", "")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "-", "")
+    s.submit("c", "SUBMIT_JOB_BG", "fn2", "-", "dash1")
+    s.submit("c2", "SUBMIT_JOB", "fn", "-", "dash2")
+    s.request("c", "GET_STATUS_UNIQUE", "-")
+    worker(s, "w", "fn")
+    for _ in range(5):
+        s.request("w", "GRAB_JOB_UNIQ")
+
+
+@scenario
+def foreground_attaches_to_background_job(s: Session) -> None:
+    """A foreground submit with a background job's unique attaches to it and gets its results;
+    the background submitter hears nothing."""
+    h = s.submit("bg", "SUBMIT_JOB_BG", "fn", "u1", "original")
+    s.submit("fg", "SUBMIT_JOB", "fn", "u1", "ignored")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_DATA", h, "chunk")
+    s.recv("fg", "WORK_DATA relayed")
+    s.send("w", "WORK_COMPLETE", h, "result")
+    s.recv("fg", "WORK_COMPLETE relayed")
+    s.nothing("bg")
+    s.nothing("w")
+    s.request("bg", "GET_STATUS", h)
+
+
+@scenario
+def foreground_attaches_to_running_job(s: Session) -> None:
+    """A foreground submit that coalesces onto a running job receives its later packets; after
+    completion the unique makes a fresh job."""
+    h = s.submit("c1", "SUBMIT_JOB", "fn", "u1", "d1")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.submit("c2", "SUBMIT_JOB", "fn", "u1", "d2")
+    s.request("c3", "GET_STATUS", h)
+    s.send("w", "WORK_STATUS", h, "1", "2")
+    s.recv("c1", "WORK_STATUS relayed")
+    s.recv("c2", "WORK_STATUS relayed")
+    s.send("w", "WORK_COMPLETE", h, "done")
+    s.recv("c1", "WORK_COMPLETE relayed")
+    s.recv("c2", "WORK_COMPLETE relayed")
+    s.submit("c3", "SUBMIT_JOB_BG", "fn", "u1", "again")
+
+
+# --- GET_STATUS / GET_STATUS_UNIQUE ----------------------------------------------------------------
+
+@scenario
+def get_status_unknown_handle(s: Session) -> None:
+    """GET_STATUS of an unknown handle answers known=0 with zeros, never an error."""
+    s.request("c", "GET_STATUS", NO_HANDLE)
+    s.request("c", "GET_STATUS", "nonsense")
+    s.request("c", "GET_STATUS", "")
+
+
+@scenario
+def get_status_queued_running_and_numbers(s: Session) -> None:
+    """GET_STATUS for a queued job (1 0 0 0), a running one (1 1 0 0), after WORK_STATUS (the
+    stored numbers), and after completion (0 0 0 0)."""
+    h = s.submit("c", "SUBMIT_JOB_BG", "fn", "u1", "x")
+    s.request("c", "GET_STATUS", h)
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.request("c", "GET_STATUS", h)
+    s.send("w", "WORK_STATUS", h, "3", "7")
+    s.barrier("w")
+    s.request("c", "GET_STATUS", h)
+    s.send("w", "WORK_STATUS", h, "50", "100")
+    s.barrier("w")
+    s.request("other", "GET_STATUS", h)
+    s.send("w", "WORK_COMPLETE", h, "")
+    s.barrier("w")
+    s.request("c", "GET_STATUS", h)
+
+
+@scenario
+def work_status_forwarded_verbatim(s: Session) -> None:
+    """WORK_STATUS reaches the client byte for byte; GET_STATUS shows the numbers as parsed."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "x")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_STATUS", h, "007", "0100")
+    s.recv("c", "WORK_STATUS relayed")
+    s.request("other", "GET_STATUS", h)
+
+
+@scenario
+def get_status_unique_background_job(s: Session) -> None:
+    """GET_STATUS_UNIQUE for a background job (no foreground clients) through its life, and for
+    an unknown unique."""
+    h = s.submit("c", "SUBMIT_JOB_BG", "fn", "u1", "x")
+    s.request("c", "GET_STATUS_UNIQUE", "u1")
+    s.request("c", "GET_STATUS_UNIQUE", "nou")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.request("c", "GET_STATUS_UNIQUE", "u1")
+    s.send("w", "WORK_STATUS", h, "1", "4")
+    s.barrier("w")
+    s.request("c", "GET_STATUS_UNIQUE", "u1")
+    s.send("w", "WORK_COMPLETE", h, "ok")
+    s.barrier("w")
+    s.request("c", "GET_STATUS_UNIQUE", "u1")
+
+
+@scenario
+def get_status_unique_foreground_job(s: Session) -> None:
+    """GET_STATUS_UNIQUE for a job with a foreground client; client_count is left out because
+    gearmand always reports 0 there (a bug gearmand-py does not copy)."""
+    def without_count(reply: Any) -> Any:
+        if isinstance(reply, tuple) and reply[1] == "STATUS_RES_UNIQUE":
+            return (reply[0], reply[1], reply[2][:5])
+        return reply
+    s.submit("c", "SUBMIT_JOB", "fn", "u2", "x")
+    s.send("other", "GET_STATUS_UNIQUE", "u2")
+    s.recv("other", "GET_STATUS_UNIQUE u2 (no client_count)", transform=without_count)
+
+
+# --- GRAB_JOB variants -----------------------------------------------------------------------------
+
+@scenario
+def grab_with_nothing_to_do_no_job(s: Session) -> None:
+    """GRAB_JOB / _UNIQ / _ALL answer NO_JOB without abilities, or with nothing queued, or with
+    jobs only for other functions."""
+    s.request("w", "GRAB_JOB")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.request("w", "GRAB_JOB_ALL")
+    s.submit("c", "SUBMIT_JOB_BG", "other", "", "x")
+    s.request("w", "GRAB_JOB")
+
+
+@scenario
+def grab_job_gets_job_assign(s: Session) -> None:
+    """GRAB_JOB → JOB_ASSIGN(handle, function, data)."""
+    s.submit("c", "SUBMIT_JOB", "fn", "u1", b"pay\0load")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.request("w", "GRAB_JOB")
+
+
+@scenario
+def grab_job_uniq_gets_job_assign_uniq(s: Session) -> None:
+    """GRAB_JOB_UNIQ → JOB_ASSIGN_UNIQ(handle, function, unique, data), empty unique included."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "u1", "data1")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "data2")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.request("w", "GRAB_JOB_UNIQ")
+
+
+@scenario
+def grab_job_all_without_reducer_gets_assign_uniq(s: Session) -> None:
+    """GRAB_JOB_ALL for a job without a reducer → JOB_ASSIGN_UNIQ (not JOB_ASSIGN_ALL)."""
+    s.submit("c", "SUBMIT_JOB", "fn", "u1", "data")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB_ALL")
+    s.request("w", "GRAB_JOB_ALL")
+
+
+@scenario
+def grab_job_all_reduce_job_gets_assign_all(s: Session) -> None:
+    """SUBMIT_REDUCE_JOB[_BACKGROUND] with 4 NUL args; GRAB_JOB_ALL → JOB_ASSIGN_ALL, other grabs
+    hide the reducer."""
+    s.request("c", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "ru1", "myreducer", "", "data1")
+    s.request("c", "SUBMIT_REDUCE_JOB", "red", "ru2", "r2", "", "data2")
+    s.request("c", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "ru3", "r3", "", "data3")
+    worker(s, "w", "red")
+    s.request("w", "GRAB_JOB_ALL")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.request("w", "GRAB_JOB")
+
+
+# --- PRE_SLEEP / NOOP ------------------------------------------------------------------------------
+
+@scenario
+def pre_sleep_idle_then_exactly_one_noop(s: Session) -> None:
+    """PRE_SLEEP with nothing queued → no reply; a submit → one NOOP; a second submit → no
+    second NOOP; after GRAB a PRE_SLEEP with work queued → immediate NOOP."""
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "PRE_SLEEP")
+    s.nothing("w")
+    s.barrier("w")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "one")
+    s.recv("w", "NOOP after first submit")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "two")
+    s.nothing("w", "no second NOOP")
+    s.request("w", "GRAB_JOB")
+    s.request("w", "PRE_SLEEP", label="PRE_SLEEP with work queued")
+
+
+@scenario
+def pre_sleep_with_job_queued_immediate_noop(s: Session) -> None:
+    """PRE_SLEEP when a job for one of the worker's functions is already queued → NOOP now."""
+    s.submit("c", "SUBMIT_JOB_LOW", "fn", "", "x")
+    worker(s, "w", "fn")
+    s.request("w", "PRE_SLEEP")
+    s.nothing("w")
+    s.request("w", "GRAB_JOB")
+
+
+@scenario
+def pre_sleep_before_any_grab(s: Session) -> None:
+    """A worker may PRE_SLEEP without ever grabbing; it is woken by the next submit."""
+    worker(s, "w", "fn")
+    s.send("w", "PRE_SLEEP")
+    s.barrier("w")
+    s.submit("c", "SUBMIT_JOB", "fn", "u", "x")
+    s.recv("w", "NOOP")
+    s.request("w", "GRAB_JOB_UNIQ")
+
+
+@scenario
+def all_sleeping_workers_woken(s: Session) -> None:
+    """Without -w every sleeping worker of the function gets one NOOP; workers of other
+    functions do not; only one of them gets the job."""
+    for w in ("w1", "w2", "w3"):
+        worker(s, w, "fn")
+        s.send(w, "PRE_SLEEP")
+        s.barrier(w)
+    worker(s, "other", "fn2")
+    s.send("other", "PRE_SLEEP")
+    s.barrier("other")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "x")
+    for w in ("w1", "w2", "w3"):
+        s.recv(w, "NOOP")
+    s.nothing("other")
+    s.request("w1", "GRAB_JOB")
+    s.request("w2", "GRAB_JOB")
+    s.request("w3", "GRAB_JOB")
+
+
+@scenario
+def noop_rearmed_by_grab_and_busy_worker_not_woken(s: Session) -> None:
+    """After NOOP → GRAB (NO_JOB) → PRE_SLEEP the worker is woken again; a worker that grabbed
+    and did not PRE_SLEEP is not woken."""
+    worker(s, "w1", "fn")
+    worker(s, "w2", "fn")
+    s.send("w1", "PRE_SLEEP")
+    s.barrier("w1")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "one")
+    s.recv("w1", "NOOP")
+    s.request("w2", "GRAB_JOB")
+    s.request("w1", "GRAB_JOB")
+    s.send("w1", "PRE_SLEEP")
+    s.barrier("w1")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "two")
+    s.recv("w1", "NOOP again")
+    s.nothing("w2", "busy worker not woken")
+
+
+# --- priority ------------------------------------------------------------------------------------
+
+@scenario
+def priority_order_within_function(s: Session) -> None:
+    """Within one function HIGH before NORMAL before LOW, FIFO within each (fg and bg mixed)."""
+    s.submit("c", "SUBMIT_JOB_LOW_BG", "fn", "", "low1")
+    s.submit("c", "SUBMIT_JOB", "fn", "", "norm1")
+    s.submit("c", "SUBMIT_JOB_HIGH_BG", "fn", "", "high1")
+    s.submit("c", "SUBMIT_JOB_LOW", "fn", "", "low2")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "norm2")
+    s.submit("c", "SUBMIT_JOB_HIGH", "fn", "", "high2")
+    worker(s, "w", "fn")
+    for _ in range(7):
+        s.request("w", "GRAB_JOB")
+
+
+# --- WORK_* relay ----------------------------------------------------------------------------------
+
+@scenario
+def work_packets_relayed_to_all_clients(s: Session) -> None:
+    """WORK_DATA / WORK_WARNING / WORK_STATUS / WORK_COMPLETE reach every attached client; the
+    job is forgotten after WORK_COMPLETE."""
+    h = s.submit("c1", "SUBMIT_JOB", "fn", "u1", "d")
+    s.submit("c2", "SUBMIT_JOB_HIGH", "fn", "u1", "d")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    for ptype, *args in (("WORK_DATA", "part1"), ("WORK_WARNING", "warn1"), ("WORK_STATUS", "1", "4"),
+                         ("WORK_DATA", ""), ("WORK_DATA", b"bin\0ary"), ("WORK_COMPLETE", "done")):
+        s.send("w", ptype, h, *args)
+        s.recv("c1", f"{ptype} relayed")
+        s.recv("c2", f"{ptype} relayed")
+    s.nothing("w")
+    s.request("c1", "GET_STATUS", h)
+
+
+@scenario
+def work_fail_relayed_verbatim(s: Session) -> None:
+    """WORK_FAIL reaches every attached client with the handle bytes exactly as the worker sent
+    them (a trailing NUL included)."""
+    h1 = s.submit("c1", "SUBMIT_JOB", "fn", "u1", "d")
+    s.submit("c2", "SUBMIT_JOB", "fn", "u1", "d")
+    h2 = s.submit("c3", "SUBMIT_JOB", "fn", "u2", "d")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_FAIL", h1)
+    s.recv("c1", "WORK_FAIL relayed")
+    s.recv("c2", "WORK_FAIL relayed")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_FAIL", h2 + b"\0")
+    s.recv("c3", "WORK_FAIL with NUL relayed")
+    s.nothing("w")
+    s.request("c1", "GET_STATUS", h1)
+
+
+@scenario
+def work_exception_depends_on_client_option(s: Session) -> None:
+    """WORK_EXCEPTION: a client with OPTION_REQ exceptions gets WORK_EXCEPTION, one without gets
+    WORK_FAIL with payload ``HANDLE\\0``."""
+    s.request("c2", "OPTION_REQ", "exceptions")
+    h = s.submit("c1", "SUBMIT_JOB", "fn", "u1", "d")
+    s.submit("c2", "SUBMIT_JOB", "fn", "u1", "d")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_EXCEPTION", h, "boom")
+    s.recv("c1", "without exceptions option")
+    s.recv("c2", "with exceptions option")
+    s.nothing("w")
+    s.request("c1", "GET_STATUS", h)
+
+
+@scenario
+def work_packets_for_unowned_job_error(s: Session) -> None:
+    """WORK_* for a job the connection does not own → ERROR JOB_NOT_FOUND with the exact texts
+    (unknown handle, a queued job, another worker's job, a completed job)."""
+    def all_work_packets(name: str, h: bytes | str) -> None:
+        for ptype, *args in (("WORK_DATA", "x"), ("WORK_WARNING", "x"), ("WORK_STATUS", "1", "2"),
+                             ("WORK_COMPLETE", "x"), ("WORK_FAIL",), ("WORK_EXCEPTION", "x")):
+            s.request(name, ptype, h, *args)
+
+    worker(s, "w1", "fn")
+    all_work_packets("w1", NO_HANDLE)
+    h1 = s.submit("c", "SUBMIT_JOB", "fn", "", "a")
+    h2 = s.submit("c", "SUBMIT_JOB", "fn", "", "b")
+    s.request("w1", "GRAB_JOB")
+    worker(s, "w2", "fn")
+    all_work_packets("w2", h1)          # running on w1
+    all_work_packets("w2", h2)          # still queued
+    s.nothing("c")
+    s.send("w1", "WORK_COMPLETE", h1, "ok")
+    s.recv("c", "WORK_COMPLETE from owner")
+    all_work_packets("w1", h1)          # already completed
+
+
+@scenario
+def option_req_exceptions_and_unknown(s: Session) -> None:
+    """OPTION_REQ ``exceptions`` in any case is echoed back as sent; anything else is
+    ERROR UNKNOWN_OPTION."""
+    s.request("c", "OPTION_REQ", "exceptions")
+    s.request("c", "OPTION_REQ", "EXCEPTIONS")
+    s.request("c", "OPTION_REQ", "ExCePtIoNs")
+    s.request("c", "OPTION_REQ", "foo")
+    s.request("c", "OPTION_REQ", "")
+    s.request("c", "ECHO_REQ", "still open")
+
+
+# --- worker identity and abilities ------------------------------------------------------------------
+
+@scenario
+def set_client_id_shown_in_workers(s: Session) -> None:
+    """SET_CLIENT_ID (on workers and clients, last one wins) is the ID column of ``workers``;
+    functions are listed per connection."""
+    s.send("w1", "SET_CLIENT_ID", "worker-1")
+    worker(s, "w1", "fn1", "fn2")
+    worker(s, "w2", "fn3")
+    s.send("c", "SET_CLIENT_ID", "first")
+    s.send("c", "SET_CLIENT_ID", "client-a")
+    s.barrier("c")
+    s.workers("admin")
+
+
+@scenario
+def cant_do_unknown_function_harmless(s: Session) -> None:
+    """CANT_DO of a function never registered (or unknown to the server) does nothing."""
+    s.send("w", "CANT_DO", "nosuch")
+    s.barrier("w")
+    s.admin_list("admin", "status")
+    worker(s, "w", "fn")
+    s.send("w", "CANT_DO", "other")
+    s.barrier("w")
+    s.submit("c", "SUBMIT_JOB", "fn", "", "x")
+    s.request("w", "GRAB_JOB")
+    s.admin_list("admin", "status")
+
+
+def _requeue_by(s: Session, how: Callable[[], None]) -> None:
+    """w1 runs a job, w2 sleeps; ``how`` makes w1 give it up; w2 is woken and gets it."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "x")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    s.send("w1", "WORK_STATUS", h, "1", "2")
+    s.recv("c", "WORK_STATUS relayed")
+    worker(s, "w2", "fn")
+    s.send("w2", "PRE_SLEEP")
+    s.barrier("w2")
+    how()
+    s.recv("w2", "NOOP on requeue")
+    s.request("c2", "GET_STATUS", h)    # numbers were reset
+    s.nothing("c", "client not told about the requeue")
+    s.request("w2", "GRAB_JOB")
+    s.request("w1", "WORK_COMPLETE", h, "late")
+    s.request("w1", "GRAB_JOB")
+    s.send("w2", "WORK_COMPLETE", h, "done")
+    s.recv("c", "WORK_COMPLETE from new owner")
+
+
+@scenario
+def cant_do_running_job_requeues(s: Session) -> None:
+    """CANT_DO of the function of a running job requeues it for another worker."""
+    _requeue_by(s, lambda: s.send("w1", "CANT_DO", "fn"))
+
+
+@scenario
+def reset_abilities_running_job_requeues(s: Session) -> None:
+    """RESET_ABILITIES with a running job requeues it for another worker."""
+    _requeue_by(s, lambda: s.send("w1", "RESET_ABILITIES"))
+
+
+# --- disconnects -----------------------------------------------------------------------------------
+
+@scenario
+def worker_disconnect_mid_job_requeues_to_other_worker(s: Session) -> None:
+    """A worker that disconnects mid-job: the job is requeued, a sleeping worker is woken and
+    gets it, and the client receives its result."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "u1", "x")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    worker(s, "w2", "fn")
+    s.send("w2", "PRE_SLEEP")
+    s.barrier("w2")
+    s.close("w1")
+    s.recv("w2", "NOOP on requeue")
+    s.request("w2", "GRAB_JOB_UNIQ")
+    s.nothing("c")
+    s.send("w2", "WORK_COMPLETE", h, "done")
+    s.recv("c", "WORK_COMPLETE")
+
+
+@scenario
+def worker_disconnect_requeues_to_tail(s: Session) -> None:
+    """A job requeued by a worker disconnect goes to the tail of its priority list."""
+    a = s.submit("c", "SUBMIT_JOB", "fn", "", "A")
+    s.submit("c", "SUBMIT_JOB", "fn", "", "B")
+    s.submit("c", "SUBMIT_JOB_HIGH", "other", "", "unrelated")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    s.close("w1")
+    s.poll("c", "GET_STATUS", a, until=lambda r: running(r) == b"0", label="GET_STATUS until requeued")
+    worker(s, "w2", "fn")
+    s.request("w2", "GRAB_JOB")
+    s.request("w2", "GRAB_JOB")
+    s.request("w2", "GRAB_JOB")
+
+
+@scenario
+def foreground_client_disconnect_queued_job_never_assigned(s: Session) -> None:
+    """A queued foreground job whose only client disconnected is skipped by GRAB."""
+    s.submit("c1", "SUBMIT_JOB", "fn", "", "abandoned")
+    s.submit("c2", "SUBMIT_JOB", "fn", "", "wanted")
+    s.close("c1", settle=SETTLE)
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.request("w", "GRAB_JOB")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def foreground_client_disconnect_only_job_no_job(s: Session) -> None:
+    """When the abandoned job is the only one, GRAB answers NO_JOB."""
+    s.submit("c1", "SUBMIT_JOB_LOW", "fn", "u1", "abandoned")
+    s.close("c1", settle=SETTLE)
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.send("w", "PRE_SLEEP")
+    s.nothing("w", "nothing runnable any more")
+
+
+@scenario
+def foreground_client_disconnect_running_job_results_dropped(s: Session) -> None:
+    """A running job whose client disconnected keeps running; the worker's WORK_* are accepted
+    without error and the job is forgotten on completion."""
+    h = s.submit("c1", "SUBMIT_JOB", "fn", "", "x")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.close("c1", settle=SETTLE)
+    s.request("c2", "GET_STATUS", h)
+    s.send("w", "WORK_DATA", h, "chunk")
+    s.send("w", "WORK_COMPLETE", h, "done")
+    s.nothing("w")
+    s.request("c2", "GET_STATUS", h)
+
+
+# --- protocol errors -------------------------------------------------------------------------------
+
+RESPONSE_ONLY_TYPES = [5, 6, 8, 10, 11, 17, 19, 20, 24, 27, 31, 35, 40, 42]
+
+
+@scenario
+def response_types_from_client_invalid_command(s: Session) -> None:
+    """Response-only and unimplemented types sent to the server → ERROR INVALID_COMMAND
+    "Command not expected"; the connection stays open."""
+    for t in RESPONSE_ONLY_TYPES:
+        s.request("c", t, *[f"a{i}" for i in range(field_count(t))])
+    s.request("c", "ECHO_REQ", "still open")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def res_magic_on_request_invalid_magic(s: Session) -> None:
+    """A valid type with ``\\0RES`` magic → ERROR INVALID_MAGIC and is not executed."""
+    s.request("c", "ECHO_REQ", "x", magic=RES)
+    s.request("c", "SUBMIT_JOB_BG", "fn", "", "x", magic=RES)
+    s.request("c", "GRAB_JOB", magic=RES)
+    s.request("c", "NOOP", magic=RES)
+    s.request("c", "ECHO_REQ", "still open")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def bad_magic_closes_connection(s: Session) -> None:
+    """A magic that is neither ``\\0REQ`` nor ``\\0RES`` closes the connection silently."""
+    s.send_raw("c", b"\0XYZ" + bytes([0, 0, 0, 16, 0, 0, 0, 1]) + b"x")
+    s.closed("c")
+    s.send_raw("c2", b"\0REX" + bytes([0, 0, 0, 16, 0, 0, 0, 0]))
+    s.closed("c2")
+
+
+@scenario
+def invalid_packet_types_close_connection(s: Session) -> None:
+    """Binary type 0, 43 and 1000 close the connection silently."""
+    for name, t in (("t0", 0), ("t43", 43), ("t1000", 1000)):
+        s.send_raw(name, b"\0REQ" + t.to_bytes(4, "big") + (0).to_bytes(4, "big"))
+        s.closed(name)
+
+
+@scenario
+def unique_too_long_argument_too_large(s: Session) -> None:
+    """A unique over 64 bytes → ERROR ARGUMENT_TOO_LARGE; 64 is accepted; the connection stays
+    open."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "u" * 64, "x")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "v" * 65, "x")
+    s.submit("c", "SUBMIT_JOB", "fn", "w" * 200, "x")
+    s.submit("c", "SUBMIT_JOB_HIGH", "fn", "", "x")
+    s.admin_list("admin", "status")
+
+
+# --- admin text protocol ---------------------------------------------------------------------------
+
+@scenario
+def admin_status_counts(s: Session) -> None:
+    """``status``: TOTAL (queued + running), RUNNING, WORKERS; ``prioritystatus`` queued per
+    priority."""
+    s.admin_list("admin", "status")
+    worker(s, "w1", "fn")
+    worker(s, "w2", "fn")
+    s.submit("c", "SUBMIT_JOB", "fn", "", "a")
+    s.submit("c", "SUBMIT_JOB_LOW_BG", "fn", "", "b")
+    s.submit("c", "SUBMIT_JOB_HIGH", "fn", "", "c")
+    assigned = s.request("w1", "GRAB_JOB")
+    s.admin_list("admin", "status")
+    s.admin_list("admin", "prioritystatus")
+    s.send("w1", "WORK_COMPLETE", assigned[2][0], "ok")
+    s.recv("c", "WORK_COMPLETE")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def admin_workers_lists_every_connection(s: Session) -> None:
+    """``workers`` lists every connection (clients, the admin connection itself, workers with
+    their functions)."""
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "x")
+    worker(s, "w", "fa", "fb")
+    s.workers("admin")
+    s.close("c", settle=SETTLE)
+    s.workers("admin")
+
+
+@scenario
+def admin_version(s: Session) -> None:
+    """``version`` (extra tokens ignored)."""
+    s.version("admin")
+    s.version("admin", "version extra tokens")
+    s.version("admin", "VERSION")
+
+
+@scenario
+def admin_getpid(s: Session) -> None:
+    """``getpid`` answers the server's process id."""
+    s.getpid("admin")
+
+
+@scenario
+def admin_verbose(s: Session) -> None:
+    """``verbose`` answers the log level (the default, ERROR, here)."""
+    s.admin_line("admin", "verbose")
+
+
+@scenario
+def admin_unknown_commands(s: Session) -> None:
+    """Unknown commands, an empty line, a leading space and ``show`` forms → the exact ERR
+    lines; the connection stays open.  (``shutdown`` is left out: gearmand 1.1.20 removed it,
+    gearmand-py deliberately accepts it from loopback.)"""
+    for line in ("bogus cmd", "", " status", "  status", "show", "show foo", "a b c d e"):
+        s.admin_line("admin", line)
+    s.admin_list("admin", "status")
+
+
+@scenario
+def admin_lf_only_and_case_insensitive(s: Session) -> None:
+    """``STATUS\\n`` (LF only, upper case) works; trailing spaces are fine."""
+    s.admin_list("admin", "STATUS", ending=b"\n")
+    s.admin_list("admin", "status  ")
+    s.admin_line("admin", "bogus", ending=b"\n")
+    s.version("admin")
+
+
+@scenario
+def admin_six_tokens_closes_connection(s: Session) -> None:
+    """A text line with 6 tokens closes the connection without a reply."""
+    s.admin_line("ok", "a b c d e")
+    s.conn("admin").send_line("a b c d e f")
+    s.closed("admin")
+
+
+@scenario
+def admin_text_and_binary_mixed(s: Session) -> None:
+    """Text lines and binary packets on one connection, also within one send."""
+    s.version("m")
+    s.request("m", "ECHO_REQ", "bin")
+    s.admin_list("m", "status")
+    s.submit("m", "SUBMIT_JOB_BG", "fn", "", "x")
+    s.admin_list("m", "status")
+    s.send_raw("m", b"status\r\n" + b"\0REQ" + (16).to_bytes(4, "big") + (2).to_bytes(4, "big")
+               + b"hi" + b"verbose\r\n")
+    s.read_list("m", "pipelined status")
+    s.recv("m", "pipelined ECHO_RES")
+    s.read_line("m", "pipelined verbose")

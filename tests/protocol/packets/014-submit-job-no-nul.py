@@ -1,0 +1,12 @@
+r"""SUBMIT_JOB with no NUL: rejected within its own length (gearmand would scan into the next
+packet).
+
+Bytes: b'\x00REQ\x00\x00\x00\x07\x00\x00\x00\x02fn\x00REQ\x00\x00\x00\x10\x00\x00\x00\x04next'
+"""
+
+from tests.protocol.corpus import P, T, TOO_FEW
+
+EVENTS = [
+    TOO_FEW,
+    P(T.ECHO_REQ, b"next"),
+]

@@ -1,0 +1,11 @@
+r"""CAN_DO_TIMEOUT without NUL.
+
+Bytes: b'\x00REQ\x00\x00\x00\x17\x00\x00\x00\x02fn\x00REQ\x00\x00\x00\x10\x00\x00\x00\x04next'
+"""
+
+from tests.protocol.corpus import P, T, TOO_FEW
+
+EVENTS = [
+    TOO_FEW,
+    P(T.ECHO_REQ, b"next"),
+]

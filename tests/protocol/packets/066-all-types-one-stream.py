@@ -1,0 +1,51 @@
+r"""Every packet type 1..42 back to back on one stream.
+
+Bytes: 767 bytes: b'\x00REQ\x00\x00\x00\x01\x00\x00\x00\x02z1\x00REQ\x00\x00\x00\x02\x00\x00\x00\x02z2\x00REQ\x00\x00\x00\x03\x00\x00\x00\x00\x00REQ\x00\x00\x00\x04\x00\x00\x00\x00\x00REQ\x00\x00\x00\x05' ... b'\x00\x00)\x00\x00\x00\x03z41\x00REQ\x00\x00\x00*\x00\x00\x00\x12a0\x00a1\x00a2\x00a3\x00a4\x00z42'
+"""
+
+from tests.protocol.corpus import P
+
+EVENTS = [
+    P(1, b'z1'),
+    P(2, b'z2'),
+    P(3),
+    P(4),
+    P(5),
+    P(6),
+    P(7, b'a0', b'a1', b'z7'),
+    P(8, b'z8'),
+    P(9),
+    P(10),
+    P(11, b'a0', b'a1', b'z11'),
+    P(12, b'a0', b'a1', b'z12'),
+    P(13, b'a0', b'z13'),
+    P(14, b'z14'),
+    P(15, b'z15'),
+    P(16, b'z16'),
+    P(17, b'z17'),
+    P(18, b'a0', b'a1', b'z18'),
+    P(19, b'a0', b'z19'),
+    P(20, b'a0', b'a1', b'a2', b'a3', b'z20'),
+    P(21, b'a0', b'a1', b'z21'),
+    P(22, b'z22'),
+    P(23, b'a0', b'z23'),
+    P(24),
+    P(25, b'a0', b'z25'),
+    P(26, b'z26'),
+    P(27, b'z27'),
+    P(28, b'a0', b'z28'),
+    P(29, b'a0', b'z29'),
+    P(30),
+    P(31, b'a0', b'a1', b'a2', b'z31'),
+    P(32, b'a0', b'a1', b'z32'),
+    P(33, b'a0', b'a1', b'z33'),
+    P(34, b'a0', b'a1', b'z34'),
+    P(35, b'a0', b'a1', b'a2', b'a3', b'a4', b'a5', b'a6', b'z35'),
+    P(36, b'a0', b'a1', b'a2', b'z36'),
+    P(37, b'a0', b'a1', b'a2', b'a3', b'z37'),
+    P(38, b'a0', b'a1', b'a2', b'a3', b'z38'),
+    P(39),
+    P(40, b'a0', b'a1', b'a2', b'a3', b'z40'),
+    P(41, b'z41'),
+    P(42, b'a0', b'a1', b'a2', b'a3', b'a4', b'z42'),
+]

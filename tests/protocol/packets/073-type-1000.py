@@ -1,0 +1,11 @@
+r"""Type 1000: close.
+
+Bytes: b'\x00REQ\x00\x00\x00\x10\x00\x00\x00\x04next\x00REQ\x00\x00\x03\xe8\x00\x00\x00\x01x\x00REQ\x00\x00\x00\x10\x00\x00\x00\x04next'
+"""
+
+from tests.protocol.corpus import CLOSE, P, T
+
+EVENTS = [
+    P(T.ECHO_REQ, b"next"),
+    CLOSE,
+]

@@ -1,0 +1,11 @@
+r"""gearmand (verified) gives a trailing space an extra empty last token: 'cancel job H:vm:1 \r\n'
+replies ERR UNKNOWN_ERROR (4 tokens), 'show jobs \r\n' ERR UNKNOWN_SHOW_ARGUMENTS.
+
+Bytes: b'cancel job H:vm:1 \r\n'
+"""
+
+from tests.protocol.corpus import A
+
+XFAIL = 'admin_tokens drops trailing empty tokens; gearmand keeps one empty last token after trailing spaces'
+
+EVENTS = [A(b"cancel", b"job", b"H:vm:1", b"")]

@@ -40,7 +40,7 @@ from gearmand_py.core.timers import Timers
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
-from gearmand_py.protocol.packets import REQUEST_TYPES, PacketType as T
+from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT, PacketType as T
 
 log = logging.getLogger("gearmand_py.core")
 
@@ -130,9 +130,11 @@ class Engine:
         }
         for ptype, (priority, background) in _SUBMIT_KINDS.items():
             self._handlers[ptype] = partial(self._submit, priority, background)
-        missing = REQUEST_TYPES - self._handlers.keys()
-        for ptype in missing:
-            self._handlers[ptype] = self._not_expected
+        # Response-only types, and requests gearmand never implemented (SUBMIT_JOB_SCHED,
+        # ALL_YOURS), get ERROR INVALID_COMMAND.
+        for ptype in range(1, TYPE_LIMIT):
+            if ptype not in REQUEST_TYPES:
+                self._handlers[ptype] = self._not_expected
 
     # -- connections -------------------------------------------------------------------------
 

@@ -9,18 +9,19 @@ the stream (gearmand scans past the packet for missing NULs).
 
 from __future__ import annotations
 
+import re
 import struct
 
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
 from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT
 
 DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024
-#: An admin line longer than this without a newline closes the connection; gearmand's longest
-#: command is a handful of short tokens.
-MAX_ADMIN_LINE = 64 * 1024
+#: The longest admin line, newline included; gearmand 1.1.20 closes the connection on longer ones.
+MAX_ADMIN_LINE = 8192
 #: gearmand splits an admin line into at most this many tokens and closes the connection on more.
 MAX_ADMIN_TOKENS = 5
 
+_SPACES = re.compile(rb" +")
 _HEADER = struct.Struct(">4sII")
 _SIZES = struct.Struct(">II")
 
@@ -46,10 +47,9 @@ def split_args(body: bytes, nul_terminated: int, fields: int) -> tuple[bytes, ..
 
 
 def admin_tokens(line: bytes) -> list[bytes]:
-    """Split an admin line as gearmand does: on single spaces, skipping runs of spaces after the
-    first token (so a leading space yields an empty command word), tabs not being separators."""
-    first, _, rest = line.partition(b" ")
-    return [first, *[token for token in rest.split(b" ") if token]]
+    """Split an admin line as gearmand does: a run of spaces is one separator, so a leading or
+    trailing space yields an empty first or last token; tabs are not separators."""
+    return _SPACES.split(line)
 
 
 class Decoder:
@@ -109,9 +109,9 @@ class Decoder:
                     events.append(TOO_FEW_ARGS if args is None else Packet(ptype, args))
                 pos = stop
             else:
-                nl = buf.find(b"\n", pos)
+                nl = buf.find(b"\n", pos, pos + MAX_ADMIN_LINE)
                 if nl < 0:
-                    if end - pos > MAX_ADMIN_LINE:
+                    if end - pos >= MAX_ADMIN_LINE:
                         return self._die(events, pos, Fatal("admin line too long"))
                     break
                 line = bytes(buf[pos:nl - 1 if nl > pos and buf[nl - 1] == 13 else nl])

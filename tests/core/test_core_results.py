@@ -378,14 +378,6 @@ NOT_EXPECTED = [T.UNUSED, T.NOOP, T.JOB_CREATED, T.NO_JOB, T.JOB_ASSIGN, T.ECHO_
                 T.JOB_ASSIGN_ALL, T.STATUS_RES_UNIQUE]
 
 
-# BUG: Engine only installs the INVALID_COMMAND handler for packet types in REQUEST_TYPES, so a
-# response-only type (or SUBMIT_JOB_SCHED / ALL_YOURS / UNUSED) raises KeyError out of
-# Engine.receive instead of answering ERROR INVALID_COMMAND.
-UNHANDLED = pytest.mark.xfail(strict=True, raises=KeyError,
-                              reason="engine has no handler for non-request types: KeyError")
-
-
-@UNHANDLED
 @pytest.mark.parametrize("ptype", NOT_EXPECTED, ids=lambda t: T(t).name)
 def test_unexpected_packet_type_is_invalid_command_and_connection_stays_open(ptype):
     w = World()
@@ -397,7 +389,6 @@ def test_unexpected_packet_type_is_invalid_command_and_connection_stays_open(pty
     assert "c" not in w.closed
 
 
-@UNHANDLED
 def test_submit_job_sched_creates_no_job():
     w = World()
     w.connect("c")

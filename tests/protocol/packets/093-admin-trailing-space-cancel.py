@@ -6,6 +6,5 @@ Bytes: b'cancel job H:vm:1 \r\n'
 
 from tests.protocol.corpus import A
 
-XFAIL = 'admin_tokens drops trailing empty tokens; gearmand keeps one empty last token after trailing spaces'
 
 EVENTS = [A(b"cancel", b"job", b"H:vm:1", b"")]

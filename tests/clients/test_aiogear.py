@@ -14,7 +14,8 @@ The worker sends CAN_DO, then PRE_SLEEP *before any grab*, waits for NOOP, then 
 * ``Admin.maxqueue(fn, int)`` raises; only the three-value (per-priority) form works;
 * aiogear has no ECHO call.
 
-Each test runs one coroutine under ``asyncio.wait_for`` so a silent server fails, not hangs.
+Each test runs one coroutine under ``asyncio.wait_for`` so a silent server fails, not hangs;
+its connections are closed afterwards whatever happened.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from types import ModuleType
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -30,7 +31,6 @@ from tests.support.servers import ServerProcess
 
 from ._util import ROUND_TRIP_TIMEOUT, require_module, reverse, unique_name
 
-T = TypeVar("T")
 SUBMIT = {"normal": "submit_job", "high": "submit_job_high", "low": "submit_job_low"}
 SUBMIT_BG = {"normal": "submit_job_bg", "high": "submit_job_high_bg", "low": "submit_job_low_bg"}
 GRAB_TYPES = ["GRAB_JOB", "GRAB_JOB_UNIQ"]
@@ -45,14 +45,82 @@ def aiogear() -> ModuleType:
     return module
 
 
-def run(coro: Awaitable[T], timeout: float = 2 * ROUND_TRIP_TIMEOUT) -> T:
-    """Run ``coro`` in a fresh event loop, failing the test after ``timeout`` seconds."""
-    async def bounded() -> T:
+class Session:
+    """The aiogear connections of one scenario; :meth:`close` tears all of them down."""
+
+    def __init__(self, aiogear: ModuleType, server: ServerProcess) -> None:
+        self.aiogear = aiogear
+        self.server = server
+        self.protocols: list[Any] = []
+        self.workers: list[AsyncWorker] = []
+
+    async def client(self) -> Any:
+        """A connected aiogear Client."""
+        _, client = await asyncio.get_running_loop().create_connection(
+            self.aiogear.client.Client, "127.0.0.1", self.server.port)
+        self.protocols.append(client)
+        return client
+
+    async def admin(self) -> Any:
+        """A connected aiogear Admin (text protocol)."""
+        _, admin = await asyncio.get_running_loop().create_connection(
+            self.aiogear.admin.Admin, "127.0.0.1", self.server.port)
+        self.protocols.append(admin)
+        return admin
+
+    async def worker(self, function: str, grab_type: str) -> AsyncWorker:
+        """A connected :class:`AsyncWorker` for ``function``."""
+        worker = AsyncWorker(self.aiogear, function, grab_type)
+        self.workers.append(worker)
+        return await worker.start(self.server)
+
+    async def wait_for_registration(self, function: str) -> None:
+        """Wait until the text ``workers`` reply lists ``function`` (CAN_DO was processed)."""
+        async def registered() -> bool:
+            admin = await self.admin()
+            workers = await admin.workers()
+            self.close_protocol(admin)
+            return any(function in worker["functions"] for worker in workers)
+        await wait_async(registered, f"a worker to register {function}")
+
+    @staticmethod
+    def close_protocol(protocol: Any) -> None:
+        """Close a client/admin connection without waiting; clearing ``transport`` keeps
+        aiogear's Client.__del__ from touching a closed loop later."""
+        transport, protocol.transport = protocol.transport, None
+        if transport is not None:
+            transport.close()
+
+    def close(self) -> None:
+        """Stop every worker and close every connection."""
+        for worker in self.workers:
+            worker.stop()
+        for protocol in self.protocols:
+            self.close_protocol(protocol)
+
+
+def run(aiogear: ModuleType, server: ServerProcess,
+        scenario: Callable[[Session], Awaitable[None]],
+        timeout: float = 2 * ROUND_TRIP_TIMEOUT) -> None:
+    """Run ``scenario`` in a fresh event loop, failing the test after ``timeout`` seconds.
+
+    The timeout is reported without a traceback: formatting the chained CancelledError/
+    TimeoutError traceback has crashed pytest (SystemError "AST constructor recursion depth
+    mismatch", a CPython 3.11.7 bug) and would end the whole session.
+    """
+    async def bounded() -> bool:
+        session = Session(aiogear, server)
         try:
-            return await asyncio.wait_for(coro, timeout)
+            await asyncio.wait_for(scenario(session), timeout)
+            return True
         except asyncio.TimeoutError:
-            pytest.fail(f"aiogear scenario did not finish within {timeout}s")
-    return asyncio.run(bounded())
+            return False
+        finally:
+            session.close()
+            await asyncio.sleep(0)  # let the transports' connection_lost callbacks run
+
+    if not asyncio.run(bounded()):
+        pytest.fail(f"aiogear scenario did not finish within {timeout}s", pytrace=False)
 
 
 async def wait_async(predicate: Callable[[], Awaitable[bool]], what: str,
@@ -61,7 +129,7 @@ async def wait_async(predicate: Callable[[], Awaitable[bool]], what: str,
     deadline = asyncio.get_running_loop().time() + timeout
     while not await predicate():
         if asyncio.get_running_loop().time() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
+            pytest.fail(f"timed out after {timeout}s waiting for {what}", pytrace=False)
         await asyncio.sleep(0.02)
 
 
@@ -73,7 +141,6 @@ class AsyncWorker:
         self.function = function
         self.grab_type = grab_type
         self.done: list[str] = []
-        self.changed = asyncio.Event()
         self.holding = asyncio.Event()
         self.release = asyncio.Event()
         self.protocol: Any = None
@@ -101,7 +168,6 @@ class AsyncWorker:
         elif payload.startswith("exc:"):
             raise RuntimeError("boom:" + payload[4:])  # aiogear sends WORK_EXCEPTION str(exc)
         self.done.append(payload)
-        self.changed.set()
         return payload[::-1]
 
     async def wait_done(self, payloads: list[str], timeout: float = ROUND_TRIP_TIMEOUT) -> list[str]:
@@ -120,179 +186,121 @@ class AsyncWorker:
             self.transport.close()
 
 
-async def connect_client(aiogear: ModuleType, server: ServerProcess) -> Any:
-    """A connected aiogear Client."""
-    _, client = await asyncio.get_running_loop().create_connection(
-        aiogear.client.Client, "127.0.0.1", server.port)
-    return client
-
-
-async def close_client(client: Any) -> None:
-    """Disconnect ``client`` and wait (bounded) until the transport is closed."""
-    await asyncio.wait_for(client.disconnect(), 5)
-
-
-async def wait_for_registration(aiogear: ModuleType, server: ServerProcess, function: str) -> None:
-    """Wait until the text ``workers`` reply lists ``function`` (CAN_DO was processed)."""
-    async def registered() -> bool:
-        admin = await connect_admin(aiogear, server)
-        try:
-            workers = await admin.workers()
-        finally:
-            admin.transport.close()
-        return any(function in worker["functions"] for worker in workers)
-    await wait_async(registered, f"a worker to register {function}")
-
-
-async def connect_admin(aiogear: ModuleType, server: ServerProcess) -> Any:
-    """A connected aiogear Admin (text protocol)."""
-    _, admin = await asyncio.get_running_loop().create_connection(
-        aiogear.admin.Admin, "127.0.0.1", server.port)
-    return admin
-
-
 @pytest.mark.parametrize("grab_type", GRAB_TYPES)
 @pytest.mark.parametrize("priority", list(SUBMIT))
 def test_aiogear_foreground_job(aiogear: ModuleType, server: ServerProcess, priority: str,
                                 grab_type: str) -> None:
     """submit_job / _high / _low: JOB_CREATED, then WORK_COMPLETE with the worker's result."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         function = unique_name("aio_fg")
-        worker = await AsyncWorker(aiogear, function, grab_type).start(server)
-        try:
-            await wait_for_registration(aiogear, server, function)
-            client = await connect_client(aiogear, server)
-            payload = f"aiogear {priority} payload"
-            created = await getattr(client, SUBMIT[priority])(function, payload,
-                                                               uuid=unique_name("u"))
-            assert created.handle.startswith("H:")
-            result = await client.wait_job(created.handle)
-            assert type(result).__name__ == "WorkComplete", result
-            assert result.result == reverse(payload)
-            await close_client(client)
-        finally:
-            worker.stop()
-    run(scenario())
+        await session.worker(function, grab_type)
+        await session.wait_for_registration(function)
+        client = await session.client()
+        payload = f"aiogear {priority} payload"
+        created = await getattr(client, SUBMIT[priority])(function, payload, uuid=unique_name("u"))
+        assert created.handle.startswith("H:")
+        result = await client.wait_job(created.handle)
+        assert type(result).__name__ == "WorkComplete", result
+        assert result.result == reverse(payload)
+    run(aiogear, server, scenario)
 
 
 @pytest.mark.parametrize("grab_type", GRAB_TYPES)
 def test_aiogear_background_jobs_run(aiogear: ModuleType, server: ServerProcess,
                                      grab_type: str) -> None:
     """submit_job_bg / _high_bg / _low_bg get handles and the worker runs each job."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         function = unique_name("aio_bg")
-        worker = await AsyncWorker(aiogear, function, grab_type).start(server)
-        try:
-            client = await connect_client(aiogear, server)
-            payloads = [f"bg-{priority}" for priority in SUBMIT_BG]
-            for priority, payload in zip(SUBMIT_BG, payloads):
-                created = await getattr(client, SUBMIT_BG[priority])(function, payload,
-                                                                      uuid=unique_name("u"))
-                assert created.handle.startswith("H:")
-            await worker.wait_done(payloads)
-            await close_client(client)
-        finally:
-            worker.stop()
-    run(scenario())
+        worker = await session.worker(function, grab_type)
+        client = await session.client()
+        payloads = [f"bg-{priority}" for priority in SUBMIT_BG]
+        for priority, payload in zip(SUBMIT_BG, payloads):
+            created = await getattr(client, SUBMIT_BG[priority])(function, payload,
+                                                                  uuid=unique_name("u"))
+            assert created.handle.startswith("H:")
+        await worker.wait_done(payloads)
+    run(aiogear, server, scenario)
 
 
 def test_aiogear_background_priority_order(aiogear: ModuleType, server: ServerProcess) -> None:
     """Jobs queued before the worker connects: its first PRE_SLEEP must get a NOOP at once, and
     the jobs come out high, normal, low."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         function = unique_name("aio_order")
-        client = await connect_client(aiogear, server)
+        client = await session.client()
         order = ["low-1", "normal-1", "high-1", "low-2", "normal-2", "high-2"]
         for payload in order:
             await getattr(client, SUBMIT_BG[payload.split("-")[0]])(function, payload,
                                                                     uuid=unique_name("u"))
-        await close_client(client)
-        worker = await AsyncWorker(aiogear, function, "GRAB_JOB_UNIQ").start(server)
-        try:
-            done = await worker.wait_done(order)
-        finally:
-            worker.stop()
+        worker = await session.worker(function, "GRAB_JOB_UNIQ")
+        done = await worker.wait_done(order)
         assert done == ["high-1", "high-2", "normal-1", "normal-2", "low-1", "low-2"]
-    run(scenario())
+    run(aiogear, server, scenario)
 
 
 def test_aiogear_job_status(aiogear: ModuleType, server: ServerProcess) -> None:
     """get_status: running job 1/4 (ints), queued job 0/0, finished job unknown 0/0."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         function, idle = unique_name("aio_status"), unique_name("aio_idle")
-        worker = await AsyncWorker(aiogear, function, "GRAB_JOB_UNIQ").start(server)
-        try:
-            client = await connect_client(aiogear, server)
-            held = await client.submit_job_bg(function, "hold:aio", uuid=unique_name("u"))
-            queued = await client.submit_job_bg(idle, "nobody", uuid=unique_name("u"))
-            await asyncio.wait_for(worker.holding.wait(), ROUND_TRIP_TIMEOUT)
+        worker = await session.worker(function, "GRAB_JOB_UNIQ")
+        client = await session.client()
+        held = await client.submit_job_bg(function, "hold:aio", uuid=unique_name("u"))
+        queued = await client.submit_job_bg(idle, "nobody", uuid=unique_name("u"))
+        await asyncio.wait_for(worker.holding.wait(), ROUND_TRIP_TIMEOUT)
 
-            async def status_is(handle: str, expected: tuple[Any, ...]) -> bool:
-                status = await client.get_status(handle)
-                return (status.handle, status.known, status.running, status.numerator,
-                        status.denominator) == (handle, *expected)
+        async def status_is(handle: str, expected: tuple[Any, ...]) -> bool:
+            status = await client.get_status(handle)
+            return (status.handle, status.known, status.running, status.numerator,
+                    status.denominator) == (handle, *expected)
 
-            await wait_async(lambda: status_is(held.handle, (True, True, 1, 4)), "running 1/4")
-            assert await status_is(queued.handle, (True, False, 0, 0))
-            worker.release.set()
-            await worker.wait_done(["hold:aio"])
-            await wait_async(lambda: status_is(held.handle, (False, False, 0, 0)),
-                             "finished job to be unknown")
-            await close_client(client)
-        finally:
-            worker.stop()
-    run(scenario())
+        await wait_async(lambda: status_is(held.handle, (True, True, 1, 4)), "running 1/4")
+        assert await status_is(queued.handle, (True, False, 0, 0))
+        worker.release.set()
+        await worker.wait_done(["hold:aio"])
+        await wait_async(lambda: status_is(held.handle, (False, False, 0, 0)),
+                         "finished job to be unknown")
+    run(aiogear, server, scenario)
 
 
 def test_aiogear_exception_needs_option(aiogear: ModuleType, server: ServerProcess) -> None:
     """A worker exception is WORK_EXCEPTION; the client sees WORK_FAIL unless it asked for
     exceptions with OPTION_REQ (answered by OPTION_RES), then WORK_EXCEPTION with the text."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         function = unique_name("aio_exc")
-        worker = await AsyncWorker(aiogear, function, "GRAB_JOB_UNIQ").start(server)
-        try:
-            plain = await connect_client(aiogear, server)
-            created = await plain.submit_job(function, "exc:a", uuid=unique_name("u"))
-            result = await plain.wait_job(created.handle)
-            assert type(result).__name__ == "WorkFail", result
-            await close_client(plain)
+        await session.worker(function, "GRAB_JOB_UNIQ")
+        plain = await session.client()
+        created = await plain.submit_job(function, "exc:a", uuid=unique_name("u"))
+        result = await plain.wait_job(created.handle)
+        assert type(result).__name__ == "WorkFail", result
 
-            opted = await connect_client(aiogear, server)
-            answer = await opted.option_req("exceptions")
-            assert answer == b"exceptions", answer
-            created = await opted.submit_job(function, "exc:b", uuid=unique_name("u"))
-            result = await opted.wait_job(created.handle)
-            assert type(result).__name__ == "WorkException", result
-            assert result.exception == "boom:b"
-            await close_client(opted)
-        finally:
-            worker.stop()
-    run(scenario())
+        opted = await session.client()
+        answer = await opted.option_req("exceptions")
+        assert answer == b"exceptions", answer
+        created = await opted.submit_job(function, "exc:b", uuid=unique_name("u"))
+        result = await opted.wait_job(created.handle)
+        assert type(result).__name__ == "WorkException", result
+        assert result.exception == "boom:b"
+    run(aiogear, server, scenario)
 
 
 def test_aiogear_admin(aiogear: ModuleType, server: ServerProcess) -> None:
     """Admin text commands: ``status``, ``workers``, ``version`` and ``maxqueue``."""
-    async def scenario() -> None:
+    async def scenario(session: Session) -> None:
         busy, idle = unique_name("aio_adm"), unique_name("aio_admidle")
-        worker = await AsyncWorker(aiogear, busy, "GRAB_JOB").start(server)
-        try:
-            await wait_for_registration(aiogear, server, busy)
-            client = await connect_client(aiogear, server)
-            await client.submit_job_bg(idle, "queued", uuid=unique_name("u"))
-            await close_client(client)
-            admin = await connect_admin(aiogear, server)
-            status = {row["function"]: row for row in await admin.status()}
-            assert status[busy] == {"function": busy, "total": 0, "running": 0,
-                                    "available_workers": 1}
-            assert status[idle] == {"function": idle, "total": 1, "running": 0,
-                                    "available_workers": 0}
-            workers = [w for w in await admin.workers() if busy in w["functions"]]
-            assert len(workers) == 1 and workers[0]["ip_address"] == "127.0.0.1", workers
-            assert (await admin.version()).startswith("OK ")
-            # maxqueue(fn, int) is broken in aiogear 0.2.6 (raises); the per-priority list form
-            # sends "maxqueue FN 5 5 5".
-            assert await admin.maxqueue(idle, [5, 5, 5]) == "OK"
-            admin.transport.close()
-        finally:
-            worker.stop()
-    run(scenario())
+        await session.worker(busy, "GRAB_JOB")
+        await session.wait_for_registration(busy)
+        client = await session.client()
+        await client.submit_job_bg(idle, "queued", uuid=unique_name("u"))
+        admin = await session.admin()
+        status = {row["function"]: row for row in await admin.status()}
+        assert status[busy] == {"function": busy, "total": 0, "running": 0,
+                                "available_workers": 1}
+        assert status[idle] == {"function": idle, "total": 1, "running": 0,
+                                "available_workers": 0}
+        workers = [w for w in await admin.workers() if busy in w["functions"]]
+        assert len(workers) == 1 and workers[0]["ip_address"] == "127.0.0.1", workers
+        assert (await admin.version()).startswith("OK ")
+        # maxqueue(fn, int) is broken in aiogear 0.2.6 (raises); the per-priority list form
+        # sends "maxqueue FN 5 5 5".
+        assert await admin.maxqueue(idle, [5, 5, 5]) == "OK"
+    run(aiogear, server, scenario)

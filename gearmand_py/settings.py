@@ -1,0 +1,476 @@
+"""Every gearmand option, declared once.
+
+gearmand-py must accept exactly the command lines and config files that gearmand 1.1.20 accepts,
+so each option is one :class:`Setting` in :data:`SETTINGS`. The parser (:func:`build_parser`),
+``--help`` and the sample ``conf/gearmand.conf`` (:func:`render_config`) are all built from that
+list, so they cannot drift apart. ``python -m gearmand_py.settings`` prints the sample config.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import sys
+import textwrap
+from dataclasses import dataclass
+from typing import IO, Any, Callable, NoReturn, Sequence
+
+import configargparse
+
+from gearmand_py import __version__
+
+GEARMAND_VERSION = "1.1.20"
+PROG = "gearmand-py"
+
+DEFAULT_CONFIG_FILE = "/etc/gearmand.conf"
+DEFAULT_LOG_FILE = "/var/log/gearmand.log"
+DEFAULT_PID_FILE = "/var/gearmand.pid"
+
+#: gearmand's --verbose levels, most severe first.
+VERBOSE_LEVELS = ("FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
+
+#: Queue modules gearmand 1.1.20 (Debian build) knows; -q matches them case-insensitively.
+QUEUE_TYPES = ("builtin", "libmemcached", "libsqlite3", "postgres", "redis", "mysql")
+
+# Help sections, named as gearmand names them in --help.
+GENERAL = "General options"
+HTTP = "HTTP"
+GEAR = "Gear"
+LIBMEMCACHED = "libmemcached"
+LIBSQLITE3 = "libsqlite3"
+POSTGRES = "Postgres"
+REDIS = "redis"
+MYSQL = "MySQL"
+ADDITIONS = "gearmand-py additions"
+
+
+def version_text() -> str:
+    """What -V/--version prints."""
+    return f"{PROG} {__version__} (gearmand {GEARMAND_VERSION} compatible)"
+
+
+# ---------------------------------------------------------------------------------------------
+# Value types: each turns one command-line token into a value or explains why it cannot.
+
+
+def _int_in(low: int | None, high: int | None, what: str) -> Callable[[str], int]:
+    """An int type bounded like gearmand's (or gearmand-py's) checks, with a readable error."""
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text, 10)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"invalid integer: {text!r}") from None
+        if (low is not None and value < low) or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is out of range: {what}")
+        return value
+
+    return convert
+
+
+def _keepalive_value(text: str) -> int:
+    """-1 (leave the OS value) or a positive number, as the TCP_KEEP* socket options need."""
+    value = _int_in(-1, None, "must be -1 or greater than 0")(text)
+    if value == 0:
+        raise argparse.ArgumentTypeError("0 is out of range: must be -1 or greater than 0")
+    return value
+
+
+def _hashtable_buckets(text: str) -> int:
+    """gearmand's own check and wording."""
+    value = _int_in(None, None, "")(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError("has to be greater than 0")
+    return value
+
+
+def _verbose_level(text: str) -> str:
+    """Level names are matched case-insensitively and stored upper-case, as gearmand prints them."""
+    level = text.upper()
+    if level not in VERBOSE_LEVELS:
+        raise argparse.ArgumentTypeError(
+            f"Invalid value for --verbose supplied: {text!r} (use one of {', '.join(VERBOSE_LEVELS)})")
+    return level
+
+
+def _queue_type(text: str) -> str:
+    """gearmand looks queue modules up case-insensitively; store the lower-case name."""
+    name = text.lower()
+    if name not in QUEUE_TYPES:
+        raise argparse.ArgumentTypeError(
+            f"Unknown queue {text!r} (gearmand {GEARMAND_VERSION} has {', '.join(QUEUE_TYPES)})")
+    return name
+
+
+_port = _int_in(1, 65535, "a port is 1..65535")
+_uint8 = _int_in(0, 255, "must be 0..255 (gearmand keeps it in 8 bits)")
+_positive = _int_in(1, None, "must be greater than 0")
+_non_negative = _int_in(0, None, "must be 0 or greater")
+
+
+class _DeprecatedV(argparse.Action):
+    """gearmand dropped -v; it says so and exits 1 rather than guessing a level."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        kwargs.update(nargs=0, default=argparse.SUPPRESS)
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> NoReturn:
+        parser.exit(1, f"{parser.prog}: Option -v has been deprecated, please use --verbose\n")
+
+
+# ---------------------------------------------------------------------------------------------
+# The declarations.
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One option: its flags, value type and default exactly as gearmand has them.
+
+    ``supported=False`` marks options gearmand-py parses but refuses at startup (see
+    ``gearmand_py.cli``); turning one on is a change to that one field. ``hidden`` options are
+    left out of --help and the sample config, as gearmand hides them. ``cli_only`` options make
+    no sense inside a config file and are refused there.
+    """
+
+    name: str
+    flags: tuple[str, ...]
+    help: str
+    default: Any = None
+    type: Callable[[str], Any] | None = None
+    action: str | type[argparse.Action] = "store"
+    meta: str | None = None
+    section: str = GENERAL
+    supported: bool = True
+    hidden: bool = False
+    cli_only: bool = False
+
+    @property
+    def long_flag(self) -> str:
+        """The ``--name`` form, used in messages and the sample config."""
+        return self.flags[-1]
+
+    @property
+    def takes_value(self) -> bool:
+        return self.action == "store"
+
+
+_KEEPALIVE_HELP = ("If keepalive is enabled, set the value for {opt} for systems that support it. "
+                   "A value of -1 means that either the system does not support it or an error "
+                   "occurred when trying to retrieve the default value.")
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("backlog", ("-b", "--backlog"), "Number of backlog connections for listen.",
+            default=32, type=_non_negative, meta="N"),
+    Setting("daemon", ("-d", "--daemon"), "Daemon, detach and run in the background.",
+            default=False, action="store_true", supported=False),
+    Setting("exceptions", ("--exceptions",), "Enable protocol exceptions by default.",
+            default=False, action="store_true"),
+    Setting("file_descriptors", ("-f", "--file-descriptors"),
+            "Number of file descriptors to allow for the process (total connections will be "
+            "slightly less). Default is max allowed for user.",
+            type=_positive, meta="N"),
+    Setting("help", ("-h", "--help"), "Print this help menu.", action="help", cli_only=True),
+    Setting("job_retries", ("-j", "--job-retries"),
+            "Number of attempts to run the job before the job server removes it. This is helpful "
+            "to ensure a bad job does not crash all available workers. 0 means no limit. 0..255: "
+            "gearmand keeps it in 8 bits.",
+            default=0, type=_uint8, meta="N"),
+    Setting("job_handle_prefix", ("--job-handle-prefix",),
+            'Prefix used to generate a job handle string. If not provided, the default '
+            '"H:<host_name>" is used.',
+            meta="PREFIX"),
+    Setting("hashtable_buckets", ("--hashtable-buckets",),
+            "Number of buckets in gearmand's internal job hash tables. Accepted for "
+            "compatibility and otherwise ignored: Python dicts size themselves. Must be "
+            "greater than 0, as gearmand requires.",
+            default=991, type=_hashtable_buckets, meta="N"),
+    Setting("keepalive", ("--keepalive",), "Enable keepalive on sockets.",
+            default=False, action="store_true"),
+    Setting("keepalive_idle", ("--keepalive-idle",), _KEEPALIVE_HELP.format(opt="TCP_KEEPIDLE"),
+            default=-1, type=_keepalive_value, meta="SECONDS"),
+    Setting("keepalive_interval", ("--keepalive-interval",),
+            _KEEPALIVE_HELP.format(opt="TCP_KEEPINTVL"),
+            default=-1, type=_keepalive_value, meta="SECONDS"),
+    Setting("keepalive_count", ("--keepalive-count",), _KEEPALIVE_HELP.format(opt="TCP_KEEPCNT"),
+            default=-1, type=_keepalive_value, meta="N"),
+    Setting("log_file", ("-l", "--log-file"),
+            "Log file to write errors and information to. If the log-file parameter is specified "
+            "as 'stderr', then output will go to stderr. If 'none', then no logfile will be "
+            "generated. If the default file cannot be opened, the log goes to stderr.",
+            default=DEFAULT_LOG_FILE, meta="FILE"),
+    Setting("listen", ("-L", "--listen"),
+            "Address the server should listen on. Default is INADDR_ANY.", meta="ADDRESS"),
+    Setting("pid_file", ("-P", "--pid-file"),
+            "File to write process ID out to. Failing to write it is an error only for a path "
+            "other than the default.",
+            default=DEFAULT_PID_FILE, meta="FILE"),
+    Setting("protocol", ("-r", "--protocol"), "Load protocol module (gearmand has only 'http').",
+            meta="MODULE", supported=False),
+    Setting("round_robin", ("-R", "--round-robin"),
+            "Assign work in round-robin order per worker connection. The default is to assign "
+            "work in the order of functions added by the worker.",
+            default=False, action="store_true"),
+    Setting("queue_type", ("-q", "--queue-type"),
+            f"Persistent queue type to use: {', '.join(QUEUE_TYPES)} (any case).",
+            default="builtin", type=_queue_type, meta="TYPE", supported=False),
+    Setting("config_file", ("--config-file",),
+            "Read options from this file. Can be specified with '@name', too. A missing default "
+            "file is ignored; a missing file given here is an error.",
+            default=DEFAULT_CONFIG_FILE, meta="FILE", cli_only=True),
+    Setting("syslog", ("--syslog",), "Use syslog (through /dev/log).",
+            default=False, action="store_true"),
+    Setting("coredump", ("--coredump",), "Whether to create a core dump for uncaught signals.",
+            default=False, action="store_true"),
+    Setting("threads", ("-t", "--threads"),
+            "Number of I/O threads to use, 0 means that gearmand will try to guess the maximum "
+            "number it can use.",
+            default=4, type=_non_negative, meta="N"),
+    Setting("user", ("-u", "--user"), "Switch to given user after startup.",
+            meta="USER", supported=False),
+    Setting("verbose", ("--verbose",),
+            f"Set verbose level ({', '.join(VERBOSE_LEVELS)}; any case).",
+            default="ERROR", type=_verbose_level, meta="LEVEL"),
+    Setting("deprecated_v", ("-v",), "Deprecated; use --verbose.", action=_DeprecatedV,
+            hidden=True),
+    Setting("version", ("-V", "--version"), "Display the version of gearmand-py and exit.",
+            action="version", cli_only=True),
+    Setting("worker_wakeup", ("-w", "--worker-wakeup"),
+            "Number of workers to wakeup for each job received. 0, the default, wakes up all "
+            "available workers. 0..255: gearmand keeps it in 8 bits.",
+            default=0, type=_uint8, meta="N"),
+    Setting("check_args", ("--check-args",), "Check the options, then exit 0.",
+            default=False, action="store_true", hidden=True),
+    Setting("http_port", ("--http-port",), "Port to listen on.",
+            default=8080, type=_port, meta="PORT", section=HTTP, supported=False),
+    Setting("port", ("-p", "--port"), "Port the server should listen on.",
+            default=4730, type=_port, meta="PORT", section=GEAR),
+    Setting("ssl", ("--ssl",), "Enable ssl connections.",
+            default=False, action="store_true", section=GEAR, supported=False),
+    Setting("ssl_ca_file", ("--ssl-ca-file",), "CA file.",
+            meta="FILE", section=GEAR, supported=False),
+    Setting("ssl_certificate", ("--ssl-certificate",), "SSL certificate.",
+            meta="FILE", section=GEAR, supported=False),
+    Setting("ssl_key", ("--ssl-key",), "SSL key for certificate.",
+            meta="FILE", section=GEAR, supported=False),
+    Setting("libmemcached_servers", ("--libmemcached-servers",),
+            "List of Memcached servers to use.",
+            meta="SERVERS", section=LIBMEMCACHED, supported=False),
+    Setting("libmemcached_prefix", ("--libmemcached-prefix",), "Prefix to use in memcached keys",
+            default="gear_", meta="PREFIX", section=LIBMEMCACHED, supported=False),
+    Setting("libsqlite3_db", ("--libsqlite3-db",), "Database file to use.",
+            meta="FILE", section=LIBSQLITE3, supported=False),
+    Setting("store_queue_on_shutdown", ("--store-queue-on-shutdown",), "Store queue on shutdown.",
+            default=False, action="store_true", section=LIBSQLITE3, supported=False),
+    Setting("libsqlite3_table", ("--libsqlite3-table",), "Table to use.",
+            default="gearman_queue", meta="TABLE", section=LIBSQLITE3, supported=False),
+    Setting("libpq_conninfo", ("--libpq-conninfo",),
+            "PostgreSQL connection information string.",
+            meta="CONNINFO", section=POSTGRES, supported=False),
+    Setting("libpq_table", ("--libpq-table",), "Table to use.",
+            default="queue", meta="TABLE", section=POSTGRES, supported=False),
+    Setting("redis_server", ("--redis-server",), "Redis server",
+            meta="HOST", section=REDIS, supported=False),
+    Setting("redis_port", ("--redis-port",), "Redis server port/service",
+            meta="PORT", section=REDIS, supported=False),
+    Setting("redis_password", ("--redis-password",), "Redis server password/service",
+            meta="PASSWORD", section=REDIS, supported=False),
+    Setting("redis_prefix", ("--redis-prefix",), "Prefix to use in redis keys",
+            meta="PREFIX", section=REDIS, supported=False),
+    Setting("mysql_host", ("--mysql-host",), "MySQL host.",
+            default="localhost", meta="HOST", section=MYSQL, supported=False),
+    Setting("mysql_port", ("--mysql-port",), "Port of server.",
+            default=3306, type=_port, meta="PORT", section=MYSQL, supported=False),
+    Setting("mysql_user", ("--mysql-user",), "MySQL user.",
+            meta="USER", section=MYSQL, supported=False),
+    Setting("mysql_password", ("--mysql-password",), "MySQL user password.",
+            meta="PASSWORD", section=MYSQL, supported=False),
+    Setting("mysql_db", ("--mysql-db",), "MySQL database.",
+            meta="DATABASE", section=MYSQL, supported=False),
+    Setting("mysql_table", ("--mysql-table",), "MySQL table name.",
+            default="gearman_queue", meta="TABLE", section=MYSQL, supported=False),
+    Setting("max_packet_size", ("--max-packet-size",),
+            "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
+            "default. gearmand has no limit, so a client could make it buffer any amount.",
+            default=64 * 1024 * 1024, type=_positive, meta="BYTES", section=ADDITIONS),
+)
+
+SECTIONS = (GENERAL, HTTP, GEAR, LIBMEMCACHED, LIBSQLITE3, POSTGRES, REDIS, MYSQL, ADDITIONS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing.
+
+
+class _Parser(configargparse.ArgumentParser):
+    """Reports errors the gearmand way: one line on stderr, exit status 1 (argparse uses 2)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(1, f"{self.prog}: {message}\n")
+
+
+class _CommandLineOnly(argparse.Action):
+    """Stands in for -h, -V and --config-file inside a config file, where they make no sense."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs="?", default=argparse.SUPPRESS)
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace,
+                 values: Any, option_string: str | None = None) -> NoReturn:
+        parser.error(f"{option_string} can only be given on the command line")
+
+
+class _TokenParser(argparse.ArgumentParser):
+    """Turns argparse's errors into configargparse's, so they name the file."""
+
+    def error(self, message: str) -> NoReturn:
+        raise configargparse.ConfigFileParserException(message)
+
+
+class ConfigFileTokens(configargparse.ConfigFileParser):
+    """gearmand's config file: command-line options separated by whitespace.
+
+    configargparse wants key/value items, so the tokens go through a plain argparse parser
+    with the same flags (without types, so values stay the text the user wrote); configargparse
+    then puts them in front of the command line, where the command line overrides them.
+    """
+
+    def __init__(self, settings: Sequence[Setting]) -> None:
+        self._settings = [s for s in settings if not s.cli_only]
+        self._parser = _TokenParser(prog=PROG, add_help=False, allow_abbrev=False,
+                                    argument_default=argparse.SUPPRESS)
+        for s in settings:
+            action = _CommandLineOnly if s.cli_only else s.action
+            self._parser.add_argument(*s.flags, dest=s.name, action=action)
+
+    def get_syntax_description(self) -> str:
+        return ("The config file holds command-line options separated by whitespace; lines "
+                "starting with # are comments.")
+
+    def parse(self, stream: IO[str]) -> dict[str, str]:
+        tokens: list[str] = []
+        for line in stream:
+            if not line.lstrip().startswith("#"):
+                tokens += line.split()
+        try:
+            values = vars(self._parser.parse_args(tokens))
+        except configargparse.ConfigFileParserException as e:
+            raise configargparse.ConfigFileParserException(
+                f"config file {getattr(stream, 'name', '?')}: {e}") from None
+        return {s.long_flag: values[s.name] if s.takes_value else "true"
+                for s in self._settings if s.name in values}
+
+
+def _open_config_file(path: str) -> IO[str]:
+    """Open the config file; gearmand quietly skips the default one when it cannot be read."""
+    try:
+        return open(path, encoding="utf-8")
+    except OSError:
+        if path == DEFAULT_CONFIG_FILE:
+            return io.StringIO("")
+        raise
+
+
+def _describe(s: Setting, show_default: bool = True) -> str:
+    """The help text with its default and support status, for --help and the sample config."""
+    text = s.help
+    if show_default and s.takes_value and s.default is not None:
+        text += f" (default: {s.default})"
+    if not s.supported:
+        text += " [not supported yet]"
+    return text
+
+
+def build_parser() -> configargparse.ArgumentParser:
+    """The gearmand-compatible parser, built from :data:`SETTINGS`."""
+    parser = _Parser(
+        prog=PROG,
+        usage=f"{PROG} [options]",
+        description=f"A Gearman job server, a drop-in for gearmand {GEARMAND_VERSION}.",
+        epilog=f"Options are also read from {DEFAULT_CONFIG_FILE} (or --config-file FILE, or "
+               "@FILE): command-line options separated by whitespace, # starts a comment line. "
+               "The command line overrides the file.",
+        add_help=False,
+        allow_abbrev=False,
+        config_file_parser_class=ConfigFileTokens(SETTINGS),
+        config_file_open_func=_open_config_file,
+        add_config_file_help=False,
+        add_env_var_help=False,
+    )
+    groups = {section: parser.add_argument_group(section) for section in SECTIONS}
+    for s in SETTINGS:
+        kwargs: dict[str, Any] = {"help": argparse.SUPPRESS if s.hidden
+                                  else _describe(s).replace("%", "%%")}
+        if s.action == "version":
+            kwargs["version"] = version_text()
+        elif s.action != "help":
+            kwargs.update(dest=s.name, default=s.default)
+        if s.takes_value:
+            kwargs.update(type=s.type, metavar=s.meta)
+        if s.name == "config_file":
+            kwargs["is_config_file_arg"] = True
+        groups[s.section].add_argument(*s.flags, action=s.action, **kwargs)
+    return parser
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """Parse a gearmand command line (``sys.argv[1:]`` when None) plus its config file.
+
+    ``@name`` is boost's response-file form of ``--config-file name``. Errors, -h and -V print
+    and raise SystemExit (1 for errors, as gearmand; 0 otherwise).
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    args = [f"--config-file={a[1:]}" if a.startswith("@") else a for a in args]
+    return build_parser().parse_args(args)
+
+
+# ---------------------------------------------------------------------------------------------
+# The sample config file.
+
+
+def _wrap(text: str, prefix: str, width: int = 79) -> list[str]:
+    return textwrap.wrap(text, width, initial_indent=prefix, subsequent_indent=prefix)
+
+
+def render_config() -> str:
+    """The sample conf/gearmand.conf: every option commented out, with its help."""
+    lines = [
+        "# gearmand-py configuration file (sample). Generated from gearmand_py/settings.py by",
+        "# `python -m gearmand_py.settings`; edit the settings there, not this file.",
+        "#",
+        *_wrap(
+            f"gearmand-py reads {DEFAULT_CONFIG_FILE} if it exists, or the file named by "
+            "--config-file FILE (or @FILE) on the command line, which must exist. Like "
+            f"gearmand {GEARMAND_VERSION}, it reads the file as command-line options separated "
+            "by whitespace (spaces and newlines alike), so `--port=4731 -t 2` means what it "
+            "means on the command line; short forms work too. Lines whose first "
+            "non-blank character is # are comments. Values cannot contain whitespace. Options "
+            "on the command line override the same options here; a flag set here cannot be "
+            "switched off from the command line.", "# "),
+        "#",
+        *_wrap("-h/--help, -V/--version and --config-file can only be given on the command "
+               "line.", "# "),
+        "#",
+        *_wrap(f"gearmand {GEARMAND_VERSION} itself has no comments: it skips words that are "
+               "not options, so `#--port=1` is inert there but `# --port 1` is not, and a stray "
+               "word is an error in gearmand-py. Keep this sample for gearmand-py.", "# "),
+    ]
+    for section in SECTIONS:
+        lines += ["", "", f"# ==== {section} ===="]
+        for s in SETTINGS:
+            if s.section != section or s.hidden or s.cli_only:
+                continue
+            forms = ", ".join(f"{f} {s.meta}" if s.takes_value else f for f in s.flags)
+            lines += ["", f"# {forms}", *_wrap(_describe(s, show_default=False), "#   ")]
+            if not s.takes_value:
+                lines.append(f"#{s.long_flag}")
+            elif s.default is None:
+                lines.append(f"#{s.long_flag}={s.meta}")
+            else:
+                lines.append(f"#{s.long_flag}={s.default}")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    print(render_config(), end="")

@@ -1,0 +1,361 @@
+"""What the ``gearmand-py`` command does before the server starts: refusing options that are not
+implemented yet, -V/--check-args, and setting up the log, the pid file and resource limits."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+from gearmand_py import __version__, cli, logs
+from gearmand_py.settings import parse_args
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def base(tmp_path) -> list[str]:
+    """Arguments that keep a test away from /etc/gearmand.conf, /var/log and /var."""
+    conf = tmp_path / "empty.conf"
+    conf.write_text("")
+    return ["--config-file", str(conf), "-l", "none", "-P", str(tmp_path / "gearmand.pid")]
+
+
+@pytest.fixture(autouse=True)
+def no_server(monkeypatch):
+    """No test here may start the real server: reaching it means setup let a bad option through."""
+
+    def run(settings):
+        pytest.fail("gearmand_py.server.run was called")
+
+    monkeypatch.setitem(sys.modules, "gearmand_py.server", types.SimpleNamespace(run=run))
+    yield
+    logs.close()
+
+
+def run_main(capsys, argv: list[str]) -> tuple[int, str, str]:
+    status = cli.main(argv)
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def run_module(*args: str) -> subprocess.CompletedProcess:
+    """``python -m gearmand_py`` as a user runs it."""
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    return subprocess.run([sys.executable, "-m", "gearmand_py", *args], capture_output=True,
+                          text=True, env=env, cwd=REPO, timeout=60)
+
+
+# --- options gearmand-py refuses for now --------------------------------------------------------
+
+UNSUPPORTED = [
+    (["-d"], "--daemon is not supported yet"),
+    (["--daemon"], "--daemon is not supported yet"),
+    (["-u", "nobody"], "--user is not supported yet"),
+    (["--user=nobody"], "--user is not supported yet"),
+    (["-r", "http"], "--protocol is not supported yet"),
+    (["--protocol", "foo"], "Unknown protocol module : foo"),
+    (["-r", "HTTP"], "Unknown protocol module : HTTP"),
+    (["--http-port", "8081"], "--http-port is not supported yet"),
+    (["--ssl"], "--ssl is not supported yet"),
+    (["--ssl-ca-file", "/ca.pem"], "--ssl-ca-file is not supported yet"),
+    (["--ssl-certificate", "/c.pem"], "--ssl-certificate is not supported yet"),
+    (["--ssl-key", "/k.key"], "--ssl-key is not supported yet"),
+    (["-q", "libsqlite3"], "--queue-type libsqlite3 is not supported yet"),
+    (["--queue-type", "MySQL"], "--queue-type mysql is not supported yet"),
+    (["-q", "Postgres"], "--queue-type postgres is not supported yet"),
+    (["-q", "redis"], "--queue-type redis is not supported yet"),
+    (["-q", "libmemcached"], "--queue-type libmemcached is not supported yet"),
+    (["--libmemcached-servers", "a:1"], "--libmemcached-servers is not supported yet"),
+    (["--libmemcached-prefix", "x_"], "--libmemcached-prefix is not supported yet"),
+    (["--libsqlite3-db", "/q.db"], "--libsqlite3-db is not supported yet"),
+    (["--libsqlite3-table", "t"], "--libsqlite3-table is not supported yet"),
+    (["--store-queue-on-shutdown"], "--store-queue-on-shutdown is not supported yet"),
+    (["--libpq-conninfo", "dbname=g"], "--libpq-conninfo is not supported yet"),
+    (["--libpq-table", "t"], "--libpq-table is not supported yet"),
+    (["--redis-server", "r"], "--redis-server is not supported yet"),
+    (["--redis-port", "6379"], "--redis-port is not supported yet"),
+    (["--redis-password", "pw"], "--redis-password is not supported yet"),
+    (["--redis-prefix", "p"], "--redis-prefix is not supported yet"),
+    (["--mysql-host", "db"], "--mysql-host is not supported yet"),
+    (["--mysql-port", "3307"], "--mysql-port is not supported yet"),
+    (["--mysql-user", "u"], "--mysql-user is not supported yet"),
+    (["--mysql-password", "pw"], "--mysql-password is not supported yet"),
+    (["--mysql-db", "g"], "--mysql-db is not supported yet"),
+    (["--mysql-table", "t"], "--mysql-table is not supported yet"),
+]
+
+
+@pytest.mark.parametrize("args,message", UNSUPPORTED, ids=[" ".join(a) for a, _ in UNSUPPORTED])
+def test_unsupported_option_exits_1_with_its_message(capsys, base, args, message):
+    status, out, err = run_main(capsys, base + args)
+    assert (status, out, err) == (1, "", f"gearmand-py: {message}\n")
+
+
+def test_unsupported_refused_even_with_check_args(capsys, base):
+    status, _, err = run_main(capsys, base + ["-d", "--check-args"])
+    assert status == 1 and "--daemon is not supported yet" in err
+
+
+def test_every_refused_option_is_reported_at_once(capsys, base):
+    status, _, err = run_main(capsys, base + ["-d", "--ssl", "-q", "mysql"])
+    assert status == 1
+    assert sorted(err.splitlines()) == ["gearmand-py: --daemon is not supported yet",
+                                        "gearmand-py: --queue-type mysql is not supported yet",
+                                        "gearmand-py: --ssl is not supported yet"]
+
+
+def test_unsupported_options_at_their_defaults_are_fine(capsys, base):
+    args = ["--http-port", "8080", "-q", "BUILTIN", "--mysql-host", "localhost",
+            "--mysql-port=3306", "--libpq-table", "queue", "--check-args"]
+    assert run_main(capsys, base + args) == (0, "", "")
+
+
+def test_unsupported_option_in_config_file_is_refused(capsys, tmp_path):
+    conf = tmp_path / "g.conf"
+    conf.write_text("--daemon\n")
+    status, _, err = run_main(capsys, ["--config-file", str(conf), "--check-args"])
+    assert status == 1 and "--daemon is not supported yet" in err
+
+
+def test_refusal_through_python_m():
+    done = run_module("--config-file", os.devnull, "--ssl", "--check-args")
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", "gearmand-py: --ssl is not supported yet\n")
+
+
+# --- check-args, version, bad options -----------------------------------------------------------
+
+
+def test_check_args_accepts_every_supported_option_and_exits_0(capsys, base):
+    args = ["-b", "64", "--exceptions", "-f", "4096", "-j", "3", "--job-handle-prefix", "H:x",
+            "--hashtable-buckets", "17", "--keepalive", "--keepalive-idle", "30",
+            "--keepalive-interval", "10", "--keepalive-count", "3", "-L", "127.0.0.1", "-R",
+            "-q", "builtin", "--syslog", "--coredump", "-t", "0", "--verbose", "debug", "-w", "1",
+            "-p", "4731", "--max-packet-size", "1024", "--check-args"]
+    assert run_main(capsys, base + args) == (0, "", "")
+    assert not Path(base[-1]).exists(), "--check-args must not write the pid file"
+
+
+def test_check_args_through_python_m():
+    done = run_module("--config-file", os.devnull, "-t", "2", "--check-args")
+    assert (done.returncode, done.stdout, done.stderr) == (0, "", "")
+
+
+def test_version_through_python_m():
+    for flag in ("-V", "--version"):
+        done = run_module(flag)
+        assert done.returncode == 0
+        assert done.stdout == f"gearmand-py {__version__} (gearmand 1.1.20 compatible)\n"
+
+
+def test_help_exits_0(capsys):
+    status, out, _ = run_main(capsys, ["--help"])
+    assert status == 0 and out.startswith("usage: gearmand-py")
+
+
+def test_dash_v_is_deprecated(capsys, base):
+    assert run_main(capsys, base + ["-v"]) == (
+        1, "", "gearmand-py: Option -v has been deprecated, please use --verbose\n")
+
+
+def test_bad_verbose_value(capsys, base):
+    status, _, err = run_main(capsys, base + ["--verbose", "chatty"])
+    assert status == 1 and "Invalid value for --verbose supplied" in err
+
+
+def test_unknown_option_exits_1(capsys, base):
+    status, _, err = run_main(capsys, base + ["--no-such-option"])
+    assert status == 1 and "--no-such-option" in err
+
+
+# --- main hands the settings to the server ------------------------------------------------------
+
+
+def test_main_runs_the_server_inside_the_prepared_process(capsys, base, monkeypatch):
+    seen = {}
+
+    def run(settings):
+        seen["port"] = settings.port
+        seen["pid"] = Path(settings.pid_file).read_text()
+        return 3
+
+    monkeypatch.setitem(sys.modules, "gearmand_py.server",
+                        types.SimpleNamespace(run=run))
+    status, _, err = run_main(capsys, base + ["-p", "4731"])
+    assert (status, err) == (3, "")
+    assert seen == {"port": 4731, "pid": f"{os.getpid()}\n"}
+    assert not Path(base[-1]).exists()
+
+
+# --- pid file ------------------------------------------------------------------------------------
+
+
+def test_pid_file_written_then_removed(base):
+    settings = parse_args(base)
+    pid_file = Path(settings.pid_file)
+    with cli.prepared(settings):
+        assert pid_file.read_text() == f"{os.getpid()}\n"
+    assert not pid_file.exists()
+
+
+def test_pid_file_removed_when_the_server_fails(base):
+    settings = parse_args(base)
+    with pytest.raises(RuntimeError), cli.prepared(settings):
+        raise RuntimeError("server crashed")
+    assert not Path(settings.pid_file).exists()
+
+
+def test_unwritable_pid_file_is_fatal(capsys, base, tmp_path):
+    bad = str(tmp_path / "no" / "such" / "dir.pid")
+    status, _, err = run_main(capsys, base + ["-P", bad])
+    assert status == 1
+    assert err.startswith(f"gearmand-py: Could not open pid file for writing: {bad}")
+
+
+def test_unwritable_default_pid_file_is_not_fatal(base, tmp_path, monkeypatch):
+    bad = str(tmp_path / "no" / "such" / "dir.pid")
+    monkeypatch.setattr(cli, "DEFAULT_PID_FILE", bad)
+    with cli.prepared(parse_args(base + ["-P", bad])):
+        pass
+
+
+# --- log destination and level -------------------------------------------------------------------
+
+LINE = re.compile(r"^  ERROR \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[  main \] hello 42$")
+
+
+def test_log_file_none_writes_nothing(capsys, base):
+    with cli.prepared(parse_args(base)):
+        logging.getLogger("gearmand_py.test").error("hello")
+    assert capsys.readouterr() == ("", "")
+
+
+def test_log_file_stderr(capsys, base):
+    with cli.prepared(parse_args(base + ["-l", "stderr"])):
+        logging.getLogger("gearmand_py.test").error("hello %d", 42)
+        logging.getLogger("gearmand_py.test").info("not at the default level")
+    assert LINE.match(capsys.readouterr().err.rstrip("\n"))
+
+
+def test_log_file_path_and_reopen(base, tmp_path):
+    path = tmp_path / "gearmand.log"
+    log = logging.getLogger("gearmand_py.test")
+    with cli.prepared(parse_args(base + ["-l", str(path)])):
+        log.error("hello %d", 42)
+        path.rename(tmp_path / "gearmand.log.1")
+        logs.reopen()
+        log.error("after reopen")
+    assert LINE.match((tmp_path / "gearmand.log.1").read_text().rstrip("\n"))
+    assert path.read_text().endswith("after reopen\n")
+
+
+def test_log_appends(base, tmp_path):
+    path = tmp_path / "gearmand.log"
+    path.write_text("old line\n")
+    with cli.prepared(parse_args(base + ["-l", str(path)])):
+        logging.getLogger("gearmand_py").error("new line")
+    assert path.read_text().startswith("old line\n") and path.read_text().endswith("new line\n")
+
+
+def test_explicit_log_file_that_cannot_be_opened_is_fatal(capsys, base, tmp_path):
+    bad = str(tmp_path / "no" / "dir" / "g.log")
+    status, _, err = run_main(capsys, base + ["-l", bad])
+    assert status == 1 and err.startswith(f'gearmand-py: Could not open log file "{bad}"')
+
+
+def test_default_log_file_that_cannot_be_opened_falls_back_to_stderr(capsys, base, tmp_path,
+                                                                     monkeypatch):
+    bad = str(tmp_path / "no" / "dir" / "g.log")
+    monkeypatch.setattr(cli, "DEFAULT_LOG_FILE", bad)
+    with cli.prepared(parse_args(base + ["-l", bad])):
+        assert "switching to stderr" in capsys.readouterr().err
+        logging.getLogger("gearmand_py.test").error("hello %d", 42)
+    assert LINE.match(capsys.readouterr().err.rstrip("\n"))
+
+
+@pytest.mark.parametrize("level,shown,hidden", [
+    ("INFO", [logging.INFO, logs.NOTICE, logging.ERROR], [logging.DEBUG]),
+    ("notice", [logs.NOTICE, logging.WARNING], [logging.INFO]),
+    ("ALERT", [logs.ALERT, logs.FATAL], [logging.CRITICAL]),
+    ("DEBUG", [logging.DEBUG], []),
+])
+def test_verbose_level_filters_and_is_reported(capsys, base, level, shown, hidden):
+    log = logging.getLogger("gearmand_py.test")
+    with cli.prepared(parse_args(base + ["-l", "stderr", "--verbose", level])):
+        assert logs.level_name() == level.upper()
+        for number in shown + hidden:
+            log.log(number, "level %d", number)
+    err = capsys.readouterr().err
+    for number in shown:
+        assert f"level {number}\n" in err
+    for number in hidden:
+        assert f"level {number}\n" not in err
+
+
+def test_gearmand_level_names_in_lines(capsys, base):
+    with cli.prepared(parse_args(base + ["-l", "stderr", "--verbose", "DEBUG"])):
+        for number in (logs.FATAL, logs.ALERT, logs.NOTICE):
+            logging.getLogger("gearmand_py").log(number, "x")
+    names = [line.split()[0] for line in capsys.readouterr().err.splitlines()]
+    assert names == ["FATAL", "ALERT", "NOTICE"]
+
+
+def test_syslog_without_dev_log_is_an_error(capsys, base, tmp_path, monkeypatch):
+    monkeypatch.setattr(logs, "SYSLOG_SOCKET", str(tmp_path / "no-syslog"))
+    status, _, err = run_main(capsys, base + ["--syslog"])
+    assert status == 1 and err.startswith("gearmand-py: --syslog:") and "no-syslog" in err
+
+
+def test_syslog_sends_gearmand_priorities(base, tmp_path, monkeypatch):
+    path = str(tmp_path / "log.sock")
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as daemon:
+        daemon.bind(path)
+        daemon.settimeout(5)
+        monkeypatch.setattr(logs, "SYSLOG_SOCKET", path)
+        with cli.prepared(parse_args(base + ["--syslog", "--verbose", "NOTICE"])):
+            logging.getLogger("gearmand_py").log(logs.NOTICE, "started")
+            logging.getLogger("gearmand_py").log(logs.FATAL, "gone")
+        # user facility (1 << 3) + notice (5) and + emerg (0)
+        assert daemon.recv(1000) == f"<13>gearmand-py[{os.getpid()}]: NOTICE started\x00".encode()
+        assert daemon.recv(1000) == f"<8>gearmand-py[{os.getpid()}]: FATAL gone\x00".encode()
+
+
+# --- resource limits -----------------------------------------------------------------------------
+
+
+def test_file_descriptors_sets_the_soft_limit(base):
+    before = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = min(before[0], 4096) - 1
+    try:
+        with cli.prepared(parse_args(base + ["-f", str(wanted)])):
+            assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == wanted
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, before)
+
+
+def test_file_descriptors_beyond_what_is_allowed_is_fatal(capsys, base):
+    status, _, err = run_main(capsys, base + ["-f", str(2**62)])
+    assert status == 1
+    assert "Failed to set limit for the number of file descriptors" in err
+    assert not Path(base[-1]).exists()
+
+
+def test_coredump_raises_the_core_limit(base):
+    before = resource.getrlimit(resource.RLIMIT_CORE)
+    resource.setrlimit(resource.RLIMIT_CORE, (0, before[1]))
+    try:
+        with cli.prepared(parse_args(base + ["--coredump"])):
+            soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+            assert soft == hard
+            assert soft == resource.RLIM_INFINITY or os.geteuid() != 0
+    finally:
+        resource.setrlimit(resource.RLIMIT_CORE, before)

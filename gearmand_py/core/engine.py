@@ -24,6 +24,10 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
   silently requeues).
 - ``cancel job`` fails the job to its clients and drops it; gearmand's quirk of leaving it in the
   tables until a worker reaches it is kept, so ``status`` counts it until then.
+- With a persistent queue, a new background job is journaled and answered JOB_CREATED (and
+  queued) only once its row is committed; a failed commit answers ERROR QUEUE_ERROR and drops it.
+  Later replies to the same connection wait behind that JOB_CREATED, so order is kept. Its row is
+  deleted when it completes, fails, is cancelled or runs out of retries.
 """
 
 from __future__ import annotations
@@ -35,14 +39,18 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from gearmand_py.core.model import HIGH, LOW, NORMAL, PRIORITIES, Function, Job, Peer
+from gearmand_py.core.model import HIGH, LOW, NORMAL, PRIORITIES, Function, Hold, Job, Peer
 from gearmand_py.core.timers import Timers
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
 from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT, PacketType as T
+from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
+
+#: Journal operations sent to the queue writer: (JOURNAL_ADD, job, row) and (JOURNAL_DONE, id).
+JOURNAL_ADD, JOURNAL_DONE = 0, 1
 
 MAX_UNIQUE = 64
 MAX_REDUCER = 512
@@ -98,6 +106,9 @@ class Engine:
         self.options = options
         self.clock = clock
         self.timers = Timers()
+        #: Where journal operations go when a persistent queue is on (the queue writer).
+        self.journal: Callable[[tuple[Any, ...]], None] | None = None
+        self.next_queue_id = 1
         self.functions: dict[bytes, Function] = {}
         self.jobs: dict[bytes, Job] = {}
         self.peers: dict[Any, Peer] = {}
@@ -188,9 +199,42 @@ class Engine:
         """Queue bytes for a connection; they leave with the next ``take_output``."""
         if peer.gone:
             return
+        if peer.backlog is not None:
+            peer.backlog.append(data)
+            return
         if not peer.out and not peer.closing:
             self._dirty.append(peer)
         peer.out.append(data)
+
+    def _hold(self, peer: Peer) -> Hold:
+        """Reserve the connection's next reply; everything sent after it waits for it."""
+        hold = Hold()
+        if peer.backlog is None:
+            peer.backlog = []
+        peer.backlog.append(hold)
+        return hold
+
+    def _resolve(self, peer: Peer, hold: Hold, data: bytes) -> None:
+        """Fill a reserved reply and release whatever is no longer waiting behind a Hold."""
+        hold.data = data
+        backlog = peer.backlog
+        if peer.gone or backlog is None:
+            return
+        ready = 0
+        for item in backlog:
+            if item.__class__ is Hold and item.data is None:  # type: ignore[union-attr]
+                break
+            ready += 1
+        if not ready:
+            return
+        released = [item.data if item.__class__ is Hold else item  # type: ignore[union-attr]
+                    for item in backlog[:ready]]
+        del backlog[:ready]
+        if not backlog:
+            peer.backlog = None
+        if not peer.out and not peer.closing:
+            self._dirty.append(peer)
+        peer.out.extend(released)  # type: ignore[arg-type]
 
     def take_output(self) -> list[Peer]:
         """The peers with output (or a pending close) since the last call; the caller joins and
@@ -248,7 +292,7 @@ class Engine:
                         job.clients.append(peer)
                         peer.client_jobs[job] = None
                         job.ignore = False
-                    self.send(peer, encode(T.JOB_CREATED, job.handle))
+                    self._created(peer, job)
                 return job
         limit = function.max_queue[priority]
         if limit and function.job_total >= limit:
@@ -262,18 +306,81 @@ class Engine:
         if key is not None:
             function.uniques[key] = job
         function.job_total += 1
+        if not background and peer is not None:
+            job.clients.append(peer)
+            peer.client_jobs[job] = None
+        if background and self.journal is not None:
+            job.queue_id = self.next_queue_id
+            self.next_queue_id += 1
+            job.waiting = []
+            self.journal((JOURNAL_ADD, job, StoredJob(job.queue_id, unique, name, priority, data,
+                                                      when, reducer)))
         if peer is not None:
-            if not background:
-                job.clients.append(peer)
-                peer.client_jobs[job] = None
-            self.send(peer, encode(T.JOB_CREATED, handle))
-        if when and when > self.clock():
-            function.scheduled += 1
-            self.timers.call_at(when, self._release, job)
-        else:
-            function.queues[priority].append(job)
-            self._wake(function)
+            self._created(peer, job)
+        if job.waiting is None:
+            self._enqueue(job)
         return job
+
+    def _created(self, peer: Peer, job: Job) -> None:
+        """Answer JOB_CREATED now, or once the job's row is committed."""
+        if job.waiting is None:
+            self.send(peer, encode(T.JOB_CREATED, job.handle))
+        else:
+            job.waiting.append((peer, self._hold(peer)))
+
+    def _enqueue(self, job: Job) -> None:
+        """Make a new job runnable: queue it and wake workers, or schedule it for its epoch."""
+        function = job.function
+        if job.when and job.when > self.clock():
+            function.scheduled += 1
+            self.timers.call_at(job.when, self._release, job)
+        else:
+            function.queues[job.priority].append(job)
+            self._wake(function)
+
+    def journaled(self, jobs: Iterable[Job], error: str | None) -> None:
+        """The queue writer committed these jobs' rows (``error`` is None) or could not."""
+        if error is None:
+            for job in jobs:
+                created = encode(T.JOB_CREATED, job.handle)
+                for peer, hold in job.waiting or ():
+                    self._resolve(peer, hold, created)
+                job.waiting = None
+                if job.ignore:  # cancelled while its row was being written
+                    self._forget(job)
+                else:
+                    self._enqueue(job)
+            return
+        log.error("persistent queue: %s", error)
+        refused = encode(T.ERROR, b"QUEUE_ERROR", error.encode(errors="replace"))
+        for job in jobs:
+            for peer, hold in job.waiting or ():
+                self._resolve(peer, hold, refused)
+            job.waiting = None
+            job.queue_id = 0
+            self._forget(job)
+
+    def restore(self, row: StoredJob) -> bool:
+        """Queue a job replayed from the persistent queue at startup; False when it coalesced
+        onto a job restored before it (its row is then redundant)."""
+        journal, self.journal = self.journal, None
+        try:
+            job = self.submit(None, row.function, row.unique, row.data, row.priority, True,
+                              row.reducer, row.when)
+        finally:
+            self.journal = journal
+        if job is None or job.queue_id:
+            return False
+        job.queue_id = row.id
+        self.next_queue_id = max(self.next_queue_id, row.id + 1)
+        return True
+
+    def stored_jobs(self) -> list[StoredJob]:
+        """Every background job still to run, for ``--store-queue-on-shutdown``."""
+        return [StoredJob(n, job.unique, job.function.name, job.priority, job.data, job.when,
+                          job.reducer)
+                for n, job in enumerate((j for j in self.jobs.values()
+                                         if j.background and not j.ignore), start=1)]
 
     def _release(self, job: Job) -> None:
         """An epoch job's time has come: queue it and wake its workers."""
@@ -292,10 +399,17 @@ class Engine:
             return False
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         job.ignore = True
+        self._drop_row(job)
         function = job.function
         if job.key is not None and function.uniques.get(job.key) is job:
             del function.uniques[job.key]
         return True
+
+    def _drop_row(self, job: Job) -> None:
+        """Delete the job's row from the persistent queue, once."""
+        if job.queue_id and self.journal is not None:
+            self.journal((JOURNAL_DONE, job.queue_id))
+        job.queue_id = 0
 
     def _get_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         handle = args[0]
@@ -556,6 +670,7 @@ class Engine:
         """Remove a job that is in no queue and has no worker from every table."""
         function = job.function
         del self.jobs[job.handle]
+        self._drop_row(job)
         if job.key is not None and function.uniques.get(job.key) is job:
             del function.uniques[job.key]
         function.job_total -= 1

@@ -18,7 +18,7 @@ class Job:
 
     __slots__ = ("handle", "function", "unique", "key", "data", "priority", "background",
                  "reducer", "when", "clients", "worker", "numerator", "denominator", "retries",
-                 "ignore")
+                 "ignore", "queue_id", "waiting")
 
     def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any, data: bytes,
                  priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
@@ -40,6 +40,10 @@ class Job:
         #: Set when every foreground client left a queued job: it is dropped, not run, when a
         #: worker reaches it (as gearmand does).
         self.ignore = False
+        #: The job's row id in the persistent queue; 0 when it has none.
+        self.queue_id = 0
+        #: While its row is being committed: the submitters waiting for JOB_CREATED.
+        self.waiting: list[tuple[Peer, Hold]] | None = None
 
 
 class Function:
@@ -63,11 +67,22 @@ class Function:
         self.max_queue = [0, 0, 0]
 
 
+class Hold:
+    """A reply whose bytes are not known yet (a JOB_CREATED waiting for its commit); later output
+    for the same connection queues behind it, so replies keep the order of the requests."""
+
+    __slots__ = ("data",)
+
+    def __init__(self) -> None:
+        self.data: bytes | None = None
+
+
 class Peer:
     """One connection as the processing thread sees it: a client, a worker, an admin, or all."""
 
     __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "timeouts",
-                 "sleeping", "noop_sent", "running", "client_jobs", "out", "gone", "closing")
+                 "sleeping", "noop_sent", "running", "client_jobs", "out", "backlog", "gone",
+                 "closing")
 
     def __init__(self, endpoint: Any, fd: int, ip: str, exceptions: bool = False) -> None:
         #: The I/O side's handle for this connection; opaque to the core.
@@ -88,5 +103,7 @@ class Peer:
         self.client_jobs: dict[Job, None] = {}
         #: Bytes produced for this connection during the current processing turn.
         self.out: list[bytes] = []
+        #: Output queued behind an unresolved Hold; None when nothing is held.
+        self.backlog: list[bytes | Hold] | None = None
         self.gone = False
         self.closing = False

@@ -14,6 +14,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from gearmand_py.server.batches import CLOSED, CONNECTED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.mailbox import Mailbox
 
@@ -24,12 +25,8 @@ RECV_SIZE = 256 * 1024
 #: does not read cannot make the server buffer without bound on its behalf.
 HIGH_WATER = 4 * 1024 * 1024
 
-# What the core receives, per connection, inside a batch: (kind, connection, payload).
-CONNECTED, EVENTS, CLOSED = 0, 1, 2
 # What the loop's mailbox receives: (kind, payload).
-ADD, OUTPUT, STOP = 0, 1, 2
-
-Batch = list[tuple[int, Connection, Any]]
+ADD, OUTPUT, STOP, FORWARD = 0, 1, 2, 3
 
 
 class IOLoop:
@@ -63,6 +60,11 @@ class IOLoop:
             self.mailbox.put((OUTPUT, items))
         else:
             self._output(items)
+
+    def forward(self, batch: Batch) -> None:
+        """Pass a batch from another thread to the sink (used in single-thread mode, where the
+        queue writer's results reach the core through this loop)."""
+        self.mailbox.put((FORWARD, batch))
 
     def stop(self) -> None:
         self.mailbox.put((STOP, None))
@@ -106,6 +108,8 @@ class IOLoop:
                 self._output(payload)
             elif kind == ADD:
                 self._add(*payload)
+            elif kind == FORWARD:
+                self.pending.extend(payload)
             else:
                 self.running = False
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine
-from gearmand_py.server.io_loop import CLOSED, CONNECTED, Batch
+from gearmand_py.server.batches import CLOSED, CONNECTED, JOURNALED, Batch
 from gearmand_py.server.mailbox import Mailbox
 
 if TYPE_CHECKING:
@@ -38,6 +38,9 @@ class Processor:
         """Apply one batch from an I/O loop to the core."""
         engine = self.engine
         for kind, conn, payload in batch:
+            if kind == JOURNALED:
+                engine.journaled(*payload)
+                continue
             peer = conn.peer
             try:
                 if kind == CONNECTED:

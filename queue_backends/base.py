@@ -1,0 +1,53 @@
+"""The persistent-queue interface: what the queue-writer thread and the startup replay need.
+
+A backend stores background jobs so they survive a crash or restart. Every row has an ``id``
+chosen by the server (increasing in submission order), so jobs whose unique is empty or ``-`` are
+as durable as any other (gearmand keys rows by unique + function, and such jobs overwrite each
+other there).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import NamedTuple, Protocol
+
+
+class StoredJob(NamedTuple):
+    """One background job as a backend keeps it."""
+
+    id: int
+    unique: bytes
+    function: bytes
+    priority: int  # 0 high, 1 normal, 2 low (gearmand's numbering)
+    data: bytes
+    when: int  # epoch seconds to run at; 0 = now
+    reducer: bytes = b""
+
+
+class QueueError(Exception):
+    """A backend could not do what was asked; the message is meant for the client and the log."""
+
+
+class QueueBackend(Protocol):
+    """Implemented by each backend. Called from one thread at a time (the queue writer, or the
+    main thread at startup); each call is one transaction, all-or-nothing."""
+
+    name: str
+
+    def add(self, jobs: Sequence[StoredJob]) -> None:
+        """Store ``jobs`` durably before returning (raise QueueError on failure)."""
+
+    def done(self, ids: Sequence[int]) -> None:
+        """Delete the jobs with these ids (unknown ids are ignored)."""
+
+    def replay(self) -> Iterator[StoredJob]:
+        """Every stored job in submission (id) order."""
+
+    def max_id(self) -> int:
+        """The largest stored id, 0 when empty, so new ids continue after a restart."""
+
+    def clear(self) -> None:
+        """Delete every job (``--store-queue-on-shutdown`` empties the table after replay)."""
+
+    def close(self) -> None:
+        """Release connections."""

@@ -623,6 +623,8 @@ class Engine:
             self._relay(job, encode(ptype, *args))
 
     def _work_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        if len(args) < 3:  # Perl's HANDLE\0NUMERATOR: gearmand ignores it, so do we
+            return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
             job.numerator = atoi(args[1])

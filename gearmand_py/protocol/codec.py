@@ -13,7 +13,7 @@ import re
 import struct
 
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
-from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT
+from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT, PacketType
 
 DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024
 #: The longest admin line, newline included; gearmand 1.1.20 closes the connection on longer ones.
@@ -32,6 +32,10 @@ for _type, _spec in ARG_SPECS.items():
         _SPLIT[_type] = (_spec.nul_terminated, _spec.fields)
 
 TOO_FEW_ARGS = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
+#: Perl's Gearman::Worker sends WORK_STATUS as ``HANDLE\0NUMERATOR`` (it drops the denominator);
+#: gearmand ignores that without a reply, and the Perl worker dies on an ERROR, so such a packet
+#: is passed on short (two fields) for the core to ignore.
+_SHORT_WORK_STATUS = PacketType.WORK_STATUS
 RESPONSE_MAGIC = Rejected(b"INVALID_MAGIC", b"Request magic expected")
 
 
@@ -105,8 +109,14 @@ class Decoder:
                     events.append(RESPONSE_MAGIC)
                 else:
                     nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
-                    args = split_args(bytes(buf[pos + HEADER_SIZE:stop]), nul_terminated, fields)
-                    events.append(TOO_FEW_ARGS if args is None else Packet(ptype, args))
+                    body = bytes(buf[pos + HEADER_SIZE:stop])
+                    args = split_args(body, nul_terminated, fields)
+                    if args is not None:
+                        events.append(Packet(ptype, args))
+                    elif ptype == _SHORT_WORK_STATUS and body.count(b"\0") == 1:
+                        events.append(Packet(ptype, tuple(body.split(b"\0"))))
+                    else:
+                        events.append(TOO_FEW_ARGS)
                 pos = stop
             else:
                 nl = buf.find(b"\n", pos, pos + MAX_ADMIN_LINE)

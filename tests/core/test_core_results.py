@@ -48,6 +48,25 @@ def test_work_status_is_relayed_byte_for_byte():
     assert w.recv("c2") == [("WORK_STATUS", h, b"01", b"4x")]
 
 
+def test_work_status_without_denominator_is_ignored_like_gearmand():
+    # Perl's Gearman::Worker sends HANDLE\0NUMERATOR; an ERROR reply would kill that worker.
+    w = World()
+    h = running_job(w, ("c1",))
+    assert w.request("w", T.WORK_STATUS, h, b"3") == []
+    assert w.recv("c1") == []
+    w.send("c1", T.GET_STATUS, h)
+    assert w.recv("c1") == [("STATUS_RES", h, b"1", b"1", b"0", b"0")]
+    w.send("w", T.WORK_COMPLETE, h, b"done")  # the worker goes on as usual
+    assert w.recv("c1") == [("WORK_COMPLETE", h, b"done")]
+
+
+def test_work_status_with_no_nul_at_all_is_an_invalid_packet():
+    w = World()
+    h = running_job(w, ("c1",))
+    assert w.request("w", T.WORK_STATUS, h) == [
+        ("ERROR", b"INVALID_PACKET", b"Packet has too few arguments")]
+
+
 def test_work_complete_reaches_every_attached_client():
     w = World()
     h = running_job(w, ("c1", "c2"))

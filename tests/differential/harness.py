@@ -10,7 +10,11 @@ recorded and stops at the first divergence, so a wrong or missing reply fails fa
 diff instead of a chain of timeouts.
 
 Only what must differ between gearmand and gearmand-py is normalised: the ``version`` reply, the
-``getpid`` number, and the FD column and line order of ``workers``.
+``getpid`` number, the FD column and line order of ``workers``, and the row order of ``status``,
+``prioritystatus``, ``show jobs`` and ``show unique jobs`` (gearmand lists those in hash order,
+gearmand-py in creation order).
+
+A scenario may ask for extra server options (``@with_args("-j", "2")``); both servers get them.
 """
 
 from __future__ import annotations
@@ -51,6 +55,35 @@ def normalise_getpid(line: bytes, pid: int) -> bytes:
     """``OK <pid>\\n`` → ``OK <pid>\\n`` when the number is the server's process id."""
     m = re.fullmatch(rb"OK (\d+)\n", line)
     return b"OK <pid>\n" if m and int(m.group(1)) == pid else line
+
+
+def normalise_rows(lines: list[bytes]) -> list[bytes]:
+    """Sort the rows of a listing; the final ``.\\n`` stays last."""
+    body, tail = (lines[:-1], lines[-1:]) if lines and lines[-1] == b".\n" else (lines, [])
+    return sorted(body) + tail
+
+
+#: Admin listings whose row order is hash order in gearmand (the command's words, lower case).
+HASH_ORDERED = ((b"status",), (b"prioritystatus",), (b"show", b"jobs"), (b"show", b"unique", b"jobs"))
+
+
+def hash_ordered(line: str | bytes) -> bool:
+    """Whether ``line`` asks for a listing whose row order may differ between the servers."""
+    words = tuple((line.encode() if isinstance(line, str) else line).lower().split())
+    return words in HASH_ORDERED
+
+
+def with_args(*args: str) -> Callable[[Scenario], Scenario]:
+    """Decorator: run the scenario with these extra options on both servers."""
+    def mark(fn: Scenario) -> Scenario:
+        fn.server_args = list(args)  # type: ignore[attr-defined]
+        return fn
+    return mark
+
+
+def server_args(scenario: Scenario) -> list[str]:
+    """The extra server options a scenario asked for (none by default)."""
+    return list(getattr(scenario, "server_args", []))
 
 
 def normalise_workers(lines: list[bytes]) -> list[bytes]:
@@ -223,8 +256,12 @@ class Session:
         return self.record(name, label, self._read_list(self.conn(name), label))
 
     def admin_list(self, name: str, line: str | bytes, ending: bytes = b"\r\n") -> Any:
-        """Send an admin list command (``status``, ``workers``, ...) and record all its lines."""
-        return self.record(name, f"admin {line!r}", self._list(name, line, ending))
+        """Send an admin list command (``status``, ``workers``, ...) and record all its lines;
+        the rows of the hash-ordered listings are sorted."""
+        lines = self._list(name, line, ending)
+        if hash_ordered(line) and lines and lines[-1] == b".\n":
+            lines = normalise_rows(lines)
+        return self.record(name, f"admin {line!r}", lines)
 
     def workers(self, name: str) -> Any:
         """``workers`` with the FD column normalised and the lines sorted."""

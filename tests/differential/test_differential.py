@@ -1,5 +1,6 @@
 """Run every scenario against Debian's gearmand (the oracle, ``-t 4``) and against the candidate
-server at ``-t 4`` and ``-t 0``; the transcripts must be equal.
+server at ``-t 4`` and ``-t 0``; the transcripts must be equal.  A scenario marked
+``@with_args(...)`` runs with those extra options on both servers.
 
 Environment:
 - ``GEARMAND_DIFF_CANDIDATE=gearmand`` — self-check: the candidate is gearmand too, so every
@@ -18,7 +19,8 @@ import pytest
 
 from tests.support.servers import GEARMAND, gearmand_available
 
-from .harness import Entry, Scenario, run_scenario
+from . import scenarios_admin  # noqa: F401  (registers the admin scenarios in ALL)
+from .harness import Entry, Scenario, run_scenario, server_args
 from .scenarios import ALL
 
 REFERENCE = ("gearmand", ["-t", "4"])
@@ -41,7 +43,8 @@ def reference_transcript(scenario: Scenario) -> list[Entry]:
     """gearmand's transcript for ``scenario``, computed once per test session."""
     name = scenario.__name__
     if name not in _reference:
-        _reference[name] = run_scenario(scenario, REFERENCE[0], REFERENCE[1])
+        args = [*REFERENCE[1], *server_args(scenario)]
+        _reference[name] = run_scenario(scenario, REFERENCE[0], args)
         dump = os.environ.get("GEARMAND_DIFF_DUMP")
         if dump:
             with open(dump, "a") as f:
@@ -55,7 +58,8 @@ def test_same_as_gearmand(scenario: Scenario, threads: str) -> None:
     """The candidate server's clients see exactly what gearmand's clients see."""
     require_gearmand()
     expected = reference_transcript(scenario)
-    actual = run_scenario(scenario, CANDIDATE, ["-t", threads], expected=expected)
+    actual = run_scenario(scenario, CANDIDATE, ["-t", threads, *server_args(scenario)],
+                          expected=expected)
     assert actual == expected
 
 

@@ -11,10 +11,11 @@ Rules that keep them deterministic on a threaded server:
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
-from .harness import SETTLE, Session
-from .wire import RES, field_count
+from .harness import REPLY_TIMEOUT, SETTLE, Session, with_args
+from .wire import RES, ConnectionClosed, field_count
 
 SUBMIT_TYPES = ["SUBMIT_JOB", "SUBMIT_JOB_HIGH", "SUBMIT_JOB_LOW",
                 "SUBMIT_JOB_BG", "SUBMIT_JOB_HIGH_BG", "SUBMIT_JOB_LOW_BG"]
@@ -743,3 +744,357 @@ def admin_text_and_binary_mixed(s: Session) -> None:
     s.read_list("m", "pipelined status")
     s.recv("m", "pipelined ECHO_RES")
     s.read_line("m", "pipelined verbose")
+
+
+# --- gearmand options, epoch, reduce, CAN_DO_TIMEOUT, client ids (issue "Every gearmand behaviour") --
+# Scenarios marked ``@with_args`` run with those options on both servers.
+
+def pending(s: Session, name: str, label: str = "pending") -> Any:
+    """Record every packet the server had queued for ``name`` before an ECHO round trip: the
+    server writes one connection's packets in order, so a NOOP sent earlier arrives before the
+    echo and "nothing pending" is proved without waiting for a timeout."""
+    c = s.conn(name)
+    c.send("ECHO_REQ", b"pending")
+    got: list[Any] = []
+    while True:
+        packet = s._receive(c, REPLY_TIMEOUT, label)
+        if packet == ("RES", "ECHO_RES", (b"pending",)):
+            break
+        got.append(packet)
+        if not isinstance(packet, tuple) or packet[0] == "<closed>":
+            break
+    return s.record(name, label, got)
+
+
+def settled_workers(s: Session, name: str) -> Any:
+    """``workers`` once the server lists exactly the scenario's open connections: a connection
+    closed earlier (e.g. the start-up probe) may still be listed for a moment on a threaded
+    server, as disconnects on different connections are not ordered."""
+    c = s.conn(name)
+    deadline = time.monotonic() + REPLY_TIMEOUT
+    while time.monotonic() < deadline:
+        c.send_line("workers")
+        if len(c.recv_list()) == len(s.conns) + 1:
+            break
+        time.sleep(0.01)
+    return s.workers(name)
+
+
+@scenario
+@with_args("-j", "2")
+def job_retries_drop_after_n_attempts(s: Session) -> None:
+    """-j 2: the first worker loss requeues (RETRIES 1 in ``show jobs``, the client hears
+    nothing); the second drops both jobs, the foreground client gets WORK_FAIL."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "u1", "fg")
+    b = s.submit("c", "SUBMIT_JOB_BG", "fn", "u2", "bg")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    s.request("w1", "GRAB_JOB")
+    s.admin_list("admin", "show jobs")
+    s.close("w1")
+    s.poll("c2", "GET_STATUS", h, until=lambda r: running(r) == b"0",
+           label="GET_STATUS until requeued")
+    s.request("c2", "GET_STATUS", b)
+    s.admin_list("admin", "show jobs")
+    pending(s, "c", "client not told about the first requeue")
+    worker(s, "w2", "fn")
+    s.request("w2", "GRAB_JOB")
+    s.request("w2", "GRAB_JOB")
+    s.close("w2")
+    s.recv("c", "WORK_FAIL after the second attempt")
+    s.request("c2", "GET_STATUS", h)
+    s.admin_list("admin", "show jobs")
+    s.admin_list("admin", "status")
+    worker(s, "w3", "fn")
+    s.request("w3", "GRAB_JOB")
+
+
+@scenario
+@with_args("-j", "1")
+def job_retries_one_attempt(s: Session) -> None:
+    """-j 1: a job whose worker goes away (or CANT_DOes it) is dropped at once."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "fg")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    s.send("w1", "CANT_DO", "fn")
+    s.recv("c", "WORK_FAIL after one attempt")
+    s.request("w1", "WORK_COMPLETE", h, "late")
+    s.admin_list("admin", "status")
+
+
+@scenario
+@with_args("-w", "1")
+def worker_wakeup_one_rotates(s: Session) -> None:
+    """-w 1 with three sleeping workers: each job wakes one worker, in rotation; a fourth job
+    wakes nobody (all have a NOOP outstanding); after they grab and sleep again the rotation
+    goes on from where it stopped."""
+    workers = ("w0", "w1", "w2")
+    for w in workers:
+        worker(s, w, "fn")
+        s.send(w, "PRE_SLEEP")
+        s.barrier(w)
+    for i in range(4):
+        s.submit("c", "SUBMIT_JOB_BG", "fn", "", f"job{i}")
+        for w in workers:
+            pending(s, w, f"after job{i}")
+    for w in (*workers, "w0", "w1"):
+        s.request(w, "GRAB_JOB")
+    for w in workers:
+        s.send(w, "PRE_SLEEP")
+        s.barrier(w)
+    for i in range(4, 7):
+        s.submit("c", "SUBMIT_JOB_BG", "fn", "", f"job{i}")
+        for w in workers:
+            pending(s, w, f"after job{i}")
+
+
+@scenario
+@with_args("-R")
+def round_robin_rotates_functions_within_priority(s: Session) -> None:
+    """-R (reference §3.6): a worker doing ra and rb with three jobs each, all NORMAL, gets them
+    alternately, newest CAN_DO first: rb0 ra0 rb1 ra1 rb2 ra2."""
+    worker(s, "w", "ra", "rb")
+    for i in range(3):
+        s.submit("c", "SUBMIT_JOB_BG", "ra", "", f"ra{i}")
+        s.submit("c", "SUBMIT_JOB_BG", "rb", "", f"rb{i}")
+    for _ in range(7):
+        s.request("w", "GRAB_JOB")
+
+
+@scenario
+def no_round_robin_drains_newest_function_first(s: Session) -> None:
+    """Without -R, within one priority the newest CAN_DO's jobs are all taken first."""
+    worker(s, "w", "ra", "rb")
+    for i in range(3):
+        s.submit("c", "SUBMIT_JOB_BG", "ra", "", f"ra{i}")
+        s.submit("c", "SUBMIT_JOB_BG", "rb", "", f"rb{i}")
+    for _ in range(7):
+        s.request("w", "GRAB_JOB")
+
+
+@scenario
+@with_args("--exceptions")
+def exceptions_option_is_the_default(s: Session) -> None:
+    """--exceptions: a client that never sent OPTION_REQ gets WORK_EXCEPTION itself."""
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "d")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_EXCEPTION", h, "boom")
+    s.recv("c", "WORK_EXCEPTION without OPTION_REQ")
+    s.request("c", "OPTION_REQ", "exceptions")
+    s.request("c", "OPTION_REQ", "other")
+
+
+@scenario
+@with_args("--job-handle-prefix", "PFX")
+def job_handle_prefix_option(s: Session) -> None:
+    """--job-handle-prefix P: handles are P:1, P:2, ... everywhere a handle appears."""
+    b = s.submit("c", "SUBMIT_JOB_BG", "fn", "u1", "bg")
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "fg")
+    s.request("c", "GET_STATUS", h)
+    s.admin_list("admin", "show jobs")
+    s.admin_line("admin", f"cancel job {b.decode()}")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.send("w", "WORK_COMPLETE", h, "ok")
+    s.recv("c", "WORK_COMPLETE")
+
+
+@scenario
+def submit_job_epoch_past_or_zero_runs_now(s: Session) -> None:
+    """SUBMIT_JOB_EPOCH with epoch 0, a past epoch, a negative or a non-numeric one: a
+    background NORMAL job that runs now (JOB_CREATED, sleeping workers woken, GRAB gets it);
+    the same unique coalesces."""
+    worker(s, "w", "fn")
+    s.send("w", "PRE_SLEEP")
+    s.barrier("w")
+    s.request("c", "SUBMIT_JOB_EPOCH", "fn", "", "0", "zero")
+    s.recv("w", "NOOP for epoch 0")
+    s.request("w", "GRAB_JOB_UNIQ")
+    s.request("c", "SUBMIT_JOB_EPOCH", "fn", "e1", "1000000000", "past")
+    s.request("c", "SUBMIT_JOB_EPOCH", "fn", "e1", "0", "coalesced")
+    s.request("c", "SUBMIT_JOB_EPOCH", "fn", "e2", "-5", "negative")
+    last = s.request("c", "SUBMIT_JOB_EPOCH", "fn", "e3", "soon", "nonnumeric")
+    s.submit("c", "SUBMIT_JOB_LOW_BG", "fn", "", "low")
+    s.submit("c", "SUBMIT_JOB_HIGH_BG", "fn", "", "high")
+    s.admin_list("admin", "status")
+    s.admin_list("admin", "prioritystatus")
+    s.admin_list("admin", "show jobs")
+    s.request("c2", "GET_STATUS", last[2][0])
+    s.request("c2", "GET_STATUS_UNIQUE", "e1")
+    for _ in range(6):
+        s.request("w", "GRAB_JOB_UNIQ")
+    s.send("w", "WORK_COMPLETE", last[2][0], "done")
+    s.barrier("w")
+    pending(s, "c", "background: the submitter hears nothing")
+
+
+def _future_epoch(s: Session, when: int) -> None:
+    """A future epoch job (the only job of its function): created, counted as a queued NORMAL
+    job, not given to a worker, PRE_SLEEP not answered; the server keeps serving."""
+    h = s.request("c", "SUBMIT_JOB_EPOCH", "fn", "later", str(when), "later")
+    s.request("c", "ECHO_REQ", "still serving")
+    worker(s, "w", "fn")
+    s.request("w", "GRAB_JOB")
+    s.admin_list("admin", "status")
+    s.admin_list("admin", "prioritystatus")
+    s.admin_list("admin", "show jobs")
+    s.admin_list("admin", "show unique jobs")
+    s.request("c", "GET_STATUS", h[2][0] if isinstance(h, tuple) and h[1] == "JOB_CREATED" else "")
+    s.request("c", "GET_STATUS_UNIQUE", "later")
+    s.send("w", "PRE_SLEEP")
+    s.nothing("w", "no NOOP: the job is not due")
+    s.submit("c", "SUBMIT_JOB_BG", "other", "", "x")
+    s.request("c", "ECHO_REQ", "still serving")
+
+
+@scenario
+def submit_job_epoch_future_waits(s: Session) -> None:
+    """An epoch an hour ahead."""
+    _future_epoch(s, int(time.time()) + 3600)
+
+
+@scenario
+def submit_job_epoch_far_future_waits(s: Session) -> None:
+    """An epoch in 2100 (more than the 24.8 days an epoll timeout can hold)."""
+    _future_epoch(s, 4102444800)
+
+
+@scenario
+def submit_job_sched_and_all_yours_invalid_command(s: Session) -> None:
+    """SUBMIT_JOB_SCHED (well formed, 7 args + data) and ALL_YOURS → ERROR INVALID_COMMAND;
+    nothing is created and the connection stays open."""
+    s.request("c", "SUBMIT_JOB_SCHED", "fn", "u1", "1", "2", "3", "4", "5", "data")
+    s.request("c", "SUBMIT_JOB_SCHED", "fn", "u1", "*", "*", "*", "*", "*", "")
+    s.request("w", "ALL_YOURS")
+    worker(s, "w", "fa")
+    s.request("w", "ALL_YOURS")
+    s.admin_list("admin", "status")
+    s.request("c", "ECHO_REQ", "still open")
+    s.request("w", "GRAB_JOB")
+
+
+@scenario
+def reduce_jobs_foreground_and_grab_variants(s: Session) -> None:
+    """Reduce jobs: foreground results reach every coalesced client; GRAB_JOB gives JOB_ASSIGN
+    (no reducer), GRAB_JOB_ALL gives JOB_ASSIGN_ALL with the reducer (the aggregate argument is
+    ignored), an empty reducer counts as none."""
+    s.request("c1", "SUBMIT_REDUCE_JOB", "red", "ru1", "myreducer", "", "data1", label="submit 1")
+    s.request("c2", "SUBMIT_REDUCE_JOB", "red", "ru1", "other", "", "data2", label="coalesced")
+    s.request("c1", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "ru2", "r2", "agg", "data3")
+    s.request("c1", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "ru3", "", "", "no reducer")
+    s.request("c1", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "", "r4", "", "empty unique")
+    s.admin_list("admin", "status")
+    worker(s, "w", "red")
+    first = s.request("w", "GRAB_JOB")
+    if isinstance(first, tuple) and first[1] == "JOB_ASSIGN":
+        s.send("w", "WORK_COMPLETE", first[2][0], "reduced")
+        s.recv("c1", "WORK_COMPLETE")
+        s.recv("c2", "WORK_COMPLETE")
+    for _ in range(4):
+        s.request("w", "GRAB_JOB_ALL")
+
+
+@scenario
+def reduce_reducer_size_limit(s: Session) -> None:
+    """gearmand checks the reducer against the unique's size: 64 bytes pass, 65 bytes get
+    ERROR ARGUMENT_TOO_LARGE "Unique value too large" (reference §1.1 and §1.3); a 65-byte
+    unique on a reduce job too."""
+    s.request("c", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "r64", "x" * 64, "", "d64")
+    s.request("c", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "r65", "y" * 65, "", "d65")
+    s.request("c", "SUBMIT_REDUCE_JOB", "red", "r200", "z" * 200, "", "d200")
+    s.request("c", "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "u" * 65, "r", "", "long unique")
+    s.admin_list("admin", "status")
+    worker(s, "w", "red")
+    s.request("w", "GRAB_JOB_ALL")
+    s.request("w", "GRAB_JOB_ALL")
+
+
+@scenario
+def can_do_timeout_job_completed_in_time(s: Session) -> None:
+    """CAN_DO_TIMEOUT registers the function like CAN_DO (``workers``, ``status``, wake-ups);
+    a job finished before the timeout behaves as without one; a non-numeric timeout is none."""
+    s.send("w", "CAN_DO_TIMEOUT", "fn", "5000")
+    s.send("w", "CAN_DO_TIMEOUT", "fn2", "abc")
+    s.barrier("w")
+    settled_workers(s, "admin")
+    s.admin_list("admin", "status")
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "x")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_STATUS", h, "1", "2")
+    s.recv("c", "WORK_STATUS")
+    s.send("w", "WORK_COMPLETE", h, "done")
+    s.recv("c", "WORK_COMPLETE")
+    h2 = s.submit("c", "SUBMIT_JOB", "fn2", "", "y")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "WORK_COMPLETE", h2, "done2")
+    s.recv("c", "WORK_COMPLETE fn2")
+    s.request("w", "GRAB_JOB")
+    s.send("w", "PRE_SLEEP")
+    s.barrier("w")
+    s.submit("c", "SUBMIT_JOB_BG", "fn", "", "z")
+    s.recv("w", "NOOP")
+    s.request("w", "GRAB_JOB")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def can_do_timeout_huge_value_job_completed(s: Session) -> None:
+    """CAN_DO_TIMEOUT with 99999999999 ms (about 3 years): the job runs and completes as
+    usual and the server keeps answering."""
+    s.send("w", "CAN_DO_TIMEOUT", "fn", "99999999999")
+    s.barrier("w")
+    h = s.submit("c", "SUBMIT_JOB", "fn", "", "x")
+    s.request("w", "GRAB_JOB")
+    s.request("w", "ECHO_REQ", "worker still served")
+    s.request("c", "ECHO_REQ", "client still served")
+    s.send("w", "WORK_COMPLETE", h, "done")
+    s.recv("c", "WORK_COMPLETE")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def can_do_timeout_over_20_characters_not_registered(s: Session) -> None:
+    """A CAN_DO_TIMEOUT whose timeout has more than 20 characters is an internal error in
+    gearmand (reference §1.1): no reply and nothing registered.  gearmand may also close that
+    connection later, so whether it does is not compared; 20 characters are fine."""
+    c = s.conn("w")
+    c.send("CAN_DO_TIMEOUT", "fn", "1" * 21)
+    c.send("ECHO_REQ", b"after")
+    try:
+        c.recv_packet(REPLY_TIMEOUT)
+    except (TimeoutError, ConnectionClosed):
+        pass
+    s.send("w2", "CAN_DO_TIMEOUT", "fn2", "0" * 16 + "5000")
+    s.barrier("w2")
+    s.admin_list("admin", "status")
+
+
+@scenario
+def set_client_id_truncated_at_127(s: Session) -> None:
+    """SET_CLIENT_ID keeps the first 127 bytes of a longer id."""
+    long_id = "".join(chr(ord("a") + i % 26) for i in range(200))
+    s.send("w", "SET_CLIENT_ID", long_id)
+    s.send("c", "SET_CLIENT_ID", "x" * 127)
+    s.send("c2", "SET_CLIENT_ID", "y" * 128)
+    for name in ("w", "c", "c2"):
+        s.barrier(name)
+    settled_workers(s, "admin")
+
+
+@scenario
+def foreground_client_disconnect_running_job_not_rerun(s: Session) -> None:
+    """A running foreground job whose only client left is marked IGNORE_JOB at once; when its
+    worker goes away too, the requeued job is dropped instead of run again (reference §3.12:
+    no clients left → ignore_job)."""
+    h = s.submit("c1", "SUBMIT_JOB", "fn", "", "x")
+    worker(s, "w1", "fn")
+    s.request("w1", "GRAB_JOB")
+    s.close("c1", settle=SETTLE)
+    s.admin_list("admin", "show jobs")
+    s.close("w1")
+    s.poll("c2", "GET_STATUS", h, until=lambda r: running(r) == b"0",
+           label="GET_STATUS until requeued")
+    worker(s, "w2", "fn")
+    s.request("w2", "GRAB_JOB")
+    s.admin_list("admin", "status")

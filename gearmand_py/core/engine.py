@@ -53,7 +53,10 @@ log = logging.getLogger("gearmand_py.core")
 JOURNAL_ADD, JOURNAL_DONE = 0, 1
 
 MAX_UNIQUE = 64
-MAX_REDUCER = 512
+#: gearmand documents 512 but checks the reducer against the unique's limit; clients see 64.
+MAX_REDUCER = 64
+#: gearmand refuses a CAN_DO_TIMEOUT whose timeout field is longer than this.
+MAX_TIMEOUT_FIELD = 20
 MAX_CLIENT_ID = 127
 
 NOOP = encode(T.NOOP)
@@ -165,7 +168,8 @@ class Engine:
         self._drop_abilities(peer, None)
         for job in peer.client_jobs:
             job.clients.remove(peer)
-            if not job.clients and not job.background and job.worker is None:
+            if not job.clients and not job.background:
+                # Queued: never handed out. Running: runs on, but is not run again if requeued.
                 job.ignore = True
         peer.client_jobs.clear()
 
@@ -465,6 +469,9 @@ class Engine:
             peer.timeouts.pop(function, None)
 
     def _can_do_timeout(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        if len(args[1]) > MAX_TIMEOUT_FIELD:  # gearmand registers nothing either
+            self._error(peer, errors.TIMEOUT_TOO_LARGE)
+            return
         milliseconds = strtol(args[1])
         # gearmand: 0 or negative means no timeout; 1..999 ms are raised to one second.
         seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("gearmand_py.processor")
 
 _STOP = object()
+#: The longest a processing turn waits for a timer, in seconds.
+MAX_WAIT = 3600.0
 
 
 class Processor:
@@ -65,7 +67,10 @@ class Processor:
         self.flush()
         self.after_turn()
         deadline = timers.next_deadline()
-        return None if deadline is None else max(deadline - engine.clock(), 0.0)
+        if deadline is None:
+            return None
+        # epoll cannot wait longer than about 24 days; waking early is harmless.
+        return min(max(deadline - engine.clock(), 0.0), MAX_WAIT)
 
     def flush(self) -> None:
         """Send every I/O loop the bytes the core produced for its connections."""

@@ -140,20 +140,6 @@ def admin_cancel_job(s: Session) -> None:
     s.admin_list("admin", "status")
 
 
-@scenario
-def admin_cancel_job_then_same_unique(s: Session) -> None:
-    """A submit with the unique of a cancelled, still listed job: gearmand 1.1.20 coalesces it
-    onto the cancelled job (same handle), which no worker is ever given."""
-    h = _created(s.request("c", "SUBMIT_JOB", "fn", "u1", "x"))
-    s.admin_line("admin", f"cancel job {h}")
-    s.recv("c", "WORK_FAIL")
-    s.submit("c2", "SUBMIT_JOB", "fn", "u1", "y")
-    s.admin_list("admin", "show jobs")
-    worker(s, "w", "fn")
-    s.request("w", "GRAB_JOB")
-    s.request("w", "GRAB_JOB")
-
-
 # --- create function / drop function ----------------------------------------------------------------
 
 @scenario

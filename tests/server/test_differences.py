@@ -286,6 +286,18 @@ def test_64_byte_unique_kept_whole(threads: str) -> None:
 
 
 @pytest.mark.parametrize("threads", THREADS)
+def test_reduce_job_with_unique_over_64_bytes_is_refused(threads: str) -> None:
+    """A reduce job's unique obeys the same 64-byte limit as any other.  (1.1.20 checks only
+    the reducer there, accepts the unique and truncates it.)"""
+    with gearmand_py(threads) as server:
+        c = Conn(server.address)
+        assert request(c, "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "u" * 65, "r", "", "x") == (
+            "ERROR", (b"ARGUMENT_TOO_LARGE", b"Unique value too large"))
+        name, _args = request(c, "SUBMIT_REDUCE_JOB_BACKGROUND", "red", "u" * 64, "r", "", "x")
+        assert name == "JOB_CREATED"
+
+
+@pytest.mark.parametrize("threads", THREADS)
 def test_drop_function_refused_while_jobs_are_queued(threads: str) -> None:
     """``drop function`` of a function with queued jobs (and no workers) is refused; once the
     jobs are done it is dropped.  (1.1.20 frees the function under its jobs.)"""
@@ -302,6 +314,27 @@ def test_drop_function_refused_while_jobs_are_queued(threads: str) -> None:
         sync(w)
         assert admin(a, "drop function fn") == b"OK\r\n"
         assert listing(a, "status") == [b".\n"]
+
+
+@pytest.mark.parametrize("threads", THREADS)
+def test_submit_after_cancel_with_the_same_unique_makes_a_new_job_that_runs(threads: str
+                                                                            ) -> None:
+    """After ``cancel job``, a submit with the cancelled job's unique gets a new job that a
+    worker runs.  (1.1.20 attaches it to the cancelled job, which never runs: the client waits
+    forever.)"""
+    with gearmand_py(threads) as server:
+        c = Conn(server.address)
+        cancelled = submit(c, "SUBMIT_JOB", "fn", "u1", "x")
+        a = Conn(server.address)
+        assert admin(a, f"cancel job {cancelled.decode()}") == b"OK\r\n"
+        assert packet(c) == ("WORK_FAIL", (cancelled,))
+        c2 = Conn(server.address)
+        fresh = submit(c2, "SUBMIT_JOB", "fn", "u1", "y")
+        assert fresh != cancelled
+        w = worker(server, "fn")
+        assert request(w, "GRAB_JOB") == ("JOB_ASSIGN", (fresh, b"fn", b"y"))
+        w.send("WORK_COMPLETE", fresh, "done")
+        assert packet(c2) == ("WORK_COMPLETE", (fresh, b"done"))
 
 
 @pytest.mark.parametrize("threads", THREADS)
@@ -424,6 +457,7 @@ def test_admin_shutdown_from_non_loopback_address_denied(threads: str) -> None:
             if exc.errno in (errno.ECONNREFUSED, errno.ENETUNREACH, errno.EHOSTUNREACH):
                 pytest.skip(f"cannot reach the server on {address}: {exc}")
             raise
+        sync(remote)  # its connection has reached the processing thread
         local = Conn(server.address)
         rows = listing(local, "workers")
         assert any(f" {address} ".encode() in row for row in rows), rows

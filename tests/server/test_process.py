@@ -111,15 +111,15 @@ def test_malformed_packet_gets_error_and_stream_stays_in_sync(server: ServerProc
     assert read_packet(sock) == (17, b"next")
 
 
-def test_many_idle_connections_and_status(server: ServerProcess) -> None:
-    conns = [connect(server) for _ in range(500)]
+def test_many_idle_connections_are_listed_by_workers(server: ServerProcess) -> None:
+    conns = [connect(server) for _ in range(200)]
     admin = connect(server)
     admin.sendall(b"workers\r\n")
     data = b""
     deadline = time.monotonic() + 10
     while not data.endswith(b"\n.\n") and time.monotonic() < deadline:
         data += admin.recv(1 << 20)
-    assert data.count(b"\n") == 502  # 500 + the admin connection + ".\n"
+    assert data.count(b"\n") == 202  # 200 + the admin connection + ".\n"
     for sock in conns:
         sock.close()
 

@@ -79,6 +79,24 @@ def _command(kind: str, port: int, workdir: Path, args: list[str]) -> tuple[list
     raise ValueError(f"unknown server kind {kind!r}")
 
 
+def _wait_until_alone(server: ServerProcess, deadline: float) -> None:
+    """Wait until the server has forgotten the readiness probe, so a test's ``workers`` listing
+    shows only the test's own connections."""
+    with socket.create_connection(server.address, timeout=1) as s:
+        while time.monotonic() < deadline:
+            s.sendall(b"workers\r\n")
+            reply = b""
+            while not reply.endswith(b".\n"):
+                chunk = s.recv(65536)
+                if not chunk:
+                    raise OSError("server closed the connection")
+                reply += chunk
+            if reply.count(b"\n") <= 2:  # this connection and the final ".\n"
+                return
+            time.sleep(0.01)
+        raise OSError("the readiness probe's connection is still listed by `workers`")
+
+
 def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: float = 15.0) -> ServerProcess:
     """Start ``kind`` ("gearmand" or "gearmand-py") with extra gearmand-style ``args``; wait until
     it answers the admin ``version`` command."""
@@ -97,8 +115,10 @@ def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: flo
         try:
             with socket.create_connection(server.address, timeout=1) as s:
                 s.sendall(b"version\r\n")
-                if s.recv(100).startswith(b"OK"):
-                    return server
+                ready = s.recv(100).startswith(b"OK")
+            if ready:
+                _wait_until_alone(server, deadline)
+                return server
         except OSError:
             pass
         time.sleep(0.05)

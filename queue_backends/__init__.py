@@ -1,0 +1,80 @@
+"""Persistent queue backends and the registry that opens one from the server's settings.
+
+``-q/--queue-type`` takes gearmand's names (any case) or short aliases; ``--queue-url`` takes any
+SQLAlchemy URL. ``open_backend`` raises ValueError for bad settings and QueueError when the
+database cannot be opened or its table prepared.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+from . import mysql, postgres, sqlite
+from .base import QueueBackend, QueueError, StoredJob
+from .sql import SqlQueue, create_engine
+
+__all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "open_backend",
+           "queue_type"]
+
+# Accepted -q names (lower case; matched case-insensitively) -> gearmand's name for the backend.
+QUEUE_TYPES: dict[str, str] = {
+    "builtin": "builtin",
+    "libsqlite3": "libsqlite3",
+    "sqlite": "libsqlite3",
+    "mysql": "MySQL",
+    "postgres": "Postgres",
+    "postgresql": "Postgres",
+}
+_MODULES = {"libsqlite3": sqlite, "MySQL": mysql, "Postgres": postgres}
+URL_DEFAULT_TABLE = "gearman_queue"  # for --queue-url dialects other than the three above
+
+
+def queue_type(name: str) -> str:
+    """gearmand's name for a ``-q`` value; ValueError naming the supported types otherwise."""
+    try:
+        return QUEUE_TYPES[name.lower()]
+    except KeyError:
+        raise ValueError(f"unsupported queue type {name!r}; gearmand-py supports "
+                         f"{_supported()} (any case)") from None
+
+
+def _supported() -> str:
+    """'builtin, libsqlite3 (or sqlite), ...' for error messages."""
+    names = []
+    for kind in dict.fromkeys(QUEUE_TYPES.values()):
+        aliases = [alias for alias, k in QUEUE_TYPES.items() if k == kind and alias != kind]
+        names.append(f"{kind} (or {', '.join(aliases)})" if aliases else kind)
+    return ", ".join(names)
+
+
+def open_backend(settings: argparse.Namespace) -> QueueBackend | None:
+    """The backend the settings ask for, opened and with its table ready; None for builtin (no
+    persistence) without --queue-url. A --queue-url chooses the database; -q may then be builtin
+    or must name the URL's kind."""
+    kind = queue_type(getattr(settings, "queue_type", None) or "builtin")
+    url = getattr(settings, "queue_url", None)
+    if url:
+        return _open_url(url, kind, settings)
+    if kind == "builtin":
+        return None
+    module = _MODULES[kind]
+    return SqlQueue(module.from_settings(settings), module.table(settings))
+
+
+def _open_url(text: str, kind: str, settings: argparse.Namespace) -> SqlQueue:
+    """--queue-url: the backend module matching the URL's dialect supplies timeouts and the
+    table option; other dialects get a plain engine and table ``gearman_queue``."""
+    try:
+        url = make_url(text)
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
+        raise ValueError(f"invalid --queue-url: {exc}") from exc
+    backend = url.get_backend_name()
+    module = next((m for m in _MODULES.values() if backend in m.DIALECTS), None)
+    if kind != "builtin" and _MODULES[kind] is not module:
+        raise ValueError(f"--queue-url is a {backend} URL but --queue-type is {kind}")
+    if module is None:
+        return SqlQueue(create_engine(url), URL_DEFAULT_TABLE)
+    return SqlQueue(module.engine(url), module.table(settings))

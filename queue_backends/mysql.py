@@ -1,0 +1,53 @@
+"""MySQL/MariaDB, gearmand's ``MySQL`` queue, through PyMySQL: ``--mysql-host`` (localhost),
+``--mysql-port`` (3306), ``--mysql-user``, ``--mysql-password``, ``--mysql-db``, ``--mysql-table``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from sqlalchemy.engine import URL, Engine
+
+from .sql import create_engine
+
+DIALECTS = ("mysql", "mariadb")
+DEFAULT_TABLE = "gearman_queue"
+DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"  # Debian's; libmysqlclient honours MYSQL_UNIX_PORT
+CONNECT_TIMEOUT = 5  # seconds
+# PyMySQL reads the server greeting without any timeout unless read_timeout is set, so a server
+# that accepts connections but never answers would hang the queue writer for good.
+IO_TIMEOUT = 60  # seconds per socket read/write; generous, the longest statement is the migration
+
+
+def table(settings: argparse.Namespace) -> str:
+    """``--mysql-table``."""
+    return getattr(settings, "mysql_table", None) or DEFAULT_TABLE
+
+
+def from_settings(settings: argparse.Namespace) -> Engine:
+    """The engine for gearmand's MySQL options. Like libmysqlclient, host ``localhost`` means the
+    Unix socket (so e.g. unix_socket authentication works as it did for gearmand); use
+    127.0.0.1 for TCP."""
+    host = getattr(settings, "mysql_host", None) or "localhost"
+    query = {}
+    if host == "localhost":
+        query["unix_socket"] = os.environ.get("MYSQL_UNIX_PORT", DEFAULT_SOCKET)
+    url = URL.create(
+        "mysql+pymysql", host=host, port=getattr(settings, "mysql_port", None) or 3306,
+        username=getattr(settings, "mysql_user", None) or None,
+        password=getattr(settings, "mysql_password", None) or None,
+        database=getattr(settings, "mysql_db", None) or None, query=query)
+    return engine(url)
+
+
+def engine(url: URL) -> Engine:
+    """An engine with short connect and I/O timeouts (for the drivers that take them). A URL
+    without a driver gets PyMySQL (SQLAlchemy's default, mysqlclient, is not a dependency)."""
+    if url.drivername in DIALECTS:
+        url = url.set(drivername=f"{url.drivername}+pymysql")
+    defaults = {}
+    if url.get_driver_name() in ("pymysql", "mysqldb"):
+        defaults = {"connect_timeout": CONNECT_TIMEOUT, "read_timeout": IO_TIMEOUT,
+                    "write_timeout": IO_TIMEOUT}
+    return create_engine(url, defaults)

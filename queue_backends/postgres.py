@@ -1,0 +1,43 @@
+"""PostgreSQL, gearmand's ``Postgres`` queue, through psycopg2: ``--libpq-conninfo`` (a libpq
+connection string, ``key=value ...`` or a ``postgresql://`` URI; empty means libpq's defaults and
+PG* environment variables, as in gearmand) and ``--libpq-table`` (``queue``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import psycopg2
+from psycopg2.extensions import parse_dsn
+from sqlalchemy.engine import URL, Engine
+
+from .sql import create_engine
+
+DIALECTS = ("postgresql",)
+DEFAULT_TABLE = "queue"
+CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
+
+
+def table(settings: argparse.Namespace) -> str:
+    """``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL folds
+    it to lower case."""
+    return (getattr(settings, "libpq_table", None) or DEFAULT_TABLE).lower()
+
+
+def from_settings(settings: argparse.Namespace) -> Engine:
+    """The engine for ``--libpq-conninfo``: parsed by libpq itself, then handed to psycopg2 as
+    keyword arguments (so it is validated here, and a connect_timeout in it wins)."""
+    try:
+        params = parse_dsn(getattr(settings, "libpq_conninfo", None) or "")
+    except psycopg2.ProgrammingError as exc:
+        raise ValueError(f"invalid --libpq-conninfo: {' '.join(str(exc).split())}") from exc
+    return engine(URL.create("postgresql+psycopg2"), params)
+
+
+def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:
+    """An engine with a short connect timeout (libpq drivers)."""
+    defaults = {}
+    if url.get_driver_name() in ("psycopg2", "psycopg"):
+        defaults = {"connect_timeout": CONNECT_TIMEOUT}
+    return create_engine(url, defaults, connect_args)

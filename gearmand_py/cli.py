@@ -17,7 +17,8 @@ from contextlib import contextmanager
 from typing import Iterator, Sequence
 
 from gearmand_py import logs
-from gearmand_py.settings import DEFAULT_LOG_FILE, DEFAULT_PID_FILE, PROG, SETTINGS, parse_args
+from gearmand_py.settings import (DEFAULT_LOG_FILE, DEFAULT_PID_FILE, PROG, SETTINGS,
+                                  UNSUPPORTED_QUEUES, parse_args)
 
 logger = logging.getLogger(__name__)
 
@@ -35,10 +36,10 @@ def refused(settings: argparse.Namespace) -> list[str]:
             continue
         if s.name == "protocol" and value != "http":
             messages.append(f"Unknown protocol module : {value}")  # gearmand's words
-        elif s.name == "queue_type":
-            messages.append(f"--queue-type {value} is not supported yet")
         else:
             messages.append(f"{s.long_flag} is not supported yet")
+    if settings.queue_type in UNSUPPORTED_QUEUES:
+        messages.append(f"--queue-type {settings.queue_type} is not supported yet")
     return messages
 
 

@@ -31,6 +31,10 @@ VERBOSE_LEVELS = ("FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "I
 
 #: Queue modules gearmand 1.1.20 (Debian build) knows; -q matches them case-insensitively.
 QUEUE_TYPES = ("builtin", "libmemcached", "libsqlite3", "postgres", "redis", "mysql")
+#: Short names gearmand-py also accepts for -q.
+QUEUE_ALIASES = ("sqlite", "postgresql")
+#: gearmand queue modules gearmand-py does not have (yet).
+UNSUPPORTED_QUEUES = ("libmemcached", "redis")
 
 # Help sections, named as gearmand names them in --help.
 GENERAL = "General options"
@@ -96,7 +100,7 @@ def _verbose_level(text: str) -> str:
 def _queue_type(text: str) -> str:
     """gearmand looks queue modules up case-insensitively; store the lower-case name."""
     name = text.lower()
-    if name not in QUEUE_TYPES:
+    if name not in QUEUE_TYPES + QUEUE_ALIASES:
         raise argparse.ArgumentTypeError(
             f"Unknown queue {text!r} (gearmand {GEARMAND_VERSION} has {', '.join(QUEUE_TYPES)})")
     return name
@@ -213,8 +217,10 @@ SETTINGS: tuple[Setting, ...] = (
             "work in the order of functions added by the worker.",
             default=False, action="store_true"),
     Setting("queue_type", ("-q", "--queue-type"),
-            f"Persistent queue type to use: {', '.join(QUEUE_TYPES)} (any case).",
-            default="builtin", type=_queue_type, meta="TYPE", supported=False),
+            "Persistent queue type to use: builtin (none), libsqlite3 (or sqlite), MySQL (or "
+            "mysql), Postgres (or postgres), in any case. libmemcached and redis are not "
+            "supported yet.",
+            default="builtin", type=_queue_type, meta="TYPE"),
     Setting("config_file", ("--config-file",),
             "Read options from this file. Can be specified with '@name', too. A missing default "
             "file is ignored; a missing file given here is an error.",
@@ -260,16 +266,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("libmemcached_prefix", ("--libmemcached-prefix",), "Prefix to use in memcached keys",
             default="gear_", meta="PREFIX", section=LIBMEMCACHED, supported=False),
     Setting("libsqlite3_db", ("--libsqlite3-db",), "Database file to use.",
-            meta="FILE", section=LIBSQLITE3, supported=False),
+            meta="FILE", section=LIBSQLITE3),
     Setting("store_queue_on_shutdown", ("--store-queue-on-shutdown",), "Store queue on shutdown.",
-            default=False, action="store_true", section=LIBSQLITE3, supported=False),
+            default=False, action="store_true", section=LIBSQLITE3),
     Setting("libsqlite3_table", ("--libsqlite3-table",), "Table to use.",
-            default="gearman_queue", meta="TABLE", section=LIBSQLITE3, supported=False),
+            default="gearman_queue", meta="TABLE", section=LIBSQLITE3),
     Setting("libpq_conninfo", ("--libpq-conninfo",),
             "PostgreSQL connection information string.",
-            meta="CONNINFO", section=POSTGRES, supported=False),
+            meta="CONNINFO", section=POSTGRES),
     Setting("libpq_table", ("--libpq-table",), "Table to use.",
-            default="queue", meta="TABLE", section=POSTGRES, supported=False),
+            default="queue", meta="TABLE", section=POSTGRES),
     Setting("redis_server", ("--redis-server",), "Redis server",
             meta="HOST", section=REDIS, supported=False),
     Setting("redis_port", ("--redis-port",), "Redis server port/service",
@@ -279,17 +285,22 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("redis_prefix", ("--redis-prefix",), "Prefix to use in redis keys",
             meta="PREFIX", section=REDIS, supported=False),
     Setting("mysql_host", ("--mysql-host",), "MySQL host.",
-            default="localhost", meta="HOST", section=MYSQL, supported=False),
+            default="localhost", meta="HOST", section=MYSQL),
     Setting("mysql_port", ("--mysql-port",), "Port of server.",
-            default=3306, type=_port, meta="PORT", section=MYSQL, supported=False),
+            default=3306, type=_port, meta="PORT", section=MYSQL),
     Setting("mysql_user", ("--mysql-user",), "MySQL user.",
-            meta="USER", section=MYSQL, supported=False),
+            meta="USER", section=MYSQL),
     Setting("mysql_password", ("--mysql-password",), "MySQL user password.",
-            meta="PASSWORD", section=MYSQL, supported=False),
+            meta="PASSWORD", section=MYSQL),
     Setting("mysql_db", ("--mysql-db",), "MySQL database.",
-            meta="DATABASE", section=MYSQL, supported=False),
+            meta="DATABASE", section=MYSQL),
     Setting("mysql_table", ("--mysql-table",), "MySQL table name.",
-            default="gearman_queue", meta="TABLE", section=MYSQL, supported=False),
+            default="gearman_queue", meta="TABLE", section=MYSQL),
+    Setting("queue_url", ("--queue-url",),
+            "Any SQLAlchemy database URL for the persistent queue (e.g. "
+            "postgresql://user@host/db); with -q builtin it turns persistence on, otherwise it "
+            "must match -q. The table comes from that backend's table option.",
+            meta="URL", section=ADDITIONS),
     Setting("max_packet_size", ("--max-packet-size",),
             "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
             "default. gearmand has no limit, so a client could make it buffer any amount.",

@@ -35,7 +35,7 @@ DEFAULTS = {
     "redis_password": None, "redis_prefix": None, "mysql_host": "localhost", "mysql_port": 3306,
     "mysql_user": None, "mysql_password": None, "mysql_db": None,
     "mysql_table": "gearman_queue",
-    "check_args": False, "max_packet_size": 67108864,
+    "check_args": False, "max_packet_size": 67108864, "queue_url": None,
 }
 
 # (flags, value given, attribute, value parsed). value None: a flag without argument.
@@ -87,6 +87,7 @@ OPTIONS = [
     (("--mysql-db",), "gear", "mysql_db", "gear"),
     (("--mysql-table",), "t", "mysql_table", "t"),
     (("--max-packet-size",), "1048576", "max_packet_size", 1048576),
+    (("--queue-url",), "sqlite:////tmp/q.db", "queue_url", "sqlite:////tmp/q.db"),
     (("--check-args",), None, "check_args", True),
 ]
 

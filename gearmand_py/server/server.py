@@ -28,6 +28,8 @@ from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.listener import SocketOptions, accept_ready, open_listeners
 from gearmand_py.server.processor import Processor
+from gearmand_py.server.queue_writer import QueueWriter
+from queue_backends import QueueBackend, QueueError, open_backend
 
 log = logging.getLogger("gearmand_py.server")
 
@@ -48,8 +50,10 @@ def engine_options(settings: Namespace) -> EngineOptions:
 class Server:
     """One running job server."""
 
-    def __init__(self, settings: Namespace, verbose: Callable[[], str] = logs.level_name) -> None:
+    def __init__(self, settings: Namespace, backend: QueueBackend | None = None,
+                 verbose: Callable[[], str] = logs.level_name) -> None:
         self.settings = settings
+        self.backend = backend
         info = ServerInfo(f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}".encode(), os.getpid(),
                           verbose, self._admin_shutdown)
         self.engine = Engine(engine_options(settings), Admin(info))
@@ -65,6 +69,27 @@ class Server:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        self.writer: QueueWriter | None = None
+        if backend is not None:
+            self._replay(backend)
+            if settings.store_queue_on_shutdown:
+                backend.clear()
+            else:
+                self.writer = QueueWriter(backend, self.processor.submit)
+                self.engine.journal = self.writer.put
+
+    def _replay(self, backend: QueueBackend) -> None:
+        """Queue the stored jobs before any client is served (the listeners are bound, but
+        nothing is accepted yet)."""
+        restored, redundant = 0, []
+        for row in backend.replay():
+            if self.engine.restore(row):
+                restored += 1
+            else:
+                redundant.append(row.id)
+        if redundant:
+            backend.done(redundant)
+        log.log(logs.NOTICE, "Replayed %d jobs from the %s queue", restored, backend.name)
 
     @property
     def ports(self) -> list[int]:
@@ -73,6 +98,8 @@ class Server:
     def serve(self) -> int:
         """Run until stopped; returns the exit status."""
         previous = self._install_signals()
+        if self.writer is not None:
+            self.writer.start()
         try:
             if self.settings.threads == 0:
                 self._serve_single()
@@ -83,8 +110,25 @@ class Server:
             self._close_listeners()
             self._wake_r.close()
             self._wake_w.close()
+            self._close_queue()
         log.log(logs.NOTICE, "Shutdown complete")
         return 0
+
+    def _close_queue(self) -> None:
+        """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""
+        if self.backend is None:
+            return
+        if self.writer is not None:
+            self.writer.stop()
+        elif self.settings.store_queue_on_shutdown:
+            jobs = self.engine.stored_jobs()
+            try:
+                self.backend.add(jobs)
+                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs),
+                        self.backend.name)
+            except QueueError as exc:
+                log.error("Storing the queue on shutdown failed: %s", exc)
+        self.backend.close()
 
     # -- stopping ------------------------------------------------------------------------------
 
@@ -174,6 +218,8 @@ class Server:
     def _serve_single(self) -> None:
         processor = self.processor
         loop = IOLoop("main", self.settings.max_packet_size, processor.handle, threaded=False)
+        if self.writer is not None:
+            self.writer.deliver = loop.forward
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         timeout = None
@@ -228,9 +274,13 @@ class Server:
 
 def run(settings: Namespace) -> int:
     """Start a server with parsed gearmand settings and serve until stopped."""
+    backend = None
     try:
-        server = Server(settings)
-    except OSError as exc:
+        backend = open_backend(settings)
+        server = Server(settings, backend)
+    except (OSError, QueueError, ValueError) as exc:
         log.critical("%s", exc)
+        if backend is not None:
+            backend.close()
         raise SystemExit(f"gearmand-py: {exc}") from exc
     return server.serve()

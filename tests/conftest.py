@@ -12,7 +12,6 @@ environment has ``CI=true``: there it fails, so CI cannot go green by skipping e
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,21 +23,9 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.support.prerequisites import require  # noqa: E402
 from tests.support.servers import GEARMAND, ServerProcess, gearmand_available, start_server  # noqa: E402
 
-
-def in_ci() -> bool:
-    """True when running under CI (``CI=true``), where missing prerequisites must fail."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def require(condition: object, reason: str) -> None:
-    """Skip the current test with ``reason`` unless ``condition`` holds; under CI=true, fail."""
-    if condition:
-        return
-    if in_ci():
-        pytest.fail(f"missing prerequisite (CI=true, so this fails instead of skipping): {reason}")
-    pytest.skip(reason)
 
 
 class ServerSetup(NamedTuple):

@@ -17,7 +17,6 @@ The in-process Python workers follow the same contract with :class:`JobLog` inst
 from __future__ import annotations
 
 import importlib
-import os
 import shutil
 import socket
 import subprocess
@@ -31,25 +30,14 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.support.prerequisites import require
+
 HERE = Path(__file__).resolve().parent
 T = TypeVar("T")
 
 #: Upper bound for any single client round trip in these tests (seconds).
 ROUND_TRIP_TIMEOUT = 10.0
 
-
-def in_ci() -> bool:
-    """True when running under CI (``CI=true``), where missing prerequisites must fail."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def require(condition: object, reason: str) -> None:
-    """Skip unless ``condition`` holds; under CI=true, fail instead of skipping."""
-    if condition:
-        return
-    if in_ci():
-        pytest.fail(f"missing prerequisite (CI=true, so this fails instead of skipping): {reason}")
-    pytest.skip(reason)
 
 
 def require_module(name: str, pip_name: str) -> ModuleType:

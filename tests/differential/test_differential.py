@@ -17,6 +17,7 @@ import pprint
 
 import pytest
 
+from tests.support.prerequisites import require
 from tests.support.servers import GEARMAND, gearmand_available
 
 from . import scenarios_admin  # noqa: F401  (registers the admin scenarios in ALL)
@@ -31,12 +32,8 @@ _reference: dict[str, list[Entry]] = {}
 
 
 def require_gearmand() -> None:
-    if gearmand_available():
-        return
-    reason = f"Debian's gearmand ({GEARMAND}) is not installed: apt-get install gearman-job-server"
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (required when CI=true)")
-    pytest.skip(reason)
+    require(gearmand_available(),
+            f"Debian's gearmand ({GEARMAND}) is not installed: apt-get install gearman-job-server")
 
 
 def reference_transcript(scenario: Scenario) -> list[Entry]:

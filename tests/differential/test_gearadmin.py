@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import pytest
 
+from tests.support.prerequisites import require
 from tests.support.servers import ServerProcess, gearmand_available, start_server
 
 from .wire import Conn
@@ -186,13 +187,8 @@ def results_for(kind: str, threads: str) -> dict[str, Result]:
 def require_tools() -> None:
     missing = [what for what, ok in (("gearmand", gearmand_available()),
                                       ("gearadmin", os.path.exists(GEARADMIN))) if not ok]
-    if not missing:
-        return
-    reason = (f"{' and '.join(missing)} not installed "
-              "(apt-get install gearman-job-server gearman-tools)")
-    if os.environ.get("CI") == "true":
-        pytest.fail(reason + " (required when CI=true)")
-    pytest.skip(reason)
+    require(not missing, f"{' and '.join(missing)} not installed "
+                         "(apt-get install gearman-job-server gearman-tools)")
 
 
 @pytest.mark.parametrize("threads", THREADS, ids=[f"{CANDIDATE}-t{t}" for t in THREADS])

@@ -12,14 +12,14 @@ Start them with ``start-stop-daemon --start --oknodo --background --exec /usr/sb
 from __future__ import annotations
 
 import argparse
-import os
 import time
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pytest
+
+from tests.support.prerequisites import require
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
@@ -39,19 +39,6 @@ START_HINTS = {
 LOCK_TIMEOUT = 10  # s: a test that leaves a transaction open fails its cleanup instead of hanging
 _unreachable: dict[str, str] = {}  # kind -> reason, so a down service costs one attempt per run
 
-
-def in_ci() -> bool:
-    """True under CI (``CI=true``), where missing prerequisites must fail."""
-    return os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
-
-
-def require(condition: object, reason: str) -> None:
-    """Skip unless ``condition`` holds; under CI=true, fail instead of skipping."""
-    if condition:
-        return
-    if in_ci():
-        pytest.fail(f"missing prerequisite (CI=true, so this fails instead of skipping): {reason}")
-    pytest.skip(reason)
 
 
 def settings(**overrides: Any) -> argparse.Namespace:

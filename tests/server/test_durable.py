@@ -8,7 +8,6 @@ the server recovers by itself when the database is back, losing nothing it ackno
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import time
@@ -20,15 +19,12 @@ from pathlib import Path
 import pytest
 
 from tests.differential.wire import Conn
-from tests.support.servers import ServerProcess, start_server
+from tests.support.prerequisites import require
+from tests.support.servers import ServerProcess, gearmand_available, start_server
 from tests.support.tcp_proxy import TcpProxy
 
 MYSQL = ("127.0.0.1", 3306)
 POSTGRES = ("127.0.0.1", 5432)
-
-
-def in_ci() -> bool:
-    return os.environ.get("CI", "").lower() in ("true", "1", "yes")
 
 
 def reachable(kind: str) -> str | None:
@@ -98,10 +94,7 @@ class Backend:
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     if request.param != "sqlite":
         why = reachable(request.param)
-        if why:
-            if in_ci():
-                pytest.fail(why)
-            pytest.skip(why)
+        require(why is None, why or "")
     b = Backend(request.param, "gq_" + uuid.uuid4().hex[:12], tmp_path)
     yield b
     b.drop()
@@ -272,11 +265,7 @@ def test_store_queue_on_shutdown_writes_at_stop_and_replays_once(tmp_path: Path)
 
 def test_jobs_in_a_table_written_by_gearmand_are_replayed(tmp_path: Path) -> None:
     """Moving from gearmand: point gearmand-py at the SQLite file gearmand used."""
-    from tests.support.servers import gearmand_available
-    if not gearmand_available():
-        if in_ci():
-            pytest.fail("Debian's gearmand is missing")
-        pytest.skip("Debian's gearmand is missing")
+    require(gearmand_available(), "Debian's gearmand is missing")
     backend = Backend("sqlite", "gearman_queue", tmp_path)
     old = start_server("gearmand", ["-q", "libsqlite3", "--libsqlite3-db",
                                     str(tmp_path / "queue.db")])

@@ -26,7 +26,7 @@ from typing import Any, Callable
 
 from tests.support.servers import ServerProcess, start_server
 
-from .wire import REQ, Conn, ConnectionClosed, Packet
+from tests.support.wire import REQ, Conn, ConnectionClosed, Packet
 
 Entry = tuple[str, str, Any]
 Scenario = Callable[["Session"], None]

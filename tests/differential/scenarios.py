@@ -15,7 +15,7 @@ import time
 from typing import Any, Callable
 
 from .harness import REPLY_TIMEOUT, SETTLE, Session, with_args
-from .wire import RES, ConnectionClosed, field_count
+from tests.support.wire import RES, ConnectionClosed, field_count
 
 SUBMIT_TYPES = ["SUBMIT_JOB", "SUBMIT_JOB_HIGH", "SUBMIT_JOB_LOW",
                 "SUBMIT_JOB_BG", "SUBMIT_JOB_HIGH_BG", "SUBMIT_JOB_LOW_BG"]

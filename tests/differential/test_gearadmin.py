@@ -22,7 +22,7 @@ import pytest
 from tests.support.prerequisites import require
 from tests.support.servers import ServerProcess, gearmand_available, start_server
 
-from .wire import Conn
+from tests.support.wire import Conn
 
 GEARADMIN = shutil.which("gearadmin") or "/usr/bin/gearadmin"
 CANDIDATE = os.environ.get("GEARMAND_DIFF_CANDIDATE", "gearmand-py")

@@ -23,7 +23,7 @@ import pytest
 from gearmand_py.core.admin import Admin, ServerInfo, is_loopback
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.core.model import Peer
-from tests.differential.wire import Conn
+from tests.support.wire import Conn
 from tests.support.servers import ServerProcess, start_server
 
 THREADS = [pytest.param("4", id="t4"), pytest.param("0", id="t0")]

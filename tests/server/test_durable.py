@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.differential.wire import Conn
+from tests.support.wire import Conn
 from tests.support.prerequisites import require
 from tests.support.servers import ServerProcess, gearmand_available, start_server
 from tests.support.tcp_proxy import TcpProxy

@@ -39,12 +39,23 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-from gearmand_py.core.model import HIGH, LOW, NORMAL, PRIORITIES, Function, Hold, Job, Peer
+from gearmand_py.core.model import (
+    HIGH,
+    LOW,
+    NORMAL,
+    PRIORITIES,
+    Function,
+    Hold,
+    Job,
+    Peer,
+)
 from gearmand_py.core.timers import Timers
+from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
-from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT, PacketType as T
+from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT
+from gearmand_py.protocol.packets import PacketType as T
 from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
@@ -488,8 +499,7 @@ class Engine:
     def _drop_abilities(self, peer: Peer, only: Function | None) -> None:
         """Remove ``peer``'s CAN_DOs (all, or those for ``only``) and requeue the jobs it holds
         for them, most recently assigned first."""
-        dropped = [f for f in peer.functions if only is None or f is only]
-        for function in set(dropped):
+        for function in set(peer.functions) if only is None else (only,):
             function.workers = [w for w in function.workers if w is not peer]
         peer.functions = [f for f in peer.functions if only is not None and f is not only]
         if only is None:
@@ -510,7 +520,7 @@ class Engine:
         job.retries += 1
         retries = self.options.job_retries
         if retries and job.retries >= retries:
-            log.log(25, "Dropped job due to max retry count: %s %s",
+            log.log(NOTICE, "Dropped job due to max retry count: %s %s",
                     job.handle.decode(errors="replace"), job.unique.decode(errors="replace"))
             self._relay(job, encode(T.WORK_FAIL, job.handle))
             self._forget(job)

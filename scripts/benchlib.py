@@ -10,10 +10,14 @@ from __future__ import annotations
 import os
 import platform
 import re
+import resource
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -36,12 +40,13 @@ def build_gearload(source: Path = GEARLOAD_SOURCE) -> Path:
 
 
 @contextmanager
-def server(kind: str, args: list[str]) -> Iterator[ServerProcess]:
+def server(kind: str, args: list[str], stop_signal: int | None = None) -> Iterator[ServerProcess]:
+    """A fresh server for one measurement; ``stop_signal`` (default SIGTERM) ends it."""
     proc = start_server(kind, args)
     try:
         yield proc
     finally:
-        proc.stop()
+        proc.stop(stop_signal)
 
 
 def gearload(binary: Path, port: int, *args: str, timeout: float = 300) -> dict[str, float]:
@@ -63,6 +68,119 @@ def alternate(runs: int, measure: dict[str, Callable[[], float]]) -> dict[str, f
         for name, fn in measure.items():
             samples[name].append(fn())
     return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def alternate_samples(runs: int, measure: dict[str, Callable[[], dict[str, float]]]
+                      ) -> dict[str, list[dict[str, float]]]:
+    """Like ``alternate`` for measurements that return several numbers (jobs/s, p50, p99): every
+    run's numbers, in order, per measurement."""
+    samples: dict[str, list[dict[str, float]]] = {name: [] for name in measure}
+    for _ in range(runs):
+        for name, fn in measure.items():
+            samples[name].append(fn())
+    return samples
+
+
+def field_medians(samples: list[dict[str, float]]) -> dict[str, float]:
+    """The median of each field over the runs, taken separately."""
+    return {key: statistics.median(s[key] for s in samples) for key in samples[0]}
+
+
+class CpuAccount:
+    """What else used this machine's CPUs between ``__init__`` and ``report()``: the share of
+    CPU time stolen by the hypervisor, and the busy CPU time not spent by this process or its
+    (waited-for) children, e.g. other work running at the same time."""
+
+    def __init__(self) -> None:
+        self.start_stat = self._stat()
+        self.start_own = self._own()
+
+    @staticmethod
+    def _stat() -> list[int]:
+        with open("/proc/stat") as f:
+            return [int(x) for x in f.readline().split()[1:]]
+
+    @staticmethod
+    def _own() -> float:
+        me = resource.getrusage(resource.RUSAGE_SELF)
+        kids = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+    def report(self) -> str:
+        tick = os.sysconf("SC_CLK_TCK")
+        delta = [b - a for a, b in zip(self.start_stat, self._stat())]
+        # user nice system idle iowait irq softirq steal (guest time is inside user)
+        user, nice, system, _idle, _iowait, irq, softirq, steal = (delta + [0] * 8)[:8]
+        total = sum(delta[:8]) or 1
+        busy = (user + nice + system + irq + softirq) / tick
+        other = max(0.0, busy - (self._own() - self.start_own))
+        wall = total / tick / (os.cpu_count() or 1)
+        return (f"CPU steal {100 * steal / total:.1f}% of CPU time; CPU used by other processes "
+                f"{other:.1f} CPU-s over {wall:.0f} s on {os.cpu_count()} CPUs "
+                f"({100 * other / (wall * (os.cpu_count() or 1)):.0f}% of the machine)")
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size of a process, from /proc/<pid>/status VmRSS."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def raise_fd_limit(wanted: int) -> int:
+    """Raise this process's soft RLIMIT_NOFILE towards ``wanted`` (the hard limit too when
+    allowed); return the soft limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, wanted))
+        except (OSError, ValueError):  # raising the hard limit needs CAP_SYS_RESOURCE
+            wanted = hard
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def admin(address: tuple[str, int], command: bytes, timeout: float = 30) -> tuple[bytes, float]:
+    """Send one text admin command (``status``, ``workers``) on a new connection; return the
+    reply up to the final ``.\n`` and the seconds from sending to that final line."""
+    with socket.create_connection(address, timeout=timeout) as s:
+        start = time.perf_counter()
+        s.sendall(command)
+        reply = b""
+        while not reply.endswith(b".\n"):
+            chunk = s.recv(1 << 20)
+            if not chunk:
+                raise RuntimeError(f"server closed the connection during {command!r}")
+            reply += chunk
+        return reply, time.perf_counter() - start
+
+
+def open_idle_connections(address: tuple[str, int], count: int,
+                          timeout: float = 10) -> list[socket.socket]:
+    """Open ``count`` client connections and leave them idle. Plain blocking connects: on
+    loopback each completes in the kernel (tens of microseconds) as long as the server's listen
+    queue has room, so the server needs a large ``-b``; with gearmand's default of 32 each connect
+    waits for the server's accept loop and costs milliseconds. Closing sends RST (SO_LINGER 0)
+    so no TIME_WAIT ports pile up between runs."""
+    linger = struct.pack("ii", 1, 0)
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            s = socket.create_connection(address, timeout=timeout)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+            socks.append(s)
+    except BaseException:
+        close_all(socks)
+        raise
+    return socks
+
+
+def close_all(socks: list[socket.socket]) -> None:
+    for s in socks:
+        s.close()
 
 
 def machine() -> str:

@@ -15,8 +15,7 @@ class Connection:
     """The I/O side of a connection. ``peer`` is the core's record, touched only by the
     processing thread; everything else only by the owning I/O loop."""
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "closing", "closed", "paused",
-                 "peer")
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "closing", "closed", "peer")
 
     def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
         self.sock = sock
@@ -28,6 +27,4 @@ class Connection:
         #: Close once ``wbuf`` is written (the core asked for it).
         self.closing = False
         self.closed = False
-        #: Reading is paused while the peer does not read what we write.
-        self.paused = False
         self.peer: Any = None

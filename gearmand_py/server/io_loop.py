@@ -193,9 +193,8 @@ class IOLoop:
 
     def _set_interest(self, conn: Connection) -> None:
         """Read unless the decoder is dead or too much output is waiting; write while any is."""
-        conn.paused = len(conn.wbuf) > HIGH_WATER
         events = 0
-        if not conn.decoder.dead and not conn.closing and not conn.paused:
+        if not conn.decoder.dead and not conn.closing and len(conn.wbuf) <= HIGH_WATER:
             events |= selectors.EVENT_READ
         if conn.wbuf:
             events |= selectors.EVENT_WRITE

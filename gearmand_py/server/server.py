@@ -91,10 +91,6 @@ class Server:
             backend.done(redundant)
         log.log(logs.NOTICE, "Replayed %d jobs from the %s queue", restored, backend.name)
 
-    @property
-    def ports(self) -> list[int]:
-        return [sock.getsockname()[1] for sock in self.listeners]
-
     def serve(self) -> int:
         """Run until stopped; returns the exit status."""
         previous = self._install_signals()

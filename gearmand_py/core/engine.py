@@ -387,7 +387,6 @@ class Engine:
         if job is None or job.queue_id:
             return False
         job.queue_id = row.id
-        self.next_queue_id = max(self.next_queue_id, row.id + 1)
         return True
 
     def stored_jobs(self) -> list[StoredJob]:

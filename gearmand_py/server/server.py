@@ -81,6 +81,8 @@ class Server:
     def _replay(self, backend: QueueBackend) -> None:
         """Queue the stored jobs before any client is served (the listeners are bound, but
         nothing is accepted yet)."""
+        # New rows continue after every stored id (the backend's record, whatever replays).
+        self.engine.next_queue_id = backend.max_id() + 1
         restored, redundant = 0, []
         for row in backend.replay():
             if self.engine.restore(row):

@@ -23,7 +23,12 @@ MAX_ADMIN_TOKENS = 5
 
 _SPACES = re.compile(rb" +")
 _HEADER = struct.Struct(">4sII")
-_SIZES = struct.Struct(">II")
+#: The header as three integers: comparing the magic as a number saves a bytes object per packet.
+_HEADER_INTS = struct.Struct(">III")
+_REQ = int.from_bytes(REQ, "big")
+_RES = int.from_bytes(RES, "big")
+#: Builds a Packet without NamedTuple's Python-level ``__new__``: one per packet on the hot path.
+_new_packet = tuple.__new__
 
 # Per type: (NUL-terminated field count, field count); None for types gearmand refuses to parse.
 _SPLIT: list[tuple[int, int] | None] = [None] * TYPE_LIMIT
@@ -35,19 +40,8 @@ TOO_FEW_ARGS = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
 #: Perl's Gearman::Worker sends WORK_STATUS as ``HANDLE\0NUMERATOR`` (it drops the denominator);
 #: gearmand ignores that without a reply, and the Perl worker dies on an ERROR, so such a packet
 #: is passed on short (two fields) for the core to ignore.
-_SHORT_WORK_STATUS = PacketType.WORK_STATUS
+_SHORT_WORK_STATUS = int(PacketType.WORK_STATUS)
 RESPONSE_MAGIC = Rejected(b"INVALID_MAGIC", b"Request magic expected")
-
-
-def split_args(body: bytes, nul_terminated: int, fields: int) -> tuple[bytes, ...] | None:
-    """Split ``body`` into ``fields`` fields, the first ``nul_terminated`` ending at a NUL; None
-    when the body holds fewer NULs than that."""
-    if not fields:
-        return ()
-    if nul_terminated == 0:
-        return (body,)
-    parts = body.split(b"\0", nul_terminated)
-    return tuple(parts) if len(parts) == fields else None
 
 
 def admin_tokens(line: bytes) -> list[bytes]:
@@ -80,66 +74,80 @@ class Decoder:
         """Add ``data`` and return every complete event it finishes."""
         if self.dead:
             return []
-        buf = self._buf
-        if self._pos and self._pos == len(buf):
-            buf.clear()
-            self._pos = 0
-        buf += data
+        buffered = self._pos < len(self._buf)
+        if buffered:
+            buf: bytes | bytearray = self._buf
+            buf += data  # type: ignore[operator]
+            pos = self._pos
+        else:
+            # Nothing left over: parse ``data`` itself (slices of it are the fields, one copy)
+            # and keep only an incomplete tail.
+            buf = data
+            pos = 0
         events: list[Event] = []
-        pos = self._pos
+        append = events.append
         end = len(buf)
         while pos < end:
             if buf[pos] == 0:
                 if end - pos < HEADER_SIZE:
                     break
-                magic = buf[pos:pos + 4]
-                ptype, size = _SIZES.unpack_from(buf, pos + 4)
-                if magic != REQ and magic != RES:
-                    return self._die(events, pos, Fatal("bad magic"))
+                magic, ptype, size = _HEADER_INTS.unpack_from(buf, pos)
+                if magic != _REQ and magic != _RES:
+                    return self._die(events, Fatal("bad magic"))
                 if ptype == 0 or ptype >= TYPE_LIMIT:
-                    return self._die(events, pos, Fatal(f"invalid packet type {ptype}"))
+                    return self._die(events, Fatal(f"invalid packet type {ptype}"))
                 if size > self.max_packet_size:
-                    return self._die(events, pos, Fatal(
+                    return self._die(events, Fatal(
                         f"packet of {size} bytes exceeds --max-packet-size",
                         b"ARGUMENT_TOO_LARGE", b"Packet too large"))
                 stop = pos + HEADER_SIZE + size
                 if stop > end:
                     break
-                if magic == RES:
-                    events.append(RESPONSE_MAGIC)
+                if magic == _RES:
+                    append(RESPONSE_MAGIC)
                 else:
+                    body = buf[pos + HEADER_SIZE:stop]
+                    if buffered:
+                        body = bytes(body)
                     nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
-                    body = bytes(buf[pos + HEADER_SIZE:stop])
-                    args = split_args(body, nul_terminated, fields)
-                    if args is not None:
-                        events.append(Packet(ptype, args))
-                    elif ptype == _SHORT_WORK_STATUS and body.count(b"\0") == 1:
-                        events.append(Packet(ptype, tuple(body.split(b"\0"))))
+                    if not nul_terminated:
+                        append(_new_packet(Packet, (ptype, (body,) if fields else ())))
                     else:
-                        events.append(TOO_FEW_ARGS)
+                        parts = body.split(b"\0", nul_terminated)
+                        if len(parts) == fields:
+                            append(_new_packet(Packet, (ptype, tuple(parts))))
+                        elif ptype == _SHORT_WORK_STATUS and len(parts) == 2:
+                            append(_new_packet(Packet, (ptype, tuple(parts))))
+                        else:
+                            append(TOO_FEW_ARGS)
                 pos = stop
             else:
                 nl = buf.find(b"\n", pos, pos + MAX_ADMIN_LINE)
                 if nl < 0:
                     if end - pos >= MAX_ADMIN_LINE:
-                        return self._die(events, pos, Fatal("admin line too long"))
+                        return self._die(events, Fatal("admin line too long"))
                     break
                 line = bytes(buf[pos:nl - 1 if nl > pos and buf[nl - 1] == 13 else nl])
                 pos = nl + 1
                 tokens = admin_tokens(line)
                 if len(tokens) > MAX_ADMIN_TOKENS:
-                    return self._die(events, pos, Fatal("too many admin tokens"))
-                events.append(AdminCommand(tuple(tokens)))
-        self._pos = pos
-        if pos == end:
-            buf.clear()
+                    return self._die(events, Fatal("too many admin tokens"))
+                append(AdminCommand(tuple(tokens)))
+        if not buffered:
+            if pos < end:
+                self._buf = bytearray(memoryview(data)[pos:])
+                self._pos = 0
+        elif pos == end:
+            self._buf.clear()
             self._pos = 0
         elif pos > 65536 and pos * 2 > end:
-            del buf[:pos]
+            del self._buf[:pos]
             self._pos = 0
+        else:
+            self._pos = pos
         return events
 
-    def _die(self, events: list[Event], pos: int, fatal: Fatal) -> list[Event]:
+    def _die(self, events: list[Event], fatal: Fatal) -> list[Event]:
         self.dead = True
         self._buf = bytearray()
         self._pos = 0

@@ -33,6 +33,7 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -54,14 +55,16 @@ from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
-from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT
-from gearmand_py.protocol.packets import PacketType as T
+from gearmand_py.protocol.packets import NUMBERS as T
+from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
 from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
 
 #: Journal operations sent to the queue writer: (JOURNAL_ADD, job, row) and (JOURNAL_DONE, id).
 JOURNAL_ADD, JOURNAL_DONE = 0, 1
+
+_U32 = struct.Struct(">I").pack
 
 MAX_UNIQUE = 64
 #: gearmand documents 512 but checks the reducer against the unique's limit; clients see 64.
@@ -72,6 +75,8 @@ MAX_CLIENT_ID = 127
 
 NOOP = encode(T.NOOP)
 NO_JOB = encode(T.NO_JOB)
+#: JOB_CREATED's header up to its length field, which ``_U32`` packs (the hottest reply of all).
+_JOB_CREATED = RES + _U32(T.JOB_CREATED)
 
 # SUBMIT_* type -> (priority, background)
 _SUBMIT_KINDS: dict[int, tuple[int, bool]] = {
@@ -127,7 +132,10 @@ class Engine:
         self.jobs: dict[bytes, Job] = {}
         self.peers: dict[Any, Peer] = {}
         self._handle_count = 0
+        self._handle_prefix = options.job_handle_prefix + b":"
         self._dirty: list[Peer] = []
+        #: Workers asleep with no NOOP outstanding: ``_wake`` has nothing to do while it is empty.
+        self.sleepers: set[Peer] = set()
         self._admin = admin
         self._handlers: dict[int, Callable[[Peer, tuple[bytes, ...]], None]] = {
             T.CAN_DO: self._can_do,
@@ -176,9 +184,10 @@ class Engine:
         peer.gone = True
         peer.out.clear()
         self.peers.pop(peer.endpoint, None)
+        self.sleepers.discard(peer)
         self._drop_abilities(peer, None)
         for job in peer.client_jobs:
-            job.clients.remove(peer)
+            job.clients.remove(peer)  # type: ignore[union-attr]
             if not job.clients and not job.background:
                 # Queued: never handed out. Running: runs on, but is not run again if requeued.
                 job.ignore = True
@@ -294,7 +303,7 @@ class Engine:
             if peer is not None:
                 self._error(peer, errors.UNIQUE_TOO_LARGE)
             return None
-        function = self.function(name)
+        function = self.functions.get(name) or self.function(name)
         if unique == b"-":
             key: Any = (b"-", data) if data else None
         else:
@@ -304,7 +313,10 @@ class Engine:
             if job is not None:
                 if peer is not None:
                     if not background and peer not in job.clients:
-                        job.clients.append(peer)
+                        if job.clients:
+                            job.clients.append(peer)  # type: ignore[union-attr]
+                        else:
+                            job.clients = [peer]
                         peer.client_jobs[job] = None
                         job.ignore = False
                     self._created(peer, job)
@@ -315,25 +327,33 @@ class Engine:
                 self._error(peer, errors.QUEUE_FULL)
             return None
         self._handle_count += 1
-        handle = self.options.job_handle_prefix + b":%d" % self._handle_count
+        handle = self._handle_prefix + b"%d" % self._handle_count
         job = Job(handle, function, unique, key, data, priority, background, reducer, when)
         self.jobs[handle] = job
         if key is not None:
             function.uniques[key] = job
         function.job_total += 1
-        if not background and peer is not None:
-            job.clients.append(peer)
-            peer.client_jobs[job] = None
-        if background and self.journal is not None:
+        if not background:
+            if peer is not None:
+                job.clients = [peer]
+                peer.client_jobs[job] = None
+        elif self.journal is not None:
             job.queue_id = self.next_queue_id
             self.next_queue_id += 1
             job.waiting = []
             self.journal((JOURNAL_ADD, job, StoredJob(job.queue_id, unique, name, priority, data,
                                                       when, reducer)))
+            if peer is not None:
+                self._created(peer, job)
+            return job
         if peer is not None:
-            self._created(peer, job)
-        if job.waiting is None:
+            self.send(peer, _JOB_CREATED + _U32(len(handle)) + handle)
+        if when:
             self._enqueue(job)
+        else:
+            function.queues[priority].append(job)
+            if function.workers:
+                self._wake(function)
         return job
 
     def _created(self, peer: Peer, job: Job) -> None:
@@ -531,7 +551,7 @@ class Engine:
         """NOOP sleeping workers of ``function`` that have no NOOP outstanding."""
         workers = function.workers
         count = len(workers)
-        if not count:
+        if not count or not self.sleepers:
             return
         limit = self.options.worker_wakeup or count
         start = function.wake_head % count
@@ -540,6 +560,7 @@ class Engine:
             worker = workers[(start + i) % count]
             if worker.sleeping and not worker.noop_sent:
                 worker.noop_sent = True
+                self.sleepers.discard(worker)
                 self.send(worker, NOOP)
                 woken += 1
                 if woken == limit:
@@ -550,9 +571,12 @@ class Engine:
         if self._take(peer, peek=True) is not None:
             if not peer.noop_sent:
                 peer.noop_sent = True
+                self.sleepers.discard(peer)
                 self.send(peer, NOOP)
         else:
             peer.sleeping = True
+            if not peer.noop_sent:
+                self.sleepers.add(peer)
 
     def _take(self, peer: Peer, peek: bool = False) -> Job | None:
         """The next job for this worker: highest priority first across all its functions."""
@@ -576,7 +600,9 @@ class Engine:
         return None
 
     def _grab(self, peer: Peer) -> Job | None:
-        peer.sleeping = False
+        if peer.sleeping:
+            peer.sleeping = False
+            self.sleepers.discard(peer)
         peer.noop_sent = False
         job = self._take(peer)
         if job is None:
@@ -688,10 +714,11 @@ class Engine:
         """Remove a job that is in no queue and has no worker from every table."""
         function = job.function
         del self.jobs[job.handle]
-        self._drop_row(job)
+        if job.queue_id:
+            self._drop_row(job)
         if job.key is not None and function.uniques.get(job.key) is job:
             del function.uniques[job.key]
         function.job_total -= 1
         for client in job.clients:
             client.client_jobs.pop(job, None)
-        job.clients = []
+        job.clients = ()

@@ -32,7 +32,9 @@ class Job:
         self.background = background
         self.reducer = reducer
         self.when = when
-        self.clients: list[Peer] = []
+        #: The waiting clients; a background job usually has none, so it shares the empty tuple
+        #: until a foreground submit coalesces onto it (saves a list per queued job).
+        self.clients: list[Peer] | tuple[()] = ()
         self.worker: Peer | None = None
         self.numerator = 0
         self.denominator = 0

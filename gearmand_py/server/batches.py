@@ -1,13 +1,14 @@
 """What the processing thread receives: batches of (kind, connection, payload) items.
 
-I/O loops send CONNECTED, EVENTS (a list of decoded events) and CLOSED for their connections;
-the queue writer sends JOURNALED (connection None, payload ``(jobs, error)``) after each commit.
+I/O loops send CONNECTED, EVENTS (a list of decoded events), CLOSED, and DRAINED (payload: how
+many hand-offs of output it has now written, see ``processor``) for their connections; the queue
+writer sends JOURNALED (connection None, payload ``(jobs, error)``) after each commit.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-CONNECTED, EVENTS, CLOSED, JOURNALED = 0, 1, 2, 3
+CONNECTED, EVENTS, CLOSED, JOURNALED, DRAINED = 0, 1, 2, 3, 4
 
 Batch = list[tuple[int, Any, Any]]

@@ -1,4 +1,4 @@
-"""One client socket as an I/O thread holds it: the socket, its decoder and its unsent bytes."""
+"""One client socket as the server holds it: the socket, its decoder and its unsent bytes."""
 
 from __future__ import annotations
 
@@ -12,10 +12,19 @@ if TYPE_CHECKING:
 
 
 class Connection:
-    """The I/O side of a connection. ``peer`` is the core's record, touched only by the
-    processing thread; everything else only by the owning I/O loop."""
+    """The server side of a connection.
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "closing", "closed", "peer")
+    Who touches what: ``peer`` and ``handed`` belong to the processing thread, which also
+    writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``taken``, ``closing`` and
+    ``closed`` belong to the owning I/O loop, which reads from ``sock`` and writes what it was
+    handed. The I/O loop closes the socket only when the processing thread asked it to (after
+    which that thread never writes to it again); a connection the peer dropped is closed by the
+    processing thread once it has heard of it, so a descriptor is never reused while the other
+    thread may still write to it.
+    """
+
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "taken", "closing", "closed",
+                 "peer", "handed")
 
     def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
         self.sock = sock
@@ -24,7 +33,12 @@ class Connection:
         self.loop = loop
         self.decoder = Decoder(max_packet_size)
         self.wbuf = bytearray()
+        #: Hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
+        self.taken = 0
         #: Close once ``wbuf`` is written (the core asked for it).
         self.closing = False
         self.closed = False
         self.peer: Any = None
+        #: Output hand-offs to the loop not yet reported written: while any are, later output
+        #: must follow them through the loop to keep its order.
+        self.handed = 0

@@ -2,8 +2,12 @@
 
 It reads in large chunks, decodes there (so the processing thread only sees events), and hands
 the processing thread one batch per loop turn holding everything every readable socket produced.
-Output comes back as one batch per processing turn. With ``-t 0`` the same loop runs in the only
-thread and the hand-offs become plain calls.
+The processing thread writes its replies to the sockets itself while they take them (a hand-off
+back here would cost one more thread wake-up per reply); what a socket does not take at once is
+handed to the loop, which writes it when the socket is writable, keeps the order of everything
+handed after it, stops reading from a peer that lets too much pile up, and reports DRAINED once it
+is all written. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
+calls.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from gearmand_py.server.batches import CLOSED, CONNECTED, EVENTS, Batch
+from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.mailbox import Mailbox
 
@@ -55,7 +59,8 @@ class IOLoop:
             self._add(sock, ip)
 
     def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
-        """Bytes to write (and whether to close after them), from the processing core."""
+        """Bytes to write (and whether to close after them) that the processing thread could not
+        write itself."""
         if self.threaded:
             self.mailbox.put((OUTPUT, items))
         else:
@@ -149,6 +154,7 @@ class IOLoop:
         for conn, data, close in items:
             if conn.closed:
                 continue
+            conn.taken += 1
             if data:
                 if conn.wbuf:
                     conn.wbuf += data
@@ -161,6 +167,8 @@ class IOLoop:
             if conn.closing and not conn.wbuf:
                 self._close(conn)
             else:
+                if not conn.wbuf:
+                    self._drained(conn)
                 self._set_interest(conn)
 
     def _send(self, conn: Connection, data: bytes) -> None:
@@ -189,7 +197,15 @@ class IOLoop:
         if not conn.wbuf and conn.closing:
             self._close(conn)
         else:
+            if not conn.wbuf:
+                self._drained(conn)
             self._set_interest(conn)
+
+    def _drained(self, conn: Connection) -> None:
+        """Everything handed so far is written: the processing thread may write directly again."""
+        if conn.taken:
+            self.pending.append((DRAINED, conn, conn.taken))
+            conn.taken = 0
 
     def _set_interest(self, conn: Connection) -> None:
         """Read unless the decoder is dead or too much output is waiting; write while any is."""
@@ -205,21 +221,28 @@ class IOLoop:
             self.selector.modify(conn.sock, events, key.data)
 
     def _drop(self, conn: Connection) -> None:
-        """The peer went away: close and tell the core."""
+        """The peer went away: stop watching it and tell the core, which closes the socket (the
+        processing thread may be writing to it right now, so its descriptor stays ours until
+        then)."""
         if not conn.closed:
-            self._close(conn)
+            self._forget(conn)
             self.pending.append((CLOSED, conn, None))
 
     def _close(self, conn: Connection) -> None:
+        """Close a connection the core asked to close; it writes nothing more to it."""
+        self._forget(conn)
+        conn.sock.close()
+
+    def _forget(self, conn: Connection) -> None:
         conn.closed = True
         self.connections.discard(conn)
         try:
             self.selector.unregister(conn.sock)
         except (KeyError, ValueError):
             pass
-        conn.sock.close()
 
     def close_all(self) -> None:
+        """At shutdown, once the processing thread has stopped."""
         for conn in list(self.connections):
             self._close(conn)
         self.selector.close()

@@ -1,7 +1,11 @@
 """The processing thread: runs batches through the core and sends each I/O loop its output.
 
-It alone touches the ``Engine``. One turn takes every batch waiting in its mailbox, runs them, then
-posts one output batch per I/O loop, so a busy server pays one hand-off per turn, not per packet.
+It alone touches the ``Engine``. One turn takes every batch waiting in its mailbox and runs them;
+then it writes each connection's replies to its socket directly, which on a busy server saves a
+wake-up of the I/O thread per reply (fg jobs/s at ``-t 4`` nearly doubled). What a socket does not
+take at once, and everything after it until the I/O loop reports it written (DRAINED), goes to
+the connection's I/O loop in one hand-off per loop per turn, so order is kept and a slow reader
+never blocks this thread.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine
-from gearmand_py.server.batches import CLOSED, CONNECTED, JOURNALED, Batch
+from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.mailbox import Mailbox
 
 if TYPE_CHECKING:
@@ -24,6 +28,19 @@ log = logging.getLogger("gearmand_py.processor")
 _STOP = object()
 #: The longest a processing turn waits for a timer, in seconds.
 MAX_WAIT = 3600.0
+
+
+def _write(conn: Connection, data: bytes) -> bytes:
+    """Send what the socket takes now; return the rest (nothing if the peer is gone: its I/O
+    loop will see the hang-up and report CLOSED)."""
+    try:
+        sent = conn.sock.send(data)
+    except (BlockingIOError, InterruptedError):
+        return data
+    except OSError as exc:
+        log.debug("send on fd %d failed: %s", conn.fd, exc)
+        return b""
+    return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[return-value]
 
 
 class Processor:
@@ -43,15 +60,18 @@ class Processor:
             if kind == JOURNALED:
                 engine.journaled(*payload)
                 continue
+            if kind == DRAINED:
+                conn.handed -= payload
+                continue
             peer = conn.peer
             try:
                 if kind == CONNECTED:
                     conn.peer = engine.connect(conn, conn.fd, conn.ip)
-                elif peer is None:
-                    continue
                 elif kind == CLOSED:
-                    engine.disconnect(peer)
-                else:
+                    if peer is not None:
+                        engine.disconnect(peer)
+                    conn.sock.close()
+                elif peer is not None:
                     engine.receive(peer, payload)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("internal error on connection %d (%s); closing it", conn.fd, conn.ip)
@@ -73,26 +93,34 @@ class Processor:
         return min(max(deadline - engine.clock(), 0.0), MAX_WAIT)
 
     def flush(self) -> None:
-        """Send every I/O loop the bytes the core produced for its connections."""
+        """Write the bytes the core produced to their sockets; hand what is left to the loops."""
         engine = self.engine
-        per_loop: dict[IOLoop, list[tuple[Connection, bytes, bool]]] = {}
+        handoffs: dict[IOLoop, list[tuple[Connection, bytes, bool]]] = {}
         # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
         # until the core has nothing more to say.
         dirty = engine.take_output()
         while dirty:
             for peer in dirty:
                 conn = peer.endpoint
-                data = b"".join(peer.out) if len(peer.out) != 1 else peer.out[0]
-                peer.out.clear()
+                out = peer.out
+                data = out[0] if len(out) == 1 else b"".join(out)
+                out.clear()
                 close = peer.closing
                 if close:
                     engine.disconnect(peer)
-                items = per_loop.get(conn.loop)
+                elif not data:  # a peer that went away after its output was produced
+                    continue
+                elif not conn.handed:
+                    data = _write(conn, data)
+                    if not data:
+                        continue
+                conn.handed += 1
+                items = handoffs.get(conn.loop)
                 if items is None:
-                    items = per_loop[conn.loop] = []
+                    items = handoffs[conn.loop] = []
                 items.append((conn, data, close))
             dirty = engine.take_output()
-        for loop, items in per_loop.items():
+        for loop, items in handoffs.items():
             loop.post_output(items)
 
     # -- threaded mode ---------------------------------------------------------------------------

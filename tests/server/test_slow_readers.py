@@ -1,0 +1,109 @@
+"""A peer that stops reading: its replies wait for it in order, the server stops reading from it
+instead of buffering without bound, and everyone else is served meanwhile.
+
+The processing thread writes replies straight to sockets; what a socket does not take goes
+through the connection's I/O loop until that loop has written it all. These tests drive that
+hand-off and back at -t 0 and -t 4.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+import threading
+import time
+
+import pytest
+
+from tests.server.test_process import THREADS, read_packet, request
+from tests.support.servers import ServerProcess, start_server
+
+ECHO_REQ, ECHO_RES = 16, 17
+PAYLOAD = 64 * 1024
+COUNT = 1024  # 64 MiB of echoes: far more than the socket buffers and the 4 MiB high-water mark
+
+
+def payload(i: int) -> bytes:
+    return struct.pack(">I", i) * (PAYLOAD // 4)
+
+
+@pytest.fixture(params=THREADS)
+def server(request: pytest.FixtureRequest) -> ServerProcess:
+    proc = start_server("gearmand-py", request.param)
+    yield proc
+    proc.stop()
+
+
+class Sender(threading.Thread):
+    """Sends COUNT echo requests on a blocking socket, counting what the kernel took."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        super().__init__(daemon=True)
+        self.sock = sock
+        self.sent = 0
+
+    def run(self) -> None:
+        for i in range(COUNT):
+            data = request(ECHO_REQ, payload(i))
+            view = memoryview(data)
+            while view:
+                n = self.sock.send(view)
+                view = view[n:]
+                self.sent += n
+
+
+def echo_round_trip(address: tuple[str, int]) -> float:
+    with socket.create_connection(address, timeout=5) as other:
+        start = time.monotonic()
+        other.sendall(request(ECHO_REQ, b"still there?"))
+        assert read_packet(other) == (ECHO_RES, b"still there?")
+        return time.monotonic() - start
+
+
+def test_replies_wait_in_order_for_a_peer_that_stops_reading(server: ServerProcess) -> None:
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.connect(server.address)
+    slow.settimeout(30)
+    with slow:
+        sender = Sender(slow)
+        sender.start()
+        time.sleep(2)
+        # The server stopped reading from it: most of the 64 MiB is still unsent.
+        assert sender.sent < COUNT * PAYLOAD // 2, sender.sent
+        assert sender.is_alive()
+        # Nobody else waits for it.
+        assert echo_round_trip(server.address) < 2
+        # Now it reads: every echo arrives, whole and in order.
+        for i in range(COUNT):
+            assert read_packet(slow) == (ECHO_RES, payload(i)), f"echo {i}"
+        sender.join(10)
+        assert not sender.is_alive()
+        # With nothing left over, replies are written directly again, still in order.
+        slow.sendall(request(ECHO_REQ, b"a") + request(ECHO_REQ, b"b"))
+        assert [read_packet(slow), read_packet(slow)] == [(ECHO_RES, b"a"), (ECHO_RES, b"b")]
+
+
+def test_a_peer_that_leaves_with_replies_pending_costs_nothing_else(server: ServerProcess) -> None:
+    for _ in range(3):
+        slow = socket.socket()
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        slow.connect(server.address)
+        slow.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        slow.sendall(b"".join(request(ECHO_REQ, payload(i)) for i in range(64)))
+        time.sleep(0.3)
+        slow.close()  # RST with 4 MiB of replies undelivered
+    assert echo_round_trip(server.address) < 2
+    deadline = time.monotonic() + 5
+    while listed_connections(server.address) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listed_connections(server.address) == 1  # only the one asking
+
+
+def listed_connections(address: tuple[str, int]) -> int:
+    with socket.create_connection(address, timeout=5) as admin:
+        admin.sendall(b"workers\r\n")
+        listing = b""
+        while not listing.endswith(b".\n"):
+            listing += admin.recv(65536)
+    return listing.count(b"\n") - 1

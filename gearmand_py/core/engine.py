@@ -54,7 +54,7 @@ from gearmand_py.core.timers import Timers
 from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
-from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
+from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
 from gearmand_py.protocol.packets import NUMBERS as T
 from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
 from queue_backends.base import StoredJob
@@ -199,7 +199,7 @@ class Engine:
         for event in events:
             if peer.gone or peer.closing:
                 return
-            if event.__class__ is Packet:
+            if event.__class__ is tuple:  # a Packet
                 handlers[event[0]](peer, event[1])
             elif event.__class__ is AdminCommand:
                 if self._admin is not None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import struct
 
-from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Packet, Rejected
+from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
 from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT, PacketType
 
 DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024
@@ -27,8 +27,6 @@ _HEADER = struct.Struct(">4sII")
 _HEADER_INTS = struct.Struct(">III")
 _REQ = int.from_bytes(REQ, "big")
 _RES = int.from_bytes(RES, "big")
-#: Builds a Packet without NamedTuple's Python-level ``__new__``: one per packet on the hot path.
-_new_packet = tuple.__new__
 
 # Per type: (NUL-terminated field count, field count); None for types gearmand refuses to parse.
 _SPLIT: list[tuple[int, int] | None] = [None] * TYPE_LIMIT
@@ -111,13 +109,13 @@ class Decoder:
                         body = bytes(body)
                     nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
                     if not nul_terminated:
-                        append(_new_packet(Packet, (ptype, (body,) if fields else ())))
+                        append((ptype, (body,) if fields else ()))
                     else:
                         parts = body.split(b"\0", nul_terminated)
                         if len(parts) == fields:
-                            append(_new_packet(Packet, (ptype, tuple(parts))))
+                            append((ptype, tuple(parts)))
                         elif ptype == _SHORT_WORK_STATUS and len(parts) == 2:
-                            append(_new_packet(Packet, (ptype, tuple(parts))))
+                            append((ptype, tuple(parts)))
                         else:
                             append(TOO_FEW_ARGS)
                 pos = stop

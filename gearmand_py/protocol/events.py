@@ -1,7 +1,9 @@
 """What the decoder hands to the processing thread: small immutable tuples, one per unit of input.
 
-They are ``NamedTuple``s rather than dataclasses because one is built for every packet on the hot
-path, and a tuple is the cheapest immutable record Python has.
+A binary request, the one event built for every packet on the hot path, is a plain
+``(type, args)`` tuple: building a NamedTuple instead costs five times as much (0.38 us against
+0.07 us), several times per job. The rarer events are ``NamedTuple``s, so a consumer tells them
+apart by class: ``event.__class__ is tuple`` is a packet.
 """
 
 from __future__ import annotations
@@ -9,11 +11,8 @@ from __future__ import annotations
 from typing import NamedTuple
 
 
-class Packet(NamedTuple):
-    """A well-formed binary request: its type and its fields split as gearmand splits them."""
-
-    type: int
-    args: tuple[bytes, ...]
+Packet = tuple[int, tuple[bytes, ...]]
+"""A well-formed binary request: its type and its fields split as gearmand splits them."""
 
 
 class AdminCommand(NamedTuple):

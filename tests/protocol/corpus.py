@@ -54,7 +54,7 @@ GEARMAND_COMMAND_INFO = {
 
 def P(ptype: int, *args: bytes) -> Packet:
     """A decoded binary packet."""
-    return Packet(int(ptype), tuple(args))
+    return (int(ptype), tuple(args))
 
 
 def A(*tokens: bytes) -> AdminCommand:
@@ -91,7 +91,8 @@ def norm(events) -> list[tuple]:
     for event in events:
         if isinstance(event, Fatal):
             event = event._replace(reason="")
-        out.append((type(event).__name__, *event))
+        name = "Packet" if type(event) is tuple else type(event).__name__
+        out.append((name, *event))
     return out
 
 

@@ -70,6 +70,7 @@ class Processor:
                 elif kind == CLOSED:
                     if peer is not None:
                         engine.disconnect(peer)
+                        conn.peer = None  # no cycle left for the garbage collector
                     conn.sock.close()
                 elif peer is not None:
                     engine.receive(peer, payload)
@@ -108,6 +109,7 @@ class Processor:
                 close = peer.closing
                 if close:
                     engine.disconnect(peer)
+                    conn.peer = None
                 elif not data:  # a peer that went away after its output was produced
                     continue
                 elif not conn.handed:

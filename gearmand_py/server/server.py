@@ -11,6 +11,7 @@ The admin ``shutdown [graceful]`` command does the same from a loopback connecti
 
 from __future__ import annotations
 
+import gc
 import itertools
 import logging
 import os
@@ -34,6 +35,23 @@ from queue_backends import QueueBackend, QueueError, open_backend
 log = logging.getLogger("gearmand_py.server")
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
+
+#: Young collections per full collection of the cyclic garbage collector (Python's default: 10).
+#: Queued jobs are long-lived container objects, and a growing queue made Python re-scan all of
+#: them again and again: the collector took about 40% of the CPU of background submits (bg, -t 0:
+#: 2.4 s of user CPU for 400,000 jobs with the defaults, 1.3-1.9 s with it off, 1.7-1.8 s with
+#: this and the startup objects frozen). Cycles among new objects are still found by the young
+#: collections; the server breaks its own long-lived cycles (a connection and its peer) itself.
+GC_FULL_EVERY = 1000
+
+
+def tune_gc() -> None:
+    """Leave the objects made at startup (modules, settings, replayed jobs) out of every future
+    collection, and make full collections rare."""
+    gc.collect()
+    gc.freeze()
+    young, middle, _full = gc.get_threshold()
+    gc.set_threshold(young, middle, GC_FULL_EVERY)
 
 
 def engine_options(settings: Namespace) -> EngineOptions:
@@ -281,4 +299,5 @@ def run(settings: Namespace) -> int:
         if backend is not None:
             backend.close()
         raise SystemExit(f"gearmand-py: {exc}") from exc
+    tune_gc()
     return server.serve()

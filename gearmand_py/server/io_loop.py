@@ -24,7 +24,10 @@ from gearmand_py.server.mailbox import Mailbox
 
 log = logging.getLogger("gearmand_py.io")
 
-RECV_SIZE = 256 * 1024
+#: Bytes asked of each recv(). Python allocates that much for the result before shrinking it, and
+#: above glibc's mmap threshold (128 KiB) that is an mmap and munmap per call: recv(256 KiB)
+#: cost 29 us against 3.4 us for recv(64 KiB) of a 200-byte message.
+RECV_SIZE = 64 * 1024
 #: Stop reading from a connection whose unsent output exceeds this, until it drains: a peer that
 #: does not read cannot make the server buffer without bound on its behalf.
 HIGH_WATER = 4 * 1024 * 1024

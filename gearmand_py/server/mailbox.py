@@ -1,16 +1,22 @@
-"""The hand-off between threads: a deque of batches plus a wake-up written only when the consumer
+"""The hand-off between threads: a deque of batches plus a wake-up given only when the consumer
 sleeps.
 
 Appending to a ``collections.deque`` is atomic under the GIL, so producers never take a lock. The
 consumer announces ``sleeping`` before its last look at the deque and its blocking wait; a
-producer that sees the flag writes to the eventfd (a pipe where eventfd is missing) to wake it.
-A consumer that is busy is never woken through the kernel, so a loaded server pays no syscall per
-batch.
+producer that sees the flag wakes it. A consumer that is busy is never woken through the kernel,
+so a loaded server pays no syscall per batch.
+
+Two kinds of wake-up: ``Mailbox`` writes to an eventfd (a pipe where eventfd is missing), for an
+I/O loop that waits on its sockets and its mail in one ``select``; ``Inbox`` releases a lock the
+consumer blocks on, for a thread that waits on nothing else (the processing thread, the queue
+writer). The lock costs no syscall to give and one futex to take, against an eventfd's write,
+select and read, each of which lets go of the GIL and invites another thread to take it.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections import deque
 from typing import Any
 
@@ -56,3 +62,35 @@ class Mailbox:
         os.close(self._rfd)
         if self._wfd != self._rfd:
             os.close(self._wfd)
+
+
+class Inbox:
+    """Many producers, one consumer that blocks in ``wait()`` and on nothing else."""
+
+    __slots__ = ("items", "sleeping", "_wakeup")
+
+    def __init__(self) -> None:
+        self.items: deque[Any] = deque()
+        self.sleeping = False
+        #: Held while nobody has woken the consumer; a producer releases it, the consumer's
+        #: ``acquire`` takes it back.
+        self._wakeup = threading.Lock()
+        self._wakeup.acquire()
+
+    def put(self, item: Any) -> None:
+        """Hand ``item`` to the consumer (from any thread)."""
+        self.items.append(item)
+        if self.sleeping:
+            self.sleeping = False
+            try:
+                self._wakeup.release()
+            except RuntimeError:  # another producer woke it first
+                pass
+
+    def wait(self, timeout: float | None) -> None:
+        """Return once something is in ``items`` or ``timeout`` seconds have passed (at once if
+        something is there already; now and then early, which callers shrug off)."""
+        self.sleeping = True
+        if not self.items:
+            self._wakeup.acquire(timeout=-1 if timeout is None else timeout)
+        self.sleeping = False

@@ -11,13 +11,12 @@ never blocks this thread.
 from __future__ import annotations
 
 import logging
-import selectors
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
-from gearmand_py.server.mailbox import Mailbox
+from gearmand_py.server.mailbox import Inbox
 
 if TYPE_CHECKING:
     from gearmand_py.server.connection import Connection
@@ -48,7 +47,7 @@ class Processor:
 
     def __init__(self, engine: Engine, after_turn: Callable[[], None] = lambda: None) -> None:
         self.engine = engine
-        self.mailbox = Mailbox()
+        self.mailbox = Inbox()
         self.running = True
         #: Called after every turn, from the processing thread (shutdown checks live there).
         self.after_turn = after_turn
@@ -142,20 +141,13 @@ class Processor:
         """The processing thread's loop: wait for batches, run them, flush."""
         mailbox = self.mailbox
         items = mailbox.items
-        with selectors.DefaultSelector() as selector:
-            selector.register(mailbox, selectors.EVENT_READ)
-            timeout = None
-            while self.running:
-                mailbox.sleeping = True
-                if not items:
-                    selector.select(timeout)
-                    mailbox.drain()
-                mailbox.sleeping = False
-                while items:
-                    batch = items.popleft()
-                    if batch is _STOP:
-                        self.running = False
-                        break
-                    self.handle(batch)
-                timeout = self.tick()
-        mailbox.close()
+        timeout = None
+        while self.running:
+            mailbox.wait(timeout)
+            while items:
+                batch = items.popleft()
+                if batch is _STOP:
+                    self.running = False
+                    break
+                self.handle(batch)
+            timeout = self.tick()

@@ -12,13 +12,12 @@ run again after a restart, never be lost).
 from __future__ import annotations
 
 import logging
-import selectors
 import threading
 from collections.abc import Callable
 
 from gearmand_py.core.engine import JOURNAL_ADD
 from gearmand_py.server.batches import JOURNALED, Batch
-from gearmand_py.server.mailbox import Mailbox
+from gearmand_py.server.mailbox import Inbox
 from queue_backends.base import QueueBackend, QueueError
 
 log = logging.getLogger("gearmand_py.queue")
@@ -36,7 +35,7 @@ class QueueWriter:
         self.backend = backend
         #: Where JOURNALED batches go: the processing thread's mailbox (or the single loop's).
         self.deliver = deliver
-        self.mailbox = Mailbox()
+        self.mailbox = Inbox()
         self._undeleted: list[int] = []
         self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
 
@@ -56,28 +55,21 @@ class QueueWriter:
         mailbox = self.mailbox
         items = mailbox.items
         running = True
-        with selectors.DefaultSelector() as selector:
-            selector.register(mailbox, selectors.EVENT_READ)
-            while running:
-                mailbox.sleeping = True
-                if not items:
-                    selector.select(RETRY_INTERVAL if self._undeleted else None)
-                    mailbox.drain()
-                mailbox.sleeping = False
-                adds, deletes = [], []
-                while items:
-                    operation = items.popleft()
-                    if operation is _STOP:
-                        running = False
-                    elif operation[0] == JOURNAL_ADD:
-                        adds.append(operation)
-                    else:
-                        deletes.append(operation[1])
-                if adds:
-                    self._commit(adds)
-                if deletes or self._undeleted:
-                    self._delete(deletes)
-        mailbox.close()
+        while running:
+            mailbox.wait(RETRY_INTERVAL if self._undeleted else None)
+            adds, deletes = [], []
+            while items:
+                operation = items.popleft()
+                if operation is _STOP:
+                    running = False
+                elif operation[0] == JOURNAL_ADD:
+                    adds.append(operation)
+                else:
+                    deletes.append(operation[1])
+            if adds:
+                self._commit(adds)
+            if deletes or self._undeleted:
+                self._delete(deletes)
 
     def _commit(self, adds: list[tuple]) -> None:
         error = None

@@ -230,9 +230,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("coredump", ("--coredump",), "Whether to create a core dump for uncaught signals.",
             default=False, action="store_true"),
     Setting("threads", ("-t", "--threads"),
-            "Number of I/O threads to use, 0 means that gearmand will try to guess the maximum "
-            "number it can use.",
-            default=4, type=_non_negative, meta="N"),
+            "Number of I/O threads to use; 0 runs the I/O and the processing in one thread. "
+            "gearmand-py defaults to 0 (gearmand: 4): under Python's global interpreter lock "
+            "extra threads cost more in hand-offs than they gain (docs/benchmarks.md).",
+            default=0, type=_non_negative, meta="N"),
     Setting("user", ("-u", "--user"), "Switch to given user after startup.",
             meta="USER", supported=False),
     Setting("verbose", ("--verbose",),

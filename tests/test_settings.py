@@ -19,14 +19,15 @@ from gearmand_py.settings import parse_args, render_config
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Every option of gearmand 1.1.20 --help, with its default, plus gearmand-py's additions.
+# Every option of gearmand 1.1.20 --help, with its default, plus gearmand-py's additions. One
+# default differs on purpose: -t is 0, not 4 (single-threaded is fastest under the GIL).
 DEFAULTS = {
     "backlog": 32, "daemon": False, "exceptions": False, "file_descriptors": None,
     "job_retries": 0, "job_handle_prefix": None, "hashtable_buckets": 991, "keepalive": False,
     "keepalive_idle": -1, "keepalive_interval": -1, "keepalive_count": -1,
     "log_file": "/var/log/gearmand.log", "listen": None, "pid_file": "/var/gearmand.pid",
     "protocol": None, "round_robin": False, "queue_type": "builtin",
-    "config_file": "/etc/gearmand.conf", "syslog": False, "coredump": False, "threads": 4,
+    "config_file": "/etc/gearmand.conf", "syslog": False, "coredump": False, "threads": 0,
     "user": None, "verbose": "ERROR", "worker_wakeup": 0, "http_port": 8080, "port": 4730,
     "ssl": False, "ssl_ca_file": None, "ssl_certificate": None, "ssl_key": None,
     "libmemcached_servers": None, "libmemcached_prefix": "gear_", "libsqlite3_db": None,

@@ -36,12 +36,13 @@ log = logging.getLogger("gearmand_py.server")
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1, signal.SIGHUP)
 
-#: Young collections per full collection of the cyclic garbage collector (Python's default: 10).
-#: Queued jobs are long-lived container objects, and a growing queue made Python re-scan all of
-#: them again and again: the collector took about 40% of the CPU of background submits (bg, -t 0:
-#: 2.4 s of user CPU for 400,000 jobs with the defaults, 1.3-1.9 s with it off, 1.7-1.8 s with
-#: this and the startup objects frozen). Cycles among new objects are still found by the young
-#: collections; the server breaks its own long-lived cycles (a connection and its peer) itself.
+#: Middle-generation collections per full collection of the cyclic garbage collector (Python's
+#: default: 10). Queued jobs are long-lived container objects, and a growing queue made Python
+#: re-scan all of them again and again: the collector took a quarter to almost half of the CPU
+#: of background submits (bg, -t 0, 400,000 jobs: 2.4 s of user CPU with the defaults, 1.3-1.9 s
+#: with it off, 1.7-2.0 s with this and the startup objects frozen). Cycles among new objects
+#: are still found by the younger collections; the server breaks its own long-lived cycle (a
+#: connection and its peer) itself.
 GC_FULL_EVERY = 1000
 
 

@@ -112,9 +112,8 @@ class Decoder:
                         append((ptype, (body,) if fields else ()))
                     else:
                         parts = body.split(b"\0", nul_terminated)
-                        if len(parts) == fields:
-                            append((ptype, tuple(parts)))
-                        elif ptype == _SHORT_WORK_STATUS and len(parts) == 2:
+                        if len(parts) == fields or (ptype == _SHORT_WORK_STATUS
+                                                    and len(parts) == 2):
                             append((ptype, tuple(parts)))
                         else:
                             append(TOO_FEW_ARGS)

@@ -75,8 +75,12 @@ MAX_CLIENT_ID = 127
 
 NOOP = encode(T.NOOP)
 NO_JOB = encode(T.NO_JOB)
-#: JOB_CREATED's header up to its length field, which ``_U32`` packs (the hottest reply of all).
-_JOB_CREATED = RES + _U32(T.JOB_CREATED)
+_JOB_CREATED_HEAD = RES + _U32(T.JOB_CREATED)
+
+
+def job_created(handle: bytes) -> bytes:
+    """JOB_CREATED, the hottest reply of all, from a prebuilt header instead of ``encode``."""
+    return _JOB_CREATED_HEAD + _U32(len(handle)) + handle
 
 # SUBMIT_* type -> (priority, background)
 _SUBMIT_KINDS: dict[int, tuple[int, bool]] = {
@@ -354,7 +358,7 @@ class Engine:
                 self._created(peer, job)
             return job
         if peer is not None:
-            self.send(peer, _JOB_CREATED + _U32(len(handle)) + handle)
+            self.send(peer, job_created(handle))
         if when:
             self._enqueue(job)
         else:
@@ -366,7 +370,7 @@ class Engine:
     def _created(self, peer: Peer, job: Job) -> None:
         """Answer JOB_CREATED now, or once the job's row is committed."""
         if job.waiting is None:
-            self.send(peer, encode(T.JOB_CREATED, job.handle))
+            self.send(peer, job_created(job.handle))
         else:
             job.waiting.append((peer, self._hold(peer)))
 
@@ -384,7 +388,7 @@ class Engine:
         """The queue writer committed these jobs' rows (``error`` is None) or could not."""
         if error is None:
             for job in jobs:
-                created = encode(T.JOB_CREATED, job.handle)
+                created = job_created(job.handle)
                 for peer, hold in job.waiting or ():
                     self._resolve(peer, hold, created)
                 job.waiting = None

@@ -23,14 +23,33 @@ from typing import Any
 _ONE = (1).to_bytes(8, "little")
 
 
-class Mailbox:
-    """Many producers, one consumer; the consumer waits on ``fileno()`` in its own selector."""
+class _Mail:
+    """The deque and the sleeping flag; subclasses say how a sleeping consumer is woken."""
 
-    __slots__ = ("items", "sleeping", "_rfd", "_wfd")
+    __slots__ = ("items", "sleeping")
 
     def __init__(self) -> None:
         self.items: deque[Any] = deque()
         self.sleeping = False
+
+    def put(self, item: Any) -> None:
+        """Hand ``item`` to the consumer (from any thread)."""
+        self.items.append(item)
+        if self.sleeping:
+            self.sleeping = False
+            self._wake()
+
+    def _wake(self) -> None:
+        raise NotImplementedError
+
+
+class Mailbox(_Mail):
+    """Many producers, one consumer; the consumer waits on ``fileno()`` in its own selector."""
+
+    __slots__ = ("_rfd", "_wfd")
+
+    def __init__(self) -> None:
+        super().__init__()
         if hasattr(os, "eventfd"):
             self._rfd = self._wfd = os.eventfd(0, os.EFD_NONBLOCK | os.EFD_CLOEXEC)
         else:  # pragma: no cover - non-Linux
@@ -41,15 +60,11 @@ class Mailbox:
     def fileno(self) -> int:
         return self._rfd
 
-    def put(self, item: Any) -> None:
-        """Hand ``item`` to the consumer (from any thread)."""
-        self.items.append(item)
-        if self.sleeping:
-            self.sleeping = False
-            try:
-                os.write(self._wfd, _ONE)
-            except BlockingIOError:  # pragma: no cover - the wake-up is already pending
-                pass
+    def _wake(self) -> None:
+        try:
+            os.write(self._wfd, _ONE)
+        except BlockingIOError:  # pragma: no cover - the wake-up is already pending
+            pass
 
     def drain(self) -> None:
         """Consume pending wake-ups (the consumer calls this when ``fileno()`` is readable)."""
@@ -64,28 +79,23 @@ class Mailbox:
             os.close(self._wfd)
 
 
-class Inbox:
+class Inbox(_Mail):
     """Many producers, one consumer that blocks in ``wait()`` and on nothing else."""
 
-    __slots__ = ("items", "sleeping", "_wakeup")
+    __slots__ = ("_wakeup",)
 
     def __init__(self) -> None:
-        self.items: deque[Any] = deque()
-        self.sleeping = False
+        super().__init__()
         #: Held while nobody has woken the consumer; a producer releases it, the consumer's
         #: ``acquire`` takes it back.
         self._wakeup = threading.Lock()
         self._wakeup.acquire()
 
-    def put(self, item: Any) -> None:
-        """Hand ``item`` to the consumer (from any thread)."""
-        self.items.append(item)
-        if self.sleeping:
-            self.sleeping = False
-            try:
-                self._wakeup.release()
-            except RuntimeError:  # another producer woke it first
-                pass
+    def _wake(self) -> None:
+        try:
+            self._wakeup.release()
+        except RuntimeError:  # another producer woke it first
+            pass
 
     def wait(self, timeout: float | None) -> None:
         """Return once something is in ``items`` or ``timeout`` seconds have passed (at once if

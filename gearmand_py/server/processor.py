@@ -2,10 +2,11 @@
 
 It alone touches the ``Engine``. One turn takes every batch waiting in its mailbox and runs them;
 then it writes each connection's replies to its socket directly, which on a busy server saves a
-wake-up of the I/O thread per reply (fg jobs/s at ``-t 4`` nearly doubled). What a socket does not
-take at once, and everything after it until the I/O loop reports it written (DRAINED), goes to
-the connection's I/O loop in one hand-off per loop per turn, so order is kept and a slow reader
-never blocks this thread.
+wake-up of the I/O thread per reply (fg jobs/s at ``-t 4`` nearly doubled). A worker's replies
+go out as soon as its own packets are handled, everyone else's at the end of the turn. What a
+socket does not take at once, and everything after it until the I/O loop reports it written
+(DRAINED), goes to the connection's I/O loop in one hand-off per loop per turn, so order is kept
+and a slow reader never blocks this thread.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Ba
 from gearmand_py.server.mailbox import Inbox
 
 if TYPE_CHECKING:
+    from gearmand_py.core.model import Peer
     from gearmand_py.server.connection import Connection
     from gearmand_py.server.io_loop import IOLoop
 
@@ -40,6 +42,13 @@ def _write(conn: Connection, data: bytes) -> bytes:
         log.debug("send on fd %d failed: %s", conn.fd, exc)
         return b""
     return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[return-value]
+
+
+def _joined(out: list[bytes]) -> bytes:
+    """Take everything in ``out`` as one bytes object."""
+    data = out[0] if len(out) == 1 else b"".join(out)
+    out.clear()
+    return data
 
 
 class Processor:
@@ -73,10 +82,26 @@ class Processor:
                     conn.sock.close()
                 elif peer is not None:
                     engine.receive(peer, payload)
+                    if peer.functions and peer.out:
+                        self._write_now(peer)
             except Exception:  # a bug must cost one connection, never the server
                 log.exception("internal error on connection %d (%s); closing it", conn.fd, conn.ip)
                 if conn.peer is not None:
                     engine.close(conn.peer)
+
+    @staticmethod
+    def _write_now(worker: Peer) -> None:
+        """Write a worker's replies as soon as its packets are handled, not with the rest of
+        the turn: its next job is what keeps every job moving, and a worker gets one reply per
+        request, so this costs no extra send. fg medians over three series of 6-12 alternating
+        runs: +8-15% jobs/s at -t 4, +1-15% at -t 0. Writing clients this way too lost the gain
+        at -t 0: a client also receives results relayed later in the turn, so it costs a send."""
+        conn = worker.endpoint
+        if conn.handed or worker.closing:
+            return  # earlier output is still with the I/O loop: flush() keeps the order
+        rest = _write(conn, _joined(worker.out))
+        if rest:
+            worker.out.append(rest)
 
     def tick(self) -> float | None:
         """Run due timers, flush, run the after-turn hook; return seconds until the next timer."""
@@ -102,9 +127,7 @@ class Processor:
         while dirty:
             for peer in dirty:
                 conn = peer.endpoint
-                out = peer.out
-                data = out[0] if len(out) == 1 else b"".join(out)
-                out.clear()
+                data = _joined(peer.out)
                 close = peer.closing
                 if close:
                     engine.disconnect(peer)

@@ -18,7 +18,7 @@ import pytest
 from tests.server.test_process import THREADS, read_packet, request
 from tests.support.servers import ServerProcess, start_server
 
-ECHO_REQ, ECHO_RES = 16, 17
+CAN_DO, ECHO_REQ, ECHO_RES = 1, 16, 17
 PAYLOAD = 64 * 1024
 COUNT = 1024  # 64 MiB of echoes: far more than the socket buffers and the 4 MiB high-water mark
 
@@ -60,11 +60,17 @@ def echo_round_trip(address: tuple[str, int]) -> float:
         return time.monotonic() - start
 
 
-def test_replies_wait_in_order_for_a_peer_that_stops_reading(server: ServerProcess) -> None:
+# A worker's replies are written as soon as its packets are handled, a client's at the end of
+# the processing turn: both paths must keep the order and the back-pressure.
+@pytest.mark.parametrize("role", ["client", "worker"])
+def test_replies_wait_in_order_for_a_peer_that_stops_reading(server: ServerProcess,
+                                                              role: str) -> None:
     slow = socket.socket()
     slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
     slow.connect(server.address)
     slow.settimeout(30)
+    if role == "worker":
+        slow.sendall(request(CAN_DO, b"slow_reader"))
     with slow:
         sender = Sender(slow)
         sender.start()

@@ -1,12 +1,12 @@
 """The processing thread: runs batches through the core and sends each I/O loop its output.
 
-It alone touches the ``Engine``. One turn takes every batch waiting in its mailbox and runs them;
-then it writes each connection's replies to its socket directly, which on a busy server saves a
-wake-up of the I/O thread per reply (fg jobs/s at ``-t 4`` nearly doubled). A worker's replies
-go out as soon as its own packets are handled, everyone else's at the end of the turn. What a
-socket does not take at once, and everything after it until the I/O loop reports it written
-(DRAINED), goes to the connection's I/O loop in one hand-off per loop per turn, so order is kept
-and a slow reader never blocks this thread.
+It alone touches the ``Engine``. One turn takes the batches waiting in its mailbox (up to
+``MAX_TURN_BATCHES``) and runs them; then it writes each connection's replies to its socket
+directly, which on a busy server saves a wake-up of the I/O thread per reply (fg jobs/s at
+``-t 4`` nearly doubled). A worker's replies go out as soon as its own packets are handled,
+everyone else's at the end of the turn. What a socket does not take at once, and everything
+after it until the I/O loop reports it written (DRAINED), goes to the connection's I/O loop in
+one hand-off per loop per turn, so order is kept and a slow reader never blocks this thread.
 """
 
 from __future__ import annotations

@@ -51,8 +51,8 @@ GC_FULL_EVERY = 1000
 #: time and lets go of it only inside its sends, and it often takes it back before a woken I/O
 #: thread gets it; an I/O thread with a batch ready could wait milliseconds for its turn while
 #: the processing thread ran out of work. 50 us bounds that wait. fg at -t 4: median jobs/s
-#: +3%, +8% and +10% in three series of 8-12 alternating runs (10 us: -9%); no change for fg
-#: or bg at -t 1, nor for durable bg submits (Postgres, -t 1).
+#: +3% to +12% in four series of 8-12 alternating runs (10 us: -9%); no change for fg or bg
+#: at -t 1, nor for durable bg submits (Postgres, -t 1).
 SWITCH_INTERVAL = 50e-6
 
 

@@ -1,4 +1,4 @@
-"""The processing thread: runs batches through the core and sends each I/O loop its output.
+"""The processing thread: runs batches through the core and writes the replies it produces.
 
 It alone touches the ``Engine``. One turn takes the batches waiting in its mailbox (up to
 ``MAX_TURN_BATCHES``) and runs them; then it writes each connection's replies to its socket

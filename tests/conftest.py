@@ -12,12 +12,14 @@ environment has ``CI=true``: there it fails, so CI cannot go green by skipping e
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import NamedTuple
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
@@ -26,6 +28,14 @@ if str(REPO) not in sys.path:
 from tests.support.prerequisites import require  # noqa: E402
 from tests.support.servers import GEARMAND, ServerProcess, gearmand_available, start_server  # noqa: E402
 
+#: The property tests' CI budget: derandomized (the same examples on every run, so a red build is
+#: reproducible and a green one means the same thing each time), no example database, no
+#: per-example deadline (the machine is shared). ``HYPOTHESIS_PROFILE=explore`` searches anew.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("explore", deadline=None, max_examples=2000,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 class ServerSetup(NamedTuple):

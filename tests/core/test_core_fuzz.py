@@ -1,0 +1,397 @@
+"""A hypothesis state machine drives the Engine the way the processor does, with hostile peers.
+
+Several peers connect and disconnect, send packets of every type with generated fields (extreme
+numbers, huge and empty fields, handles of live jobs), admin lines with random tokens, bytes cut
+at random points; a fake clock moves so epoch jobs and CAN_DO_TIMEOUTs fire, and after every step
+the processor's tick arithmetic runs. After every step:
+
+- no exception escapes and each reply is a well-formed response packet of a type the protocol
+  allows for the request that caused it;
+- the tables agree with each other: every queued job in exactly one queue of its function, every
+  running job held by a live worker whose ``running`` lists it, ``job_total``/``job_running``
+  and the admin ``status`` equal what the tables hold, no job refers to a gone peer, and
+  ``sleepers`` holds only sleeping live workers.
+
+``EngineMachine`` leaves out the numbers that crash the engine today (issue 10, being fixed on
+main); ``ExtremeEngineMachine`` adds them, and the release of finished jobs by their timers, and
+is expected to fail until those fixes are merged.
+"""
+
+from __future__ import annotations
+
+import gc
+import types
+from collections import Counter
+
+import pytest
+from hypothesis import Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
+
+from gearmand_py.core.model import PRIORITIES, Job
+from gearmand_py.protocol.packets import REQUEST_TYPES
+from gearmand_py.protocol.packets import PacketType as T
+from gearmand_py.server.processor import MAX_WAIT
+from tests.core.harness import World, parse_responses
+from tests.support.fuzzing import HUGE_NUMBERS, PACKET_TYPES, packet
+from tests.support.strategies import CLOCK_START, admin_lines, chunked, fields
+
+_SUBMITS = {T.SUBMIT_JOB, T.SUBMIT_JOB_BG, T.SUBMIT_JOB_HIGH, T.SUBMIT_JOB_HIGH_BG,
+            T.SUBMIT_JOB_LOW, T.SUBMIT_JOB_LOW_BG, T.SUBMIT_JOB_EPOCH, T.SUBMIT_REDUCE_JOB,
+            T.SUBMIT_REDUCE_JOB_BACKGROUND}
+#: What a request may be answered with directly (at most one packet of these). Any request may
+#: get ERROR: a packet with too few fields is rejected before its type matters.
+DIRECT: dict[int, set[str]] = {ptype: {"ERROR"} for ptype in T if ptype}
+DIRECT.update({ptype: {"JOB_CREATED", "ERROR"} for ptype in _SUBMITS})
+DIRECT.update({
+    T.PRE_SLEEP: {"NOOP", "ERROR"}, T.GRAB_JOB: {"NO_JOB", "JOB_ASSIGN", "ERROR"},
+    T.GRAB_JOB_UNIQ: {"NO_JOB", "JOB_ASSIGN_UNIQ", "ERROR"},
+    T.GRAB_JOB_ALL: {"NO_JOB", "JOB_ASSIGN_UNIQ", "JOB_ASSIGN_ALL", "ERROR"},
+    T.GET_STATUS: {"STATUS_RES", "ERROR"}, T.GET_STATUS_UNIQUE: {"STATUS_RES_UNIQUE", "ERROR"},
+    T.ECHO_REQ: {"ECHO_RES", "ERROR"}, T.OPTION_REQ: {"OPTION_RES", "ERROR"},
+})
+#: Requests that are always answered.
+ANSWERED = {T.GRAB_JOB, T.GRAB_JOB_UNIQ, T.GET_STATUS, T.GET_STATUS_UNIQUE, T.ECHO_REQ,
+            T.OPTION_REQ, *_SUBMITS, *(t for t in T if t and t not in REQUEST_TYPES)}
+#: What any request may also cause on its own connection: a wake-up (it submitted or requeued a
+#: job it can do), or results relayed to it as a client of a job (its own, or one it failed).
+SIDE_EFFECTS = {"NOOP", "WORK_DATA", "WORK_WARNING", "WORK_STATUS", "WORK_COMPLETE", "WORK_FAIL",
+                "WORK_EXCEPTION"}
+#: Clock moves: nothing, under and over the CAN_DO_TIMEOUT floor (1 s), an hour, past any epoch.
+CLOCK_STEPS = st.sampled_from((0.0, 0.5, 1.0, 1.001, 5.0, 61.0, 3600.0, 10.0 ** 6))
+
+
+def _is_admin_reply(text: bytes) -> bool:
+    """One complete admin reply: ``OK``/``OK value``/``ERR ...`` or a listing ending ``.\\n``."""
+    if text.startswith((b"OK\r\n", b"ERR ")):
+        return text.endswith(b"\r\n") and text.count(b"\n") == 1
+    if text.startswith(b"OK "):
+        return text.endswith(b"\n") and text.count(b"\n") == 1
+    return text.endswith(b".\n")
+
+
+class EngineMachine(RuleBasedStateMachine):
+    """Peers named p0, p1, ... (never reused) and one quiet admin connection for ``status``."""
+
+    huge = False
+
+    @initialize(round_robin=st.booleans(), retries=st.sampled_from((0, 0, 2)),
+                wakeup=st.sampled_from((0, 1)), exceptions=st.booleans())
+    def start(self, round_robin: bool, retries: int, wakeup: int, exceptions: bool) -> None:
+        self.now = CLOCK_START
+        self.world = World(clock=lambda: self.now, max_packet_size=1 << 20,
+                           round_robin=round_robin, job_retries=retries, worker_wakeup=wakeup,
+                           exceptions=exceptions)
+        self.world.connect("admin")
+        self.count = 0
+        for _ in range(3):
+            self.connect()
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    @property
+    def live(self) -> list[str]:
+        w = self.world
+        return [n for n in w.peers if n != "admin" and n not in w.closed]
+
+    def handles(self) -> list[bytes]:
+        return list(self.world.engine.jobs)[-8:]
+
+    def tick(self) -> None:
+        """What Processor.tick does after a turn: due timers, flush, the wait until the next."""
+        engine = self.world.engine
+        if engine.timers:
+            engine.timers.run_due(engine.clock())
+        self.world.flush()
+        deadline = engine.timers.next_deadline()
+        if deadline is not None:
+            wait = min(max(deadline - engine.clock(), 0.0), MAX_WAIT)
+            assert 0.0 <= wait <= MAX_WAIT
+
+    def replies(self, name: str) -> list[tuple]:
+        """What ``name`` got since the last look; parse_responses rejects malformed packets."""
+        return self.world.recv(name)
+
+    def check_replies(self, name: str, ptype: int | None) -> None:
+        """``name`` sent one request of ``ptype`` (None: an admin line) and got its answer."""
+        got = self.replies(name)
+        closed = name in self.world.closed
+        assert sum(r[0] == "NOOP" for r in got) <= 1, got  # one NOOP until the next grab
+        if ptype is None:
+            texts = [r for r in got if r[0] == "TEXT"]
+            assert all(r[0] in SIDE_EFFECTS for r in got if r[0] != "TEXT"), got
+            assert len(texts) == (0 if closed else 1), got
+            assert all(_is_admin_reply(t[1]) for t in texts), got
+            return
+        allowed = DIRECT[ptype]
+        assert all(r[0] in allowed or r[0] in SIDE_EFFECTS for r in got), (T(ptype).name, got)
+        direct = [r for r in got if r[0] in allowed and r[0] != "NOOP"]
+        assert len(direct) <= 1, (T(ptype).name, got)
+        if ptype in ANSWERED and not closed:
+            assert len(direct) == 1, (T(ptype).name, got)
+
+    def drain_others(self, sender: str | None) -> None:
+        """Everyone else may only have been woken or sent results, never a direct reply."""
+        for name in self.world.peers:
+            if name != sender:
+                got = self.replies(name)
+                assert all(r[0] in SIDE_EFFECTS for r in got), (name, got)
+
+    # -- rules ---------------------------------------------------------------------------------
+
+    @precondition(lambda self: len(self.live) < 6)
+    @rule()
+    def connect(self) -> None:
+        self.world.connect(f"p{self.count}")
+        self.count += 1
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data())
+    def disconnect(self, data: st.DataObject) -> None:
+        self.world.disconnect(data.draw(st.sampled_from(self.live)))
+        self.tick()
+        self.drain_others(None)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), ptype=st.sampled_from(PACKET_TYPES), split=st.booleans())
+    def request(self, data: st.DataObject, ptype: int, split: bool) -> None:
+        """One packet of any type with generated fields, maybe cut into pieces."""
+        name = data.draw(st.sampled_from(self.live))
+        wire = packet(ptype, data.draw(fields(ptype, self.handles(), self.huge)))
+        for piece in data.draw(chunked(wire)) if split else [wire]:
+            self.world.raw(name, piece)
+        self.tick()
+        self.check_replies(name, ptype)
+        self.drain_others(name)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data())
+    def admin(self, data: st.DataObject) -> None:
+        name = data.draw(st.sampled_from(self.live))
+        self.world.admin_line(name, data.draw(admin_lines(self.handles(), self.huge)))
+        self.tick()
+        self.check_replies(name, None)
+        self.drain_others(name)
+
+    @precondition(lambda self: any(p.running for p in self.world.engine.peers.values()))
+    @rule(data=st.data(), result=st.sampled_from((T.WORK_COMPLETE, T.WORK_FAIL,
+                                                  T.WORK_EXCEPTION, T.WORK_DATA)))
+    def finish(self, data: st.DataObject, result: int) -> None:
+        """A worker answers one of its own jobs (random packets rarely hit a handle it holds)."""
+        w = self.world
+        holders = [n for n in self.live if w.peers[n].running]
+        if not holders:
+            return
+        name = data.draw(st.sampled_from(holders))
+        job = data.draw(st.sampled_from(w.peers[name].running))
+        w.send(name, result, *((job.handle,) if result == T.WORK_FAIL else (job.handle, b"r")))
+        self.tick()
+        self.check_replies(name, result)
+        self.drain_others(name)
+
+    @precondition(lambda self: self.live)
+    @rule(data=st.data(), ptype=st.sampled_from((T.CAN_DO, T.CAN_DO_TIMEOUT, T.GRAB_JOB_ALL,
+                                                 T.PRE_SLEEP, T.SUBMIT_JOB, T.SUBMIT_JOB_BG)))
+    def plain(self, data: st.DataObject, ptype: int) -> None:
+        """Ordinary traffic on the functions the fuzzed packets use most, so jobs get run."""
+        name = data.draw(st.sampled_from(self.live))
+        args = {T.CAN_DO: (b"f",), T.CAN_DO_TIMEOUT: (b"f", b"1500"), T.GRAB_JOB_ALL: (),
+                T.PRE_SLEEP: (), T.SUBMIT_JOB: (b"f", b"", b"x"),
+                T.SUBMIT_JOB_BG: (b"f", data.draw(st.sampled_from((b"", b"u1"))), b"y")}[ptype]
+        self.world.send(name, ptype, *args)
+        self.tick()
+        self.check_replies(name, ptype)
+        self.drain_others(name)
+
+    @rule(step=CLOCK_STEPS)
+    def advance_clock(self, step: float) -> None:
+        self.now += step
+        self.tick()
+        self.drain_others(None)
+
+    # -- invariants ----------------------------------------------------------------------------
+
+    @invariant()
+    def tables_are_consistent(self) -> None:
+        engine = self.world.engine
+        live = set(map(id, engine.peers.values()))
+        queued: Counter[int] = Counter()
+        for function in engine.functions.values():
+            for priority in PRIORITIES:
+                for job in function.queues[priority]:
+                    queued[id(job)] += 1
+                    assert job.function is function and job.priority == priority
+                    assert job.worker is None and engine.jobs.get(job.handle) is job
+            assert Counter(map(id, function.workers)) == Counter(
+                id(p) for p in engine.peers.values() for f in p.functions if f is function)
+        assert all(n == 1 for n in queued.values()), "a job is queued twice"
+        totals: Counter[bytes] = Counter()
+        running: Counter[bytes] = Counter()
+        scheduled: Counter[bytes] = Counter()
+        for handle, job in engine.jobs.items():
+            assert job.handle == handle
+            name = job.function.name
+            assert engine.functions.get(name) is job.function
+            totals[name] += 1
+            if job.worker is not None:
+                running[name] += 1
+                assert id(job.worker) in live and not job.worker.gone
+                assert job.worker.running.count(job) == 1
+                assert id(job) not in queued
+            elif id(job) not in queued:
+                scheduled[name] += 1  # an epoch job waiting for its time
+            for client in job.clients:
+                assert id(client) in live and job in client.client_jobs
+        for peer in engine.peers.values():
+            assert not peer.gone
+            for job in peer.running:
+                assert job.worker is peer
+            for job in peer.client_jobs:
+                assert engine.jobs.get(job.handle) is job and peer in job.clients
+        for function in engine.functions.values():
+            name = function.name
+            assert function.job_total == totals[name]
+            assert function.job_running == running[name]
+            assert function.scheduled == scheduled[name]
+            for key, job in function.uniques.items():
+                assert engine.jobs.get(job.handle) is job and job.key == key
+        for sleeper in engine.sleepers:
+            assert id(sleeper) in live and sleeper.sleeping and not sleeper.noop_sent
+
+    @invariant()
+    def admin_status_counts_the_tables(self) -> None:
+        engine = self.world.engine
+        rows = []
+        for function in engine.functions.values():
+            jobs = [j for j in engine.jobs.values() if j.function is function]
+            rows.append(b"%s\t%d\t%d\t%d\n" % (
+                function.name, len(jobs), sum(j.worker is not None for j in jobs),
+                sum(f is function for p in engine.peers.values() for f in p.functions)))
+        assert self.world.admin("admin", b"status") == b"".join(rows) + b".\n"
+
+    def teardown(self) -> None:
+        """Once every timer has fired, no finished job is still alive anywhere."""
+        if not hasattr(self, "world"):
+            return
+        self.now += 10.0 ** 9
+        self.tick()
+        self.check_no_finished_job_is_kept()
+
+    def check_no_finished_job_is_kept(self) -> None:
+        engine = self.world.engine
+        kept = {id(job) for job in engine.jobs.values()}
+        assert {id(job) for job in reachable_jobs(engine)} == kept
+
+
+def reachable_jobs(root: object) -> list[Job]:
+    """Every Job the object graph under ``root`` keeps alive (code, classes and modules are not
+    followed: they lead everywhere and hold no job of this engine)."""
+    seen = {id(root)}
+    stack = [root]
+    jobs = []
+    while stack:
+        obj = stack.pop()
+        if obj.__class__ is Job:
+            jobs.append(obj)
+        for ref in gc.get_referents(obj):
+            if id(ref) not in seen and not isinstance(ref, _OPAQUE):
+                seen.add(id(ref))
+                stack.append(ref)
+    return jobs
+
+
+_OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.CodeType,
+           bytes, str, int, float)
+
+
+class ExtremeEngineMachine(EngineMachine):
+    """Adds numbers beyond a float and over 4,300 digits, and checks at the end, before the clock
+    jumps, that no job that ended is kept alive (by its CAN_DO_TIMEOUT timer)."""
+
+    huge = True
+
+    def teardown(self) -> None:
+        if hasattr(self, "world"):
+            self.check_no_finished_job_is_kept()
+        super().teardown()
+
+
+TestEngine = EngineMachine.TestCase
+TestEngine.settings = settings(max_examples=500, stateful_step_count=50)
+
+TestEngineExtremes = pytest.mark.xfail(
+    strict=False,
+    reason="issue 10, being fixed on main: a 400-digit epoch overflows the tick arithmetic, "
+           "over 4,300 digits raise ValueError, CAN_DO_TIMEOUT timers keep finished jobs")(
+    ExtremeEngineMachine.TestCase)
+# No shrinking while the known failures stand: shrinking them costs minutes of CI; run with
+# HYPOTHESIS_PROFILE=explore (and without the mark) to get a minimal example.
+TestEngineExtremes.settings = settings(max_examples=500, stateful_step_count=50,
+                                       phases=[Phase.explicit, Phase.reuse, Phase.generate],
+                                       report_multiple_bugs=False)
+
+
+KNOWN_OVERFLOW = pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: an epoch "
+                                   "beyond a float overflows the tick arithmetic")
+KNOWN_DIGITS = pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: over 4,300 "
+                                 "digits raise ValueError")
+
+
+def _huge_cases() -> list:
+    cases = []
+    for number in HUGE_NUMBERS:
+        digits = sum(c.isdigit() for c in number.decode())
+        for what in ("SUBMIT_JOB_EPOCH", "WORK_STATUS", "CAN_DO_TIMEOUT", "maxqueue"):
+            # CAN_DO_TIMEOUT refuses a field over 20 characters before converting it.
+            marks = [KNOWN_DIGITS] if digits > 4300 and what != "CAN_DO_TIMEOUT" else []
+            extra = [KNOWN_OVERFLOW] if (what == "SUBMIT_JOB_EPOCH" and 308 < digits <= 4300
+                                         and not number.strip().startswith(b"-")) else []
+            cases.append(pytest.param(what, number, marks=marks + extra,
+                                      id=f"{what}-{number[:3].decode().strip()}x{digits}"))
+    return cases
+
+
+@pytest.mark.parametrize("what,number", _huge_cases())
+def test_a_huge_number_in_any_numeric_field_is_survived(what: str, number: bytes) -> None:
+    """The peer gets an allowed answer (or none) and stays connected; a tick still works."""
+    machine = EngineMachine()
+    machine.start(round_robin=False, retries=0, wakeup=0, exceptions=False)
+    w = machine.world
+    w.send("p0", T.CAN_DO, b"f")
+    handle = w.submit("p1", b"f")
+    assert w.grab("p0")[0] == "JOB_ASSIGN"
+    if what == "SUBMIT_JOB_EPOCH":
+        w.send("p2", T.SUBMIT_JOB_EPOCH, b"f", b"", number, b"d")
+        ptype, sender = T.SUBMIT_JOB_EPOCH, "p2"
+    elif what == "WORK_STATUS":
+        w.send("p0", T.WORK_STATUS, handle, number, number)
+        ptype, sender = T.WORK_STATUS, "p0"
+    elif what == "CAN_DO_TIMEOUT":
+        w.send("p2", T.CAN_DO_TIMEOUT, b"g", number)
+        ptype, sender = T.CAN_DO_TIMEOUT, "p2"
+    else:
+        w.admin_line("p2", b"maxqueue f " + number.strip())
+        ptype, sender = None, "p2"
+    machine.tick()
+    machine.check_replies(sender, ptype)
+    assert sender not in w.closed
+    machine.drain_others(sender)
+    machine.tables_are_consistent()
+    machine.admin_status_counts_the_tables()
+    machine.advance_clock(10.0 ** 6)
+    machine.tables_are_consistent()
+
+
+@pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: CAN_DO_TIMEOUT timers "
+                   "keep finished jobs")
+def test_a_finished_job_is_not_kept_by_its_can_do_timeout() -> None:
+    machine = EngineMachine()
+    machine.start(round_robin=False, retries=0, wakeup=0, exceptions=False)
+    w = machine.world
+    w.send("p0", T.CAN_DO_TIMEOUT, b"f", b"3600000")
+    for _ in range(3):
+        handle = w.submit("p1", b"f", data=b"x" * 1024)
+        assert w.grab("p0")[0] == "JOB_ASSIGN"
+        w.send("p0", T.WORK_COMPLETE, handle, b"done")
+        assert w.recv("p1") == [("WORK_COMPLETE", handle, b"done")]
+    machine.check_no_finished_job_is_kept()

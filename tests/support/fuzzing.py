@@ -90,11 +90,13 @@ def packet(ptype: int, fields: list[bytes], magic: bytes = b"\0REQ") -> bytes:
 class Generator:
     """Seeded hostile traffic: valid packets with generated fields, mutations of them, admin
     lines. ``handles`` are job handles a fuzzer has seen (JOB_CREATED replies), so results and
-    status requests sometimes name real jobs."""
+    status requests sometimes name real jobs; ``huge_numbers=False`` leaves out HUGE_NUMBERS."""
 
     def __init__(self, seed: int, max_data: int = 4096,
-                 admin_words: tuple[bytes, ...] = SOCKET_ADMIN_WORDS) -> None:
+                 admin_words: tuple[bytes, ...] = SOCKET_ADMIN_WORDS,
+                 huge_numbers: bool = True) -> None:
         self.random = random.Random(seed)
+        self.huge_numbers = huge_numbers
         self.max_data = max_data
         self.admin_words = admin_words
         self.handles: list[bytes] = []
@@ -104,7 +106,7 @@ class Generator:
         pick = r.random()
         if pick < 0.5:
             return r.choice(EDGE_NUMBERS)
-        if pick < 0.65:
+        if pick < 0.65 and self.huge_numbers:
             return r.choice(HUGE_NUMBERS)
         return b"%d" % r.randint(-2 ** 65, 2 ** 65)
 
@@ -145,7 +147,7 @@ class Generator:
         elif how == 1:
             del data[r.randint(1, len(data)):]
         elif how == 2:
-            struct.pack_into(">I", data, 8, r.choice((0, 1, len(data), len(data) - 13,
+            struct.pack_into(">I", data, 8, r.choice((0, 1, len(data), max(len(data) - 13, 0),
                                                       r.randrange(2 ** 32))))
         elif how == 3:
             struct.pack_into(">I", data, 8, r.choice((2 ** 32 - 1, 2 ** 31, 64 * 2 ** 20 + 1)))

@@ -1,0 +1,269 @@
+"""A socket-level fuzz run against a real server, shared by tests/server/test_fuzz.py (seconds, in
+CI) and scripts/fuzz (minutes, figures in docs/fuzz.md).
+
+Many connections send what tests/support/fuzzing.Generator makes (valid and broken packets of
+every type, admin lines, garbage) and go away at random — a FIN, a half-close, or an RST
+(SO_LINGER 0) — while a well-behaved worker and client keep completing jobs of their own function.
+The run reports what it sent and what it saw; :func:`problems` says what went wrong: the server
+died or stopped serving, the pair stalled or got a wrong result, the pair's function did not
+return to zero in ``status``, the log has an internal error or a traceback, or RSS grew past a
+bound. Traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import random
+import select
+import socket
+import struct
+import threading
+import time
+from dataclasses import dataclass, field
+
+from tests.support.fuzzing import Generator
+from tests.support.servers import ServerProcess
+from tests.support.wire import Conn, ConnectionClosed
+
+GOOD_FUNCTION = b"fuzz-good"
+#: A round trip of the well-behaved pair that takes longer than this is a stall, not slowness.
+STALL = 15.0
+_JOB_CREATED = b"\0RES" + struct.pack(">I", 8)
+
+
+def rss_kib(pid: int) -> int:
+    """VmRSS of a process in KiB (from /proc/PID/status)."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+@dataclass
+class Report:
+    seed: int
+    inputs: int = 0
+    bytes_sent: int = 0
+    connections: int = 0
+    closed_by_server: int = 0
+    resets: int = 0
+    round_trips: int = 0
+    rss_before_kib: int = 0
+    rss_after_kib: int = 0
+    server_alive: bool = True
+    failures: list[str] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"seed {self.seed}: {self.inputs} inputs ({self.bytes_sent} bytes) on "
+                f"{self.connections} connections ({self.closed_by_server} closed by the server, "
+                f"{self.resets} reset by us); well-behaved round trips {self.round_trips}; "
+                f"RSS {self.rss_before_kib} KiB before, {self.rss_after_kib} KiB after; "
+                f"server {'alive' if self.server_alive else 'DEAD'}; "
+                f"{len(self.failures)} failure(s)")
+
+
+class GoodPair:
+    """A worker that reverses the data of GOOD_FUNCTION jobs and a client that checks it."""
+
+    def __init__(self, address: tuple[str, int], report: Report) -> None:
+        self.address = address
+        self.report = report
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._guard, args=(run,), daemon=True)
+                        for run in (self._worker, self._client)]
+
+    def __enter__(self) -> GoodPair:
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(STALL + 5)
+
+    def _guard(self, run) -> None:
+        try:
+            run()
+        except (OSError, ConnectionClosed) as error:
+            self.report.failures.append(f"well-behaved {run.__name__[1:]}: {error!r}")
+
+    def _worker(self) -> None:
+        conn = Conn(self.address, timeout=STALL)
+        conn.send("CAN_DO", GOOD_FUNCTION)
+        try:
+            while not self.stop.is_set():
+                conn.send("GRAB_JOB")
+                packet = conn.recv_packet(STALL)
+                while packet.name == "NOOP":
+                    packet = conn.recv_packet(STALL)
+                if packet.name == "JOB_ASSIGN":
+                    handle, _, data = packet.args
+                    conn.send("WORK_COMPLETE", handle, data[::-1])
+                elif packet.name == "NO_JOB":
+                    conn.send("PRE_SLEEP")
+                    try:
+                        packet = conn.recv_packet(0.2)
+                    except TimeoutError:
+                        continue
+                    if packet.name != "NOOP":
+                        raise OSError(f"got {packet} after PRE_SLEEP")
+                else:
+                    raise OSError(f"worker got {packet}")
+        finally:
+            conn.close()
+
+    def _client(self) -> None:
+        conn = Conn(self.address, timeout=STALL)
+        try:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                data = b"job %d " % n + b"x" * (n % 200)
+                conn.send("SUBMIT_JOB", GOOD_FUNCTION, b"", data)
+                created = conn.recv_packet(STALL)
+                if created.name != "JOB_CREATED":
+                    raise OSError(f"client got {created}")
+                result = conn.recv_packet(STALL)
+                if result.name != "WORK_COMPLETE" or result.args != (created.args[0], data[::-1]):
+                    raise OSError(f"client got {result} for {data!r}")
+                self.report.round_trips += 1
+        finally:
+            conn.close()
+
+
+class Hostile:
+    """``count`` connections sending generated input; each one is replaced when it goes away."""
+
+    def __init__(self, address: tuple[str, int], generator: Generator, count: int,
+                 report: Report) -> None:
+        self.address = address
+        self.generator = generator
+        self.random = random.Random(generator.random.random())
+        self.count = count
+        self.report = report
+        self.socks: list[socket.socket] = []
+
+    def step(self) -> None:
+        while len(self.socks) < self.count:
+            sock = socket.create_connection(self.address, timeout=5)
+            sock.settimeout(0.2)
+            self.socks.append(sock)
+            self.report.connections += 1
+        sock = self.random.choice(self.socks)
+        if self.random.random() < 0.05:
+            self.close(sock)
+        else:
+            data = self.generator.input()
+            self.report.inputs += 1
+            try:
+                sock.sendall(data)
+                self.report.bytes_sent += len(data)
+            except OSError:  # the server closed it, or it stopped reading (a declared size)
+                self.close(sock, reset=True)
+        self.read()
+
+    def read(self) -> None:
+        """Take what the server sent (a peer that never reads is another test) and learn job
+        handles, so later inputs can name real jobs."""
+        readable, _, _ = select.select(self.socks, [], [], 0)
+        for sock in readable:
+            try:
+                data = sock.recv(1 << 16)
+            except OSError:
+                data = b""
+            if not data:
+                self.report.closed_by_server += 1
+                self.close(sock, reset=True)
+                continue
+            at = data.find(_JOB_CREATED)
+            if at >= 0 and len(data) >= at + 12:
+                size = struct.unpack_from(">I", data, at + 8)[0]
+                handle = data[at + 12:at + 12 + size]
+                if len(handle) == size:
+                    self.generator.handles = [*self.generator.handles[-63:], handle]
+
+    def close(self, sock: socket.socket, reset: bool | None = None) -> None:
+        """A FIN, a half-close first, or an RST (SO_LINGER 0)."""
+        self.socks.remove(sock)
+        how = self.random.randrange(3) if reset is None else 2
+        try:
+            if how == 1:
+                sock.shutdown(socket.SHUT_WR)
+            elif how == 2:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+                self.report.resets += 1
+        except OSError:
+            pass
+        sock.close()
+
+    def close_all(self) -> None:
+        for sock in self.socks[:]:
+            self.close(sock)
+
+
+def admin(address: tuple[str, int], line: bytes) -> list[bytes]:
+    conn = Conn(address)
+    try:
+        conn.send_line(line)
+        return conn.recv_list(10.0)
+    finally:
+        conn.close()
+
+
+def good_function_is_idle(address: tuple[str, int], timeout: float = 15.0) -> list[bytes] | None:
+    """Wait (bounded) until ``status`` shows GOOD_FUNCTION with no job; its row, or None."""
+    deadline = time.monotonic() + timeout
+    while True:
+        rows = [r for r in admin(address, b"status") if r.startswith(GOOD_FUNCTION + b"\t")]
+        if rows and rows[0].split(b"\t")[1:3] == [b"0", b"0"]:
+            return None
+        if time.monotonic() > deadline:
+            return rows
+        time.sleep(0.1)
+
+
+def run(server: ServerProcess, seconds: float, seed: int, connections: int,
+        huge_numbers: bool = True) -> Report:
+    """Fuzz ``server`` for ``seconds`` with ``connections`` hostile connections at once."""
+    report = Report(seed)
+    pid = server.proc.pid
+    report.rss_before_kib = rss_kib(pid)
+    generator = Generator(seed, huge_numbers=huge_numbers)
+    hostile = Hostile(server.address, generator, connections, report)
+    deadline = time.monotonic() + seconds
+    with GoodPair(server.address, report):
+        try:
+            while time.monotonic() < deadline and server.proc.poll() is None:
+                hostile.step()
+        except OSError as error:  # connect refused: the server is gone
+            report.failures.append(f"fuzzing stopped: {error!r}")
+        finally:
+            hostile.close_all()
+    report.server_alive = server.proc.poll() is None
+    if not report.server_alive:
+        report.failures.append(f"server exited with {server.proc.returncode}")
+        return report
+    try:
+        row = good_function_is_idle(server.address)
+        if row is not None:
+            report.failures.append(f"{GOOD_FUNCTION.decode()} not back to zero: {row}")
+    except (OSError, ConnectionClosed) as error:
+        report.failures.append(f"server stopped serving: {error!r}")
+    report.rss_after_kib = rss_kib(pid)
+    return report
+
+
+def problems(server: ServerProcess, report: Report, rss_growth_kib: int) -> list[str]:
+    """Everything that went wrong in a run, including what the server logged."""
+    found = list(report.failures)
+    if report.round_trips == 0:
+        found.append("the well-behaved pair completed no job")
+    log = server.log()
+    for marker in ("internal error", "Traceback"):
+        if marker in log:
+            at = log.index(marker)
+            found.append(f"log has {marker!r}: {log[max(at - 200, 0):at + 1500]}")
+    if report.rss_after_kib - report.rss_before_kib > rss_growth_kib:
+        found.append(f"RSS grew by {report.rss_after_kib - report.rss_before_kib} KiB")
+    return found

@@ -33,7 +33,7 @@ from tests.support.servers import GEARMAND, ServerProcess, gearmand_available, s
 #: per-example deadline (the machine is shared). ``HYPOTHESIS_PROFILE=explore`` searches anew.
 settings.register_profile("ci", derandomize=True, database=None, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("explore", deadline=None, max_examples=2000,
+settings.register_profile("explore", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 

@@ -24,7 +24,7 @@ import types
 from collections import Counter
 
 import pytest
-from hypothesis import Phase, settings
+from hypothesis import Phase, assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
@@ -32,7 +32,7 @@ from gearmand_py.core.model import PRIORITIES, Job
 from gearmand_py.protocol.packets import REQUEST_TYPES
 from gearmand_py.protocol.packets import PacketType as T
 from gearmand_py.server.processor import MAX_WAIT
-from tests.core.harness import World, parse_responses
+from tests.core.harness import World
 from tests.support.fuzzing import HUGE_NUMBERS, PACKET_TYPES, packet
 from tests.support.strategies import CLOCK_START, admin_lines, chunked, fields
 
@@ -158,6 +158,9 @@ class EngineMachine(RuleBasedStateMachine):
         """One packet of any type with generated fields, maybe cut into pieces."""
         name = data.draw(st.sampled_from(self.live))
         wire = packet(ptype, data.draw(fields(ptype, self.handles(), self.huge)))
+        # A function name starting with NUL (CAN_DO takes the rest of the packet) would start a
+        # listing line of ``status`` with one, which no client can tell from a packet.
+        assume(not (ptype == T.CAN_DO and wire[12:13] == b"\0"))
         for piece in data.draw(chunked(wire)) if split else [wire]:
             self.world.raw(name, piece)
         self.tick()

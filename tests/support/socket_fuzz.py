@@ -68,19 +68,22 @@ class GoodPair:
     def __init__(self, address: tuple[str, int], report: Report) -> None:
         self.address = address
         self.report = report
-        self.stop = threading.Event()
-        self.threads = [threading.Thread(target=self._guard, args=(run,), daemon=True)
-                        for run in (self._worker, self._client)]
+        #: The client stops first and the worker once the client's last job is done.
+        self.stop_client = threading.Event()
+        self.stop_worker = threading.Event()
+        self.worker = threading.Thread(target=self._guard, args=(self._worker,), daemon=True)
+        self.client = threading.Thread(target=self._guard, args=(self._client,), daemon=True)
 
     def __enter__(self) -> GoodPair:
-        for thread in self.threads:
-            thread.start()
+        self.worker.start()
+        self.client.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(STALL + 5)
+        self.stop_client.set()
+        self.client.join(STALL + 5)
+        self.stop_worker.set()
+        self.worker.join(STALL + 5)
 
     def _guard(self, run) -> None:
         try:
@@ -92,7 +95,7 @@ class GoodPair:
         conn = Conn(self.address, timeout=STALL)
         conn.send("CAN_DO", GOOD_FUNCTION)
         try:
-            while not self.stop.is_set():
+            while not self.stop_worker.is_set():
                 conn.send("GRAB_JOB")
                 packet = conn.recv_packet(STALL)
                 while packet.name == "NOOP":
@@ -113,18 +116,30 @@ class GoodPair:
         finally:
             conn.close()
 
+    def diagnose(self, handle: bytes) -> str:
+        """What the server's tables say about a job the pair waits for."""
+        return repr({"status": [r for r in admin(self.address, b"status")
+                                if r.startswith(GOOD_FUNCTION)],
+                     "show jobs": [r for r in admin(self.address, b"show jobs")
+                                   if r.startswith(handle + b"\t")],
+                     "workers": admin(self.address, b"workers")})
+
     def _client(self) -> None:
         conn = Conn(self.address, timeout=STALL)
         try:
             n = 0
-            while not self.stop.is_set():
+            while not self.stop_client.is_set():
                 n += 1
                 data = b"job %d " % n + b"x" * (n % 200)
                 conn.send("SUBMIT_JOB", GOOD_FUNCTION, b"", data)
                 created = conn.recv_packet(STALL)
                 if created.name != "JOB_CREATED":
                     raise OSError(f"client got {created}")
-                result = conn.recv_packet(STALL)
+                try:
+                    result = conn.recv_packet(STALL)
+                except TimeoutError:
+                    raise OSError(f"no result for {created.args[0]!r} in {STALL} s; server says: "
+                                  f"{self.diagnose(created.args[0])}") from None
                 if result.name != "WORK_COMPLETE" or result.args != (created.args[0], data[::-1]):
                     raise OSError(f"client got {result} for {data!r}")
                 self.report.round_trips += 1

@@ -107,7 +107,8 @@ def admin_lines(handles: Sequence[bytes] = (), huge: bool = True,
         st.sampled_from(ADMIN_KEYWORDS), st.sampled_from(FUNCTIONS[:3]),
         numbers(huge).map(lambda n: n.replace(b" ", b"").replace(b"\n", b"")),
         *([st.sampled_from(list(handles))] if handles else []),
-        st.binary(max_size=6).map(lambda b: b.translate(None, b"\n\r")))
+        # No leading NUL (``create function`` would make a listing line start with one).
+        st.binary(max_size=6).map(lambda b: b.translate(None, b"\n\r").lstrip(b"\0")))
     word = st.sampled_from(list(words)).flatmap(
         lambda w: st.sampled_from((w, w.upper())))
     return st.tuples(word, st.lists(token, max_size=6)).map(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import gc
 import types
-from collections import Counter
+from collections import Counter, defaultdict, deque
 
 import pytest
 from hypothesis import Phase, assume, settings
@@ -71,6 +71,23 @@ def _is_admin_reply(text: bytes) -> bool:
     return text.endswith(b".\n")
 
 
+def split_admin_replies(reply: tuple) -> list[tuple]:
+    """parse_responses joins admin replies that arrive together into one TEXT; split them."""
+    if reply[0] != "TEXT":
+        return [reply]
+    text, out = reply[1], []
+    while text:
+        if text.startswith(b"OK\r\n"):
+            end = 4
+        elif text.startswith((b"ERR ", b"OK ")):
+            end = text.index(b"\n") + 1
+        else:  # a listing, up to its ".\n" line
+            end = text.index(b".\n") + 2 if text.startswith(b".\n") else text.index(b"\n.\n") + 3
+        out.append(("TEXT", text[:end]))
+        text = text[end:]
+    return out
+
+
 class EngineMachine(RuleBasedStateMachine):
     """Peers named p0, p1, ... (never reused) and one quiet admin connection for ``status``."""
 
@@ -86,6 +103,9 @@ class EngineMachine(RuleBasedStateMachine):
                            exceptions=exceptions)
         #: With a persistent queue: the journal operations the "queue writer" has not committed.
         self.journal: list[tuple] = []
+        #: Per peer: the held requests still to be answered, oldest first (allowed reply types,
+        #: and whether the request may go unanswered).
+        self.awaiting: defaultdict[str, deque[tuple[set[str], bool]]] = defaultdict(deque)
         if durable:
             self.world.engine.journal = self.journal.append
         self.world.connect("admin")
@@ -125,18 +145,45 @@ class EngineMachine(RuleBasedStateMachine):
         # A reply queued behind a JOB_CREATED that waits for its commit comes with the commit.
         held = self.world.peers[name].backlog is not None
         assert sum(r[0] == "NOOP" for r in got) <= 1, got  # one NOOP until the next grab
+        if held:
+            assert not got, got  # everything after a held reply waits behind it
+            answered = ptype is None or ptype in ANSWERED
+            self.awaiting[name].append(({"TEXT"} if ptype is None else DIRECT[ptype] - {"NOOP"},
+                                        not answered))
+            return
         if ptype is None:
             texts = [r for r in got if r[0] == "TEXT"]
             assert all(r[0] in SIDE_EFFECTS for r in got if r[0] != "TEXT"), got
-            assert len(texts) == (0 if closed or held else 1), got
+            assert len(texts) == (0 if closed else 1), got
             assert all(_is_admin_reply(t[1]) for t in texts), got
             return
         allowed = DIRECT[ptype]
         assert all(r[0] in allowed or r[0] in SIDE_EFFECTS for r in got), (T(ptype).name, got)
         direct = [r for r in got if r[0] in allowed and r[0] != "NOOP"]
         assert len(direct) <= 1, (T(ptype).name, got)
-        if ptype in ANSWERED and not closed and not held:
+        if ptype in ANSWERED and not closed:
             assert len(direct) == 1, (T(ptype).name, got)
+
+    def check_released(self, name: str) -> None:
+        """Replies released by a commit answer the held requests in the order they were sent
+        (an entry marked optional is for a request that may get no reply)."""
+        awaiting = self.awaiting[name]
+        peer = self.world.peers[name]
+        if peer.gone:
+            awaiting.clear()
+            return
+        for reply in (r for got in self.replies(name) for r in split_admin_replies(got)):
+            if reply[0] in SIDE_EFFECTS:
+                continue
+            while awaiting and awaiting[0][1] and reply[0] not in awaiting[0][0]:
+                awaiting.popleft()
+            assert awaiting and reply[0] in awaiting[0][0], (name, reply, list(awaiting))
+            if reply[0] == "TEXT":
+                assert _is_admin_reply(reply[1]), reply
+            awaiting.popleft()
+        if peer.backlog is None:
+            assert all(optional for _, optional in awaiting), (name, list(awaiting))
+            awaiting.clear()
 
     def drain_others(self, sender: str | None) -> None:
         """Everyone else may only have been woken or sent results, never a direct reply."""
@@ -225,7 +272,7 @@ class EngineMachine(RuleBasedStateMachine):
         self.world.engine.journaled([job for _op, job, _row in batch], error)
         self.tick()
         for name in self.world.peers:
-            self.replies(name)  # well-formed; what they answer was checked when held
+            self.check_released(name)
 
     @rule(step=CLOCK_STEPS)
     def advance_clock(self, step: float) -> None:

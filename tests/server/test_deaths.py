@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import random
 import socket
-import struct
 import threading
 import time
 from collections import Counter
@@ -20,8 +19,8 @@ import pytest
 
 from tests.server.test_process import THREADS
 from tests.support.servers import ServerProcess, start_server
-from tests.support.socket_fuzz import admin
-from tests.support.wire import Conn, ConnectionClosed
+from tests.support.socket_fuzz import admin, next_job, reset
+from tests.support.wire import Conn
 
 SEED = 424242
 FUNCTION = b"deaths"
@@ -34,11 +33,6 @@ PATIENCE = 30.0
 #: How a worker dies holding a job; the complete-then-RST death is only used on foreground jobs,
 #: because whether the server read a WORK_COMPLETE that an RST overtook is up to the kernel.
 DEATHS = ("close", "reset", "complete-close", "complete-reset", "data-reset")
-
-
-def reset(sock: socket.socket) -> None:
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    sock.close()
 
 
 class Run:
@@ -68,22 +62,12 @@ class Run:
         return thread
 
     def grab(self, conn: Conn) -> tuple[bytes, bytes, bytes] | None:
-        """GRAB_JOB_UNIQ until a job comes (sleeping in between); None when told to stop."""
-        while not self.stop.is_set():
-            conn.send("GRAB_JOB_UNIQ")
-            packet = conn.recv_packet(PATIENCE)
-            while packet.name == "NOOP":
-                packet = conn.recv_packet(PATIENCE)
-            if packet.name == "JOB_ASSIGN_UNIQ":
-                handle, _, unique, data = packet.args
-                return handle, unique, data
-            assert packet.name == "NO_JOB", packet
-            conn.send("PRE_SLEEP")
-            try:
-                assert conn.recv_packet(0.2).name == "NOOP"
-            except TimeoutError:
-                pass
-        return None
+        """The next job's handle, unique and data; None when told to stop."""
+        job = next_job(conn, self.stop, "GRAB_JOB_UNIQ")
+        if job is None:
+            return None
+        handle, _, unique, data = job.args
+        return handle, unique, data
 
     def good_worker(self) -> None:
         conn = Conn(self.address)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import struct
 
-from tests.support.wire import COMMANDS, NUMBERS, field_count
+from tests.support.wire import COMMANDS, field_count
 
 #: Numeric fields gearmand parses with strtol/strtoull/atoi: signs, blanks, 32- and 64-bit bounds
 #: and one past them, and text that is not a number at all.

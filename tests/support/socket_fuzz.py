@@ -22,12 +22,21 @@ from dataclasses import dataclass, field
 
 from tests.support.fuzzing import Generator
 from tests.support.servers import ServerProcess
-from tests.support.wire import Conn, ConnectionClosed
+from tests.support.wire import Conn, ConnectionClosed, Packet
 
 GOOD_FUNCTION = b"fuzz-good"
 #: A round trip of the well-behaved pair that takes longer than this is a stall, not slowness.
 STALL = 15.0
 _JOB_CREATED = b"\0RES" + struct.pack(">I", 8)
+
+
+def reset(sock: socket.socket) -> None:
+    """Close with an RST instead of a FIN (SO_LINGER with a zero timeout)."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
 
 
 def rss_kib(pid: int) -> int:
@@ -60,6 +69,28 @@ class Report:
                 f"RSS {self.rss_before_kib} KiB before, {self.rss_after_kib} KiB after; "
                 f"server {'alive' if self.server_alive else 'DEAD'}; "
                 f"{len(self.failures)} failure(s)")
+
+
+def next_job(conn: Conn, stop: threading.Event, grab: str) -> Packet | None:
+    """Grab (``GRAB_JOB`` or ``GRAB_JOB_UNIQ``) until a job is assigned, sleeping with PRE_SLEEP
+    in between as a worker should; None once ``stop`` is set."""
+    while not stop.is_set():
+        conn.send(grab)
+        packet = conn.recv_packet(STALL)
+        while packet.name == "NOOP":  # a wake-up from before this grab
+            packet = conn.recv_packet(STALL)
+        if packet.name.startswith("JOB_ASSIGN"):
+            return packet
+        if packet.name != "NO_JOB":
+            raise OSError(f"worker got {packet} for {grab}")
+        conn.send("PRE_SLEEP")
+        try:
+            packet = conn.recv_packet(0.2)
+        except TimeoutError:
+            continue
+        if packet.name != "NOOP":
+            raise OSError(f"worker got {packet} after PRE_SLEEP")
+    return None
 
 
 class GoodPair:
@@ -95,24 +126,9 @@ class GoodPair:
         conn = Conn(self.address, timeout=STALL)
         conn.send("CAN_DO", GOOD_FUNCTION)
         try:
-            while not self.stop_worker.is_set():
-                conn.send("GRAB_JOB")
-                packet = conn.recv_packet(STALL)
-                while packet.name == "NOOP":
-                    packet = conn.recv_packet(STALL)
-                if packet.name == "JOB_ASSIGN":
-                    handle, _, data = packet.args
-                    conn.send("WORK_COMPLETE", handle, data[::-1])
-                elif packet.name == "NO_JOB":
-                    conn.send("PRE_SLEEP")
-                    try:
-                        packet = conn.recv_packet(0.2)
-                    except TimeoutError:
-                        continue
-                    if packet.name != "NOOP":
-                        raise OSError(f"got {packet} after PRE_SLEEP")
-                else:
-                    raise OSError(f"worker got {packet}")
+            while (job := next_job(conn, self.stop_worker, "GRAB_JOB")) is not None:
+                handle, _, data = job.args
+                conn.send("WORK_COMPLETE", handle, data[::-1])
         finally:
             conn.close()
 
@@ -175,7 +191,7 @@ class Hostile:
                 sock.sendall(data)
                 self.report.bytes_sent += len(data)
             except OSError:  # the server closed it, or it stopped reading (a declared size)
-                self.close(sock, reset=True)
+                self.close(sock, rst=True)
         self.read()
 
     def read(self) -> None:
@@ -189,7 +205,7 @@ class Hostile:
                 data = b""
             if not data:
                 self.report.closed_by_server += 1
-                self.close(sock, reset=True)
+                self.close(sock, rst=True)
                 continue
             at = data.find(_JOB_CREATED)
             if at >= 0 and len(data) >= at + 12:
@@ -198,18 +214,19 @@ class Hostile:
                 if len(handle) == size:
                     self.generator.handles = [*self.generator.handles[-63:], handle]
 
-    def close(self, sock: socket.socket, reset: bool | None = None) -> None:
-        """A FIN, a half-close first, or an RST (SO_LINGER 0)."""
+    def close(self, sock: socket.socket, rst: bool | None = None) -> None:
+        """A FIN, a half-close first, or an RST (SO_LINGER 0); ``rst`` forces the RST."""
         self.socks.remove(sock)
-        how = self.random.randrange(3) if reset is None else 2
-        try:
-            if how == 1:
+        how = self.random.randrange(3) if rst is None else 2
+        if how == 2:
+            self.report.resets += 1
+            reset(sock)
+            return
+        if how == 1:
+            try:
                 sock.shutdown(socket.SHUT_WR)
-            elif how == 2:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.report.resets += 1
-        except OSError:
-            pass
+            except OSError:
+                pass
         sock.close()
 
     def close_all(self) -> None:

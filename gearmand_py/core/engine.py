@@ -42,6 +42,7 @@ from typing import Any
 
 from gearmand_py.core.model import (
     HIGH,
+    HIGH_WATER,
     LOW,
     NORMAL,
     PRIORITIES,
@@ -131,6 +132,8 @@ class Engine:
         self.timers = Timers()
         #: Where journal operations go when a persistent queue is on (the queue writer).
         self.journal: Callable[[tuple[Any, ...]], None] | None = None
+        #: Stop (True) or resume (False) reading from a peer while its events are parked.
+        self.throttle: Callable[[Peer, bool], None] = lambda peer, paused: None
         self.next_queue_id = 1
         self.functions: dict[bytes, Function] = {}
         self.jobs: dict[bytes, Job] = {}
@@ -185,7 +188,10 @@ class Engine:
         """Forget a connection: requeue what it was running, abandon what it was waiting for."""
         if peer.gone:
             return
+        if peer.parked is not None:
+            self._run_parked_before_leaving(peer)
         peer.gone = True
+        peer.stalled = False
         peer.out.clear()
         self.peers.pop(peer.endpoint, None)
         self.sleepers.discard(peer)
@@ -196,18 +202,33 @@ class Engine:
                 # Queued: never handed out. Running: runs on, but is not run again if requeued.
                 job.ignore = True
         peer.client_jobs.clear()
+        self._release_waiters(peer)
 
     def receive(self, peer: Peer, events: Iterable[Event]) -> None:
         """Run one connection's events in order."""
         handlers = self._handlers
+        events = iter(events)
+        produced = 0  # admin reply bytes: one recv can hold thousands of admin lines
         for event in events:
-            if peer.gone or peer.closing:
+            if peer.gone or peer.closing or peer.parked is not None:
+                if peer.parked is not None and not (peer.gone or peer.closing):
+                    peer.parked.append(event)
+                    peer.parked.extend(events)
                 return
             if event.__class__ is tuple:  # a Packet
                 handlers[event[0]](peer, event[1])
             elif event.__class__ is AdminCommand:
                 if self._admin is not None:
-                    self.send(peer, self._admin(self, peer, event[0]))
+                    if peer.stalled:  # answer the rest once its own output has drained
+                        self._block(peer, peer)
+                        peer.parked.append(event)  # type: ignore[union-attr]
+                        peer.parked.extend(events)  # type: ignore[union-attr]
+                        return
+                    reply = self._admin(self, peer, event[0])
+                    self.send(peer, reply)
+                    produced += len(reply)
+                    if produced > HIGH_WATER:
+                        peer.stalled = True
             elif event.__class__ is Rejected:
                 self.send(peer, encode(T.ERROR, event[0], event[1]))
             else:
@@ -216,6 +237,56 @@ class Engine:
                 if event.code:
                     self.send(peer, encode(T.ERROR, event.code, event.text))
                 self.close(peer)
+
+    # -- output that is not read ---------------------------------------------------------------
+
+    def drained(self, peer: Peer) -> None:
+        """The server reports ``peer``'s unsent output back under HIGH_WATER: run the events
+        parked until then, in the order they came."""
+        peer.stalled = False
+        self._release_waiters(peer)
+
+    def _release_waiters(self, peer: Peer) -> None:
+        waiters = peer.waiters
+        if waiters is None:
+            return
+        peer.waiters = None
+        for waiter in waiters:
+            events = self._unpark(waiter)
+            self.receive(waiter, events)
+            if waiter.parked is None:  # not blocked again by what it just did
+                self.throttle(waiter, False)
+
+    def _block(self, peer: Peer, on: Peer) -> None:
+        """Park ``peer``'s further events until ``on`` (stalled) drains, and stop reading it."""
+        if peer.parked is not None:
+            return
+        peer.parked = []
+        peer.blocked_on = on
+        if on.waiters is None:
+            on.waiters = [peer]
+        else:
+            on.waiters.append(peer)
+        self.throttle(peer, True)
+
+    def _unpark(self, peer: Peer) -> list[Event]:
+        """Take ``peer`` off the waiters of the peer it waits for; return its parked events."""
+        events, peer.parked = peer.parked or [], None
+        on, peer.blocked_on = peer.blocked_on, None
+        if on is not None and on.waiters is not None and peer in on.waiters:
+            on.waiters.remove(peer)
+        return events
+
+    def _run_parked_before_leaving(self, peer: Peer) -> None:
+        """A parked peer is going away: what it sent before still takes effect (a WORK_COMPLETE
+        must not turn into a requeue), however slow the peers it relays to; its own replies
+        go nowhere."""
+        peer.stalled = False
+        for event in self._unpark(peer):
+            self.receive(peer, (event,))
+            peer.out.clear()
+            if peer.parked is not None:  # it relayed to a stalled client again
+                self._unpark(peer)
 
     def close(self, peer: Peer) -> None:
         """Ask the I/O side to close ``peer`` once the output produced so far is written."""
@@ -666,14 +737,18 @@ class Engine:
             return None
         return job
 
-    def _relay(self, job: Job, packet: bytes) -> None:
+    def _relay(self, job: Job, packet: bytes, producer: Peer | None = None) -> None:
+        """Send ``packet`` to the job's clients; a producer (the worker that sent it) that feeds
+        a stalled client waits for it to drain."""
         for client in job.clients:
             self.send(client, packet)
+            if client.stalled and producer is not None:
+                self._block(producer, client)
 
     def _work_data(self, ptype: int, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_DATA)
         if job is not None and job.clients:
-            self._relay(job, encode(ptype, *args))
+            self._relay(job, encode(ptype, *args), peer)
 
     def _work_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         if len(args) < 3:  # Perl's HANDLE\0NUMERATOR: gearmand ignores it, so do we
@@ -683,18 +758,18 @@ class Engine:
             job.numerator = atoi(args[1])
             job.denominator = atoi(args[2])
             if job.clients:
-                self._relay(job, encode(T.WORK_STATUS, *args))
+                self._relay(job, encode(T.WORK_STATUS, *args), peer)
 
     def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            self._relay(job, encode(T.WORK_COMPLETE, *args))
+            self._relay(job, encode(T.WORK_COMPLETE, *args), peer)
             self._finish(job)
 
     def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            self._relay(job, encode(T.WORK_FAIL, args[0]))
+            self._relay(job, encode(T.WORK_FAIL, args[0]), peer)
             self._finish(job)
 
     def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
@@ -710,6 +785,8 @@ class Engine:
                 # gearmand's quirk, kept for byte compatibility: the handle ends with a NUL.
                 fail = fail or encode(T.WORK_FAIL, args[0] + b"\0")
                 self.send(client, fail)
+            if client.stalled:
+                self._block(peer, client)
         self._finish(job)
 
     def _finish(self, job: Job) -> None:

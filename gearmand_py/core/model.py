@@ -11,6 +11,9 @@ from typing import Any
 
 HIGH, NORMAL, LOW = 0, 1, 2
 PRIORITIES = (HIGH, NORMAL, LOW)
+#: Unsent output (bytes) past which a peer counts as not reading: what produces more for it
+#: waits until it drains, so a peer that does not read cannot make the server buffer without bound.
+HIGH_WATER = 4 * 1024 * 1024
 
 
 class Job:
@@ -84,7 +87,7 @@ class Peer:
 
     __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "timeouts",
                  "sleeping", "noop_sent", "running", "client_jobs", "out", "backlog", "gone",
-                 "closing")
+                 "closing", "stalled", "parked", "blocked_on", "waiters")
 
     def __init__(self, endpoint: Any, fd: int, ip: str, exceptions: bool = False) -> None:
         #: The I/O side's handle for this connection; opaque to the core.
@@ -109,3 +112,13 @@ class Peer:
         self.backlog: list[bytes | Hold] | None = None
         self.gone = False
         self.closing = False
+        #: Its output is over HIGH_WATER: set by the server (unsent bytes) or by the core (one
+        #: ``receive`` produced that much), cleared by the server through ``Engine.drained``.
+        self.stalled = False
+        #: Its events not yet handled, in order, while it waits for ``blocked_on`` to drain (the
+        #: server stops reading from it meanwhile); None when it is not parked.
+        self.parked: list[Any] | None = None
+        #: The stalled peer (a client it relays to, or itself) whose drain it waits for.
+        self.blocked_on: Peer | None = None
+        #: Peers parked until this one drains; None when there are none.
+        self.waiters: list[Peer] | None = None

@@ -15,16 +15,24 @@ class Connection:
     """The server side of a connection.
 
     Who touches what: ``peer`` and ``handed`` belong to the processing thread, which also
-    writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``taken``, ``closing`` and
-    ``closed`` belong to the owning I/O loop, which reads from ``sock`` and writes what it was
-    handed. The I/O loop closes the socket only when the processing thread asked it to (after
-    which that thread never writes to it again); a connection the peer dropped is closed by the
-    processing thread once it has heard of it, so a descriptor is never reused while the other
-    thread may still write to it.
+    writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``taken``, ``closing``,
+    ``closed`` and ``paused`` belong to the owning I/O loop, which reads from ``sock`` and writes
+    what it was handed. The I/O loop closes the socket only when the processing thread asked it
+    to (after which that thread never writes to it again); a connection the peer dropped is closed
+    by the processing thread once it has heard of it, so a descriptor is never reused while the
+    other thread may still write to it.
+
+    Back-pressure: ``handed`` over ``HIGH_WATER`` makes the peer *stalled* (``Peer.stalled``, the
+    processing thread's). A peer whose events would add to a stalled peer's output is parked by
+    the core (its events wait on its ``Peer``), and the processing thread asks the parked peer's
+    I/O loop to stop reading it (``IOLoop.pause``, which sets ``paused``); when DRAINED brings
+    ``handed`` back under the mark, the core runs the parked events and the loop is asked to read
+    again. A paused connection with nothing to write is not watched at all, so its hang-up is
+    seen when it is resumed (the stalled peer drains or goes away).
     """
 
     __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "taken", "closing", "closed",
-                 "peer", "handed")
+                 "paused", "peer", "handed")
 
     def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
         self.sock = sock
@@ -33,12 +41,14 @@ class Connection:
         self.loop = loop
         self.decoder = Decoder(max_packet_size)
         self.wbuf = bytearray()
-        #: Hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
+        #: Bytes of hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
         self.taken = 0
         #: Close once ``wbuf`` is written (the core asked for it).
         self.closing = False
         self.closed = False
+        #: Not read from until the processing thread resumes it (its events are parked).
+        self.paused = False
         self.peer: Any = None
-        #: Output hand-offs to the loop not yet reported written: while any are, later output
-        #: must follow them through the loop to keep its order.
+        #: Bytes handed to the loop not yet reported written: while any are, later output must
+        #: follow them through the loop to keep its order.
         self.handed = 0

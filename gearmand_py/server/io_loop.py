@@ -6,7 +6,8 @@ The processing thread writes its replies to the sockets itself while they take t
 back here would cost one more thread wake-up per reply); what a socket does not take at once is
 handed to the loop, which writes it when the socket is writable, keeps the order of everything
 handed after it, stops reading from a peer that lets too much pile up, and reports DRAINED once it
-is all written. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
+is all written. It also stops reading from a peer the processing thread pauses (one whose events
+wait for another peer's output to drain) until it is resumed. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
 calls.
 """
 
@@ -18,6 +19,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.mailbox import Mailbox
@@ -28,12 +30,8 @@ log = logging.getLogger("gearmand_py.io")
 #: above glibc's mmap threshold (128 KiB) that is an mmap and munmap per call: recv(256 KiB)
 #: cost 29 us against 3.4 us for recv(64 KiB) of a 200-byte message.
 RECV_SIZE = 64 * 1024
-#: Stop reading from a connection whose unsent output exceeds this, until it drains: a peer that
-#: does not read cannot make the server buffer without bound on its behalf.
-HIGH_WATER = 4 * 1024 * 1024
-
 # What the loop's mailbox receives: (kind, payload).
-ADD, OUTPUT, STOP, FORWARD = 0, 1, 2, 3
+ADD, OUTPUT, STOP, FORWARD, PAUSE = 0, 1, 2, 3, 4
 
 
 class IOLoop:
@@ -68,6 +66,13 @@ class IOLoop:
             self.mailbox.put((OUTPUT, items))
         else:
             self._output(items)
+
+    def pause(self, conn: Connection, paused: bool) -> None:
+        """Stop (True) or resume (False) reading from ``conn`` (from the processing thread)."""
+        if self.threaded:
+            self.mailbox.put((PAUSE, (conn, paused)))
+        else:
+            self._pause(conn, paused)
 
     def forward(self, batch: Batch) -> None:
         """Pass a batch from another thread to the sink (used in single-thread mode, where the
@@ -118,6 +123,8 @@ class IOLoop:
                 self._add(*payload)
             elif kind == FORWARD:
                 self.pending.extend(payload)
+            elif kind == PAUSE:
+                self._pause(*payload)
             else:
                 self.running = False
 
@@ -134,6 +141,11 @@ class IOLoop:
             if mask & selectors.EVENT_READ and not conn.closed:
                 self._read(conn)
         return ready
+
+    def _pause(self, conn: Connection, paused: bool) -> None:
+        if not conn.closed:
+            conn.paused = paused
+            self._set_interest(conn)
 
     def _read(self, conn: Connection) -> None:
         try:
@@ -157,7 +169,7 @@ class IOLoop:
         for conn, data, close in items:
             if conn.closed:
                 continue
-            conn.taken += 1
+            conn.taken += len(data)
             if data:
                 if conn.wbuf:
                     conn.wbuf += data
@@ -211,16 +223,27 @@ class IOLoop:
             conn.taken = 0
 
     def _set_interest(self, conn: Connection) -> None:
-        """Read unless the decoder is dead or too much output is waiting; write while any is."""
+        """Read unless the decoder is dead, the connection is paused or too much output is
+        waiting; write while any is. A paused connection with nothing to write is not watched."""
         events = 0
-        if not conn.decoder.dead and not conn.closing and len(conn.wbuf) <= HIGH_WATER:
+        if (not conn.decoder.dead and not conn.closing and not conn.paused
+                and len(conn.wbuf) <= HIGH_WATER):
             events |= selectors.EVENT_READ
         if conn.wbuf:
             events |= selectors.EVENT_WRITE
-        key = self.selector.get_key(conn.sock)
+        try:
+            key = self.selector.get_key(conn.sock)
+        except KeyError:
+            key = None
         if events == 0:
+            if conn.paused:
+                if key is not None:
+                    self.selector.unregister(conn.sock)
+                return
             events = selectors.EVENT_READ  # still notice a hang-up; reads are ignored below
-        if key.events != events:
+        if key is None:
+            self.selector.register(conn.sock, events, self._make_handler(conn))
+        elif key.events != events:
             self.selector.modify(conn.sock, events, key.data)
 
     def _drop(self, conn: Connection) -> None:

@@ -7,6 +7,9 @@ directly, which on a busy server saves a wake-up of the I/O thread per reply (fg
 everyone else's at the end of the turn. What a socket does not take at once, and everything
 after it until the I/O loop reports it written (DRAINED), goes to the connection's I/O loop in
 one hand-off per loop per turn, so order is kept and a slow reader never blocks this thread.
+It counts the bytes handed and not yet written per connection: past HIGH_WATER the peer is stalled,
+and the core parks whatever would feed it more, whose reading this thread pauses until it drains
+(the rule is in ``connection``).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine
+from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.mailbox import Inbox
 
@@ -63,6 +67,7 @@ class Processor:
         self.running = True
         #: Called after every turn, from the processing thread (shutdown checks live there).
         self.after_turn = after_turn
+        engine.throttle = self._throttle
 
     def handle(self, batch: Batch) -> None:
         """Apply one batch from an I/O loop to the core."""
@@ -71,12 +76,13 @@ class Processor:
             if kind == JOURNALED:
                 engine.journaled(*payload)
                 continue
-            if kind == DRAINED:
-                conn.handed -= payload
-                continue
             peer = conn.peer
             try:
-                if kind == CONNECTED:
+                if kind == DRAINED:
+                    conn.handed -= payload
+                    if peer is not None and peer.stalled and conn.handed <= HIGH_WATER:
+                        engine.drained(peer)
+                elif kind == CONNECTED:
                     conn.peer = engine.connect(conn, conn.fd, conn.ip)
                 elif kind == CLOSED:
                     if peer is not None:
@@ -93,7 +99,19 @@ class Processor:
                     engine.close(conn.peer)
 
     @staticmethod
-    def _write_now(worker: Peer) -> None:
+    def _throttle(peer: Peer, paused: bool) -> None:
+        conn = peer.endpoint
+        conn.loop.pause(conn, paused)
+
+    def _handed(self, peer: Peer, conn: Connection, size: int) -> None:
+        """Count ``size`` more bytes handed to the I/O loop; stall or release the peer."""
+        conn.handed += size
+        if conn.handed > HIGH_WATER:
+            peer.stalled = True
+        elif peer.stalled:
+            self.engine.drained(peer)
+
+    def _write_now(self, worker: Peer) -> None:
         """Write a worker's replies as soon as its packets are handled, not with the rest of
         the turn: its next job is what keeps every job moving, and a worker gets one reply per
         request, so this costs no extra send. fg medians over three series of 6-12 alternating
@@ -104,8 +122,10 @@ class Processor:
             return  # earlier output is still with the I/O loop: flush() keeps the order
         rest = _write(conn, _joined(worker.out))
         if rest:  # the socket is full: the I/O loop writes the rest, and all after it
-            conn.handed += 1
             conn.loop.post_output([(conn, rest, False)])
+            self._handed(worker, conn, len(rest))
+        elif worker.stalled:
+            self.engine.drained(worker)
 
     def tick(self) -> float | None:
         """Run due timers, flush, run the after-turn hook; return seconds until the next timer."""
@@ -141,8 +161,11 @@ class Processor:
                 elif not conn.handed:
                     data = _write(conn, data)
                     if not data:
+                        if peer.stalled:
+                            engine.drained(peer)
                         continue
-                conn.handed += 1
+                if not close:
+                    self._handed(peer, conn, len(data))
                 items = handoffs.get(conn.loop)
                 if items is None:
                     items = handoffs[conn.loop] = []

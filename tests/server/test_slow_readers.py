@@ -12,6 +12,7 @@ import socket
 import struct
 import threading
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -113,3 +114,92 @@ def listed_connections(address: tuple[str, int]) -> int:
         while not listing.endswith(b".\n"):
             listing += admin.recv(65536)
     return listing.count(b"\n") - 1
+
+
+# -- what a peer that does not read costs in memory ------------------------------------------------
+
+SUBMIT_JOB, GRAB_JOB, JOB_ASSIGN, WORK_DATA, WORK_COMPLETE = 7, 9, 11, 28, 13
+JOB_CREATED, NOOP = 8, 6
+MB = 1024 * 1024
+#: How much the server's resident memory may grow for a peer that does not read.
+STALLED_PEER_BUDGET = 32 * MB
+
+
+def memory(server: ServerProcess, field: str) -> int:
+    """``VmRSS`` (resident now) or ``VmHWM`` (the peak so far) of the server, in bytes."""
+    with open(f"/proc/{server.proc.pid}/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError(f"no {field} in /proc/{server.proc.pid}/status")
+
+
+def slow_socket(server: ServerProcess) -> socket.socket:
+    """A connection with a small receive buffer, so what it does not read stays in the server."""
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.connect(server.address)
+    sock.settimeout(30)
+    return sock
+
+
+def read_until_stalled(sender: threading.Thread, progress: Callable[[], int]) -> int:
+    """Wait until ``sender`` finishes or its progress stops for a second; return the progress."""
+    last = -1
+    deadline = time.monotonic() + 120
+    while sender.is_alive() and time.monotonic() < deadline:
+        now = progress()
+        if now == last:
+            break
+        last = now
+        sender.join(1)
+    return progress()
+
+
+class Streamer(threading.Thread):
+    """A worker that streams ``total`` bytes of WORK_DATA for one job, then completes it."""
+
+    CHUNK = 64 * 1024
+
+    def __init__(self, sock: socket.socket, handle: bytes, total: int) -> None:
+        super().__init__(daemon=True)
+        self.sock, self.handle, self.total = sock, handle, total
+        self.sent = 0
+
+    def run(self) -> None:
+        packet = request(WORK_DATA, self.handle, b"x" * self.CHUNK)
+        while self.sent < self.total:
+            self.sock.sendall(packet)
+            self.sent += self.CHUNK
+        self.sock.sendall(request(WORK_COMPLETE, self.handle, b"done"))
+
+
+def test_work_data_for_a_client_that_does_not_read_slows_its_worker(server: ServerProcess) -> None:
+    """300 MB of WORK_DATA for a client that never reads: the server stops reading the worker
+    instead of buffering it all; once the client reads, everything arrives in order."""
+    total = 300 * MB
+    client = slow_socket(server)
+    worker = socket.create_connection(server.address, timeout=30)
+    with client, worker:
+        client.sendall(request(SUBMIT_JOB, b"stream", b"", b"go"))
+        handle = read_packet(client)[1]
+        worker.sendall(request(CAN_DO, b"stream") + request(GRAB_JOB))
+        assert read_packet(worker) == (JOB_ASSIGN, handle + b"\0stream\0go")
+        baseline = memory(server, "VmRSS")
+        streamer = Streamer(worker, handle, total)
+        streamer.start()
+        sent = read_until_stalled(streamer, lambda: streamer.sent)
+        assert sent < total, "the worker was never slowed down"
+        assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
+        # Nobody else waits for them.
+        assert echo_round_trip(server.address) < 5
+        # The client reads at last: every chunk arrives, then the result.
+        received = 0
+        while received < total:
+            ptype, body = read_packet(client)
+            assert ptype == WORK_DATA and len(body) == len(handle) + 1 + Streamer.CHUNK
+            received += Streamer.CHUNK
+        assert read_packet(client) == (WORK_COMPLETE, handle + b"\0done")
+        streamer.join(30)
+        assert not streamer.is_alive()
+        assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET

@@ -30,8 +30,12 @@ log = logging.getLogger("gearmand_py.io")
 #: above glibc's mmap threshold (128 KiB) that is an mmap and munmap per call: recv(256 KiB)
 #: cost 29 us against 3.4 us for recv(64 KiB) of a 200-byte message.
 RECV_SIZE = 64 * 1024
+#: Reads of one connection that may wait for the processing thread before the loop stops reading
+#: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
+MAX_READS_AHEAD = 16
+
 # What the loop's mailbox receives: (kind, payload).
-ADD, OUTPUT, STOP, FORWARD, PAUSE = 0, 1, 2, 3, 4
+ADD, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
 
 
 class IOLoop:
@@ -74,6 +78,10 @@ class IOLoop:
         else:
             self._pause(conn, paused)
 
+    def recheck(self, conn: Connection) -> None:
+        """The processing thread has caught up with ``conn``'s reads: read it again."""
+        self.mailbox.put((RECHECK, conn))
+
     def forward(self, batch: Batch) -> None:
         """Pass a batch from another thread to the sink (used in single-thread mode, where the
         queue writer's results reach the core through this loop)."""
@@ -96,7 +104,7 @@ class IOLoop:
         """One turn: wait for sockets or mail, handle them, hand the core what was read."""
         mailbox = self.mailbox
         mailbox.sleeping = True
-        if mailbox.items:
+        if mailbox.items or self.pending:  # with -t 0, flush() may have left a DRAINED here
             mailbox.sleeping = False
             timeout = 0
         ready = self.selector.select(timeout)
@@ -125,6 +133,8 @@ class IOLoop:
                 self.pending.extend(payload)
             elif kind == PAUSE:
                 self._pause(*payload)
+            elif kind == RECHECK:
+                self._recheck(payload)
             else:
                 self.running = False
 
@@ -161,8 +171,20 @@ class IOLoop:
         events = conn.decoder.feed(data)
         if events:
             self.pending.append((EVENTS, conn, events))
+            conn.reads += 1
+            if conn.reads - conn.reads_done > MAX_READS_AHEAD:
+                conn.reading_ahead = True
+                self._recheck(conn)
         if conn.decoder.dead:
             # Nothing more is read; the core answers what came before and asks us to close.
+            self._set_interest(conn)
+
+    def _recheck(self, conn: Connection) -> None:
+        """Read ``conn`` again unless too many of its reads still wait for the processing
+        thread."""
+        if conn.reading_ahead and conn.reads - conn.reads_done <= MAX_READS_AHEAD:
+            conn.reading_ahead = False
+        if not conn.closed:
             self._set_interest(conn)
 
     def _output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
@@ -223,11 +245,12 @@ class IOLoop:
             conn.taken = 0
 
     def _set_interest(self, conn: Connection) -> None:
-        """Read unless the decoder is dead, the connection is paused or too much output is
-        waiting; write while any is. A paused connection with nothing to write is not watched."""
+        """Read unless the decoder is dead, the connection is paused, too many of its reads wait
+        for the processing thread or too much output is waiting; write while any is. A connection
+        held back that way with nothing to write is not watched."""
         events = 0
         if (not conn.decoder.dead and not conn.closing and not conn.paused
-                and len(conn.wbuf) <= HIGH_WATER):
+                and not conn.reading_ahead and len(conn.wbuf) <= HIGH_WATER):
             events |= selectors.EVENT_READ
         if conn.wbuf:
             events |= selectors.EVENT_WRITE
@@ -236,7 +259,7 @@ class IOLoop:
         except KeyError:
             key = None
         if events == 0:
-            if conn.paused:
+            if conn.paused or conn.reading_ahead:
                 if key is not None:
                     self.selector.unregister(conn.sock)
                 return

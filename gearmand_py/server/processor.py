@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from gearmand_py.core.engine import Engine
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
+from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
 
 if TYPE_CHECKING:
@@ -90,6 +91,9 @@ class Processor:
                         conn.peer = None  # no cycle left for the garbage collector
                     conn.sock.close()
                 elif peer is not None:
+                    conn.reads_done += 1
+                    if conn.reading_ahead and conn.reads - conn.reads_done <= MAX_READS_AHEAD // 2:
+                        conn.loop.recheck(conn)
                     engine.receive(peer, payload)
                     if peer.functions and peer.out:
                         self._write_now(peer)

@@ -190,6 +190,7 @@ def test_work_data_for_a_client_that_does_not_read_slows_its_worker(server: Serv
         streamer.start()
         sent = read_until_stalled(streamer, lambda: streamer.sent)
         assert sent < total, "the worker was never slowed down"
+        print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
         assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
         # Nobody else waits for them.
         assert echo_round_trip(server.address) < 5
@@ -202,4 +203,51 @@ def test_work_data_for_a_client_that_does_not_read_slows_its_worker(server: Serv
         assert read_packet(client) == (WORK_COMPLETE, handle + b"\0done")
         streamer.join(30)
         assert not streamer.is_alive()
+        print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
         assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
+
+
+def read_admin_reply(sock: socket.socket) -> bytes:
+    reply = b""
+    while not reply.endswith(b"\n.\n"):
+        chunk = sock.recv(65536)
+        assert chunk, "closed"
+        reply += chunk
+    return reply
+
+
+def test_admin_replies_wait_for_a_client_that_does_not_read(server: ServerProcess) -> None:
+    """Pipelined ``status`` lines (a 100 KB reply each) from a client that never reads: the
+    server answers them as the client reads, not all at once into memory."""
+    lines = 2048  # 14 KB of "status\n": one recv
+    worker = socket.create_connection(server.address, timeout=30)
+    admin = socket.create_connection(server.address, timeout=30)
+    with worker, admin:
+        worker.sendall(b"".join(request(CAN_DO, b"function-%05d" % i) for i in range(5000))
+                       + request(ECHO_REQ, b"registered"))
+        assert read_packet(worker) == (ECHO_RES, b"registered")
+        admin.sendall(b"status\n")
+        reply = read_admin_reply(admin)
+        assert reply.count(b"\n") == 5001
+        baseline = memory(server, "VmRSS")
+        client = slow_socket(server)
+        with client:
+            client.sendall(b"status\n" * lines)
+            time.sleep(1)
+            assert echo_round_trip(server.address) < 5
+            print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
+            assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
+            # Every reply arrives, whole and in order, as the client reads.
+            expected = reply * 2
+            received = 0
+            while received < lines * len(reply):
+                chunk = client.recv(65536)
+                assert chunk, f"closed after {received} bytes"
+                offset = received % len(reply)
+                assert chunk == expected[offset:offset + len(chunk)]
+                received += len(chunk)
+            assert received == lines * len(reply)
+            print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
+            assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
+            client.sendall(b"version\n")
+            assert client.recv(100).startswith(b"OK")

@@ -273,8 +273,11 @@ class Engine:
         """Take ``peer`` off the waiters of the peer it waits for; return its parked events."""
         events, peer.parked = peer.parked or [], None
         on, peer.blocked_on = peer.blocked_on, None
-        if on is not None and on.waiters is not None and peer in on.waiters:
-            on.waiters.remove(peer)
+        waiters = on.waiters if on is not None else None
+        if waiters is not None and peer in waiters:
+            waiters.remove(peer)
+            if not waiters:
+                on.waiters = None  # type: ignore[union-attr]
         return events
 
     def _run_parked_before_leaving(self, peer: Peer) -> None:

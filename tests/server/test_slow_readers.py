@@ -168,29 +168,44 @@ class Streamer(threading.Thread):
 
     def run(self) -> None:
         packet = request(WORK_DATA, self.handle, b"x" * self.CHUNK)
-        while self.sent < self.total:
-            self.sock.sendall(packet)
-            self.sent += self.CHUNK
-        self.sock.sendall(request(WORK_COMPLETE, self.handle, b"done"))
+        try:
+            while self.sent < self.total:
+                self.sock.sendall(packet)
+                self.sent += self.CHUNK
+            self.sock.sendall(request(WORK_COMPLETE, self.handle, b"done"))
+        except OSError:  # the test shut the worker down
+            pass
+
+
+def running_job(server: ServerProcess) -> tuple[socket.socket, socket.socket, bytes]:
+    """A client that does not read, waiting for a job of ``stream`` that a worker now runs."""
+    client = slow_socket(server)
+    worker = socket.create_connection(server.address, timeout=30)
+    client.sendall(request(SUBMIT_JOB, b"stream", b"", b"go"))
+    handle = read_packet(client)[1]
+    worker.sendall(request(CAN_DO, b"stream") + request(GRAB_JOB))
+    assert read_packet(worker) == (JOB_ASSIGN, handle + b"\0stream\0go")
+    return client, worker, handle
+
+
+def stream_status(address: tuple[str, int]) -> bytes:
+    with socket.create_connection(address, timeout=5) as admin:
+        admin.sendall(b"status\n")
+        listing = read_admin_reply(admin)
+    return next(line for line in listing.split(b"\n") if line.startswith(b"stream\t"))
 
 
 def test_work_data_for_a_client_that_does_not_read_slows_its_worker(server: ServerProcess) -> None:
     """300 MB of WORK_DATA for a client that never reads: the server stops reading the worker
     instead of buffering it all; once the client reads, everything arrives in order."""
     total = 300 * MB
-    client = slow_socket(server)
-    worker = socket.create_connection(server.address, timeout=30)
+    client, worker, handle = running_job(server)
     with client, worker:
-        client.sendall(request(SUBMIT_JOB, b"stream", b"", b"go"))
-        handle = read_packet(client)[1]
-        worker.sendall(request(CAN_DO, b"stream") + request(GRAB_JOB))
-        assert read_packet(worker) == (JOB_ASSIGN, handle + b"\0stream\0go")
         baseline = memory(server, "VmRSS")
         streamer = Streamer(worker, handle, total)
         streamer.start()
         sent = read_until_stalled(streamer, lambda: streamer.sent)
         assert sent < total, "the worker was never slowed down"
-        print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
         assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
         # Nobody else waits for them.
         assert echo_round_trip(server.address) < 5
@@ -203,7 +218,6 @@ def test_work_data_for_a_client_that_does_not_read_slows_its_worker(server: Serv
         assert read_packet(client) == (WORK_COMPLETE, handle + b"\0done")
         streamer.join(30)
         assert not streamer.is_alive()
-        print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
         assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
 
 
@@ -235,7 +249,6 @@ def test_admin_replies_wait_for_a_client_that_does_not_read(server: ServerProces
             client.sendall(b"status\n" * lines)
             time.sleep(1)
             assert echo_round_trip(server.address) < 5
-            print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
             assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
             # Every reply arrives, whole and in order, as the client reads.
             expected = reply * 2
@@ -247,7 +260,35 @@ def test_admin_replies_wait_for_a_client_that_does_not_read(server: ServerProces
                 assert chunk == expected[offset:offset + len(chunk)]
                 received += len(chunk)
             assert received == lines * len(reply)
-            print("GROWTH", (memory(server, "VmHWM") - baseline) / MB)
             assert memory(server, "VmHWM") - baseline <= STALLED_PEER_BUDGET
             client.sendall(b"version\n")
             assert client.recv(100).startswith(b"OK")
+
+
+@pytest.mark.parametrize("leaver", ["client", "worker"])
+def test_a_stalled_client_or_its_slowed_worker_can_leave(server: ServerProcess,
+                                                         leaver: str) -> None:
+    """Either side of a stalled relay going away leaves nothing behind: a worker slowed for a
+    client that leaves runs on; a slowed worker that leaves is forgotten once its client goes."""
+    client, worker, handle = running_job(server)
+    streamer = Streamer(worker, handle, 64 * MB)
+    streamer.start()
+    assert read_until_stalled(streamer, lambda: streamer.sent) < 64 * MB
+    if leaver == "client":
+        client.close()
+        streamer.join(60)
+        assert not streamer.is_alive() and streamer.sent == 64 * MB
+        worker.sendall(request(ECHO_REQ, b"still served"))
+        assert read_packet(worker) == (ECHO_RES, b"still served")
+        assert stream_status(server.address) == b"stream\t0\t0\t1"  # the job completed
+        worker.close()
+    else:
+        worker.shutdown(socket.SHUT_RDWR)
+        worker.close()
+        streamer.join(10)
+        client.close()
+    deadline = time.monotonic() + 10
+    while listed_connections(server.address) > 1 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert listed_connections(server.address) == 1  # only the one asking
+    assert stream_status(server.address).endswith(b"\t0\t0")  # nothing running, no worker

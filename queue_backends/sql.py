@@ -125,7 +125,7 @@ class SqlQueue:
         if not jobs:
             return
         rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
-                 "priority": j.priority, "data": j.data, "when_to_run": j.when,
+                 "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
                  "reducer": j.reducer} for j in jobs]
         with self._errors(), self.engine.begin() as conn:
             conn.execute(sa.insert(self.table), rows)

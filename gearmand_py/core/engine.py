@@ -390,6 +390,8 @@ class Engine:
             return None
         function = self.functions.get(name) or self.function(name)
         if unique == b"-":
+            if data.__class__ is memoryview:  # a large field's view: keys must be hashable
+                data = bytes(data)
             key: Any = (b"-", data) if data else None
         else:
             key = unique or None

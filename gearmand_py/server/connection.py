@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from gearmand_py.protocol.codec import Decoder
@@ -15,7 +16,8 @@ class Connection:
     """The server side of a connection.
 
     Who touches what: ``peer``, ``handed`` and ``reads_done`` belong to the processing thread,
-    which also writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``taken``,
+    which also writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``pieces``,
+    ``piece_bytes``, ``taken``,
     ``closing``, ``closed``, ``paused``, ``reads`` and ``reading_ahead`` belong to the owning I/O
     loop, which reads from ``sock`` and writes
     what it was handed. The I/O loop closes the socket only when the processing thread asked it
@@ -39,7 +41,8 @@ class Connection:
     again (``IOLoop.recheck``): one of the two always sees the other's write.
     """
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "taken", "closing", "closed",
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "pieces",
+                 "piece_bytes", "taken", "closing", "closed",
                  "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
 
     def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
@@ -48,10 +51,14 @@ class Connection:
         self.ip = ip
         self.loop = loop
         self.decoder = Decoder(max_packet_size)
+        #: Output waiting to be written: ``wbuf`` first, then ``pieces`` (large fields, not
+        #: copied, and whatever came after them), which hold ``piece_bytes``.
         self.wbuf = bytearray()
+        self.pieces: deque[bytes | memoryview] = deque()
+        self.piece_bytes = 0
         #: Bytes of hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
         self.taken = 0
-        #: Close once ``wbuf`` is written (the core asked for it).
+        #: Close once all output is written (the core asked for it).
         self.closing = False
         self.closed = False
         #: Not read from until the processing thread resumes it (its events are parked).

@@ -5,7 +5,8 @@ the processing thread one batch per loop turn holding everything every readable 
 The processing thread writes its replies to the sockets itself while they take them (a hand-off
 back here would cost one more thread wake-up per reply); what a socket does not take at once is
 handed to the loop, which writes it when the socket is writable, keeps the order of everything
-handed after it, stops reading from a peer that lets too much pile up, and reports DRAINED once it
+handed after it (copying small output into one buffer, keeping large fields as they are), stops
+reading from a peer that lets too much pile up, and reports DRAINED once it
 is all written. It also stops reading from a peer the processing thread pauses (one whose events
 wait for another peer's output to drain) until it is resumed. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
 calls.
@@ -20,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gearmand_py.core.model import HIGH_WATER
+from gearmand_py.protocol.codec import LARGE
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.mailbox import Mailbox
@@ -193,20 +195,30 @@ class IOLoop:
                 continue
             conn.taken += len(data)
             if data:
-                if conn.wbuf:
-                    conn.wbuf += data
+                if conn.wbuf or conn.pieces:
+                    self._queue(conn, data)
                 else:
                     self._send(conn, data)
             if close:
                 conn.closing = True
             if conn.closed:
                 continue
-            if conn.closing and not conn.wbuf:
+            if conn.closing and not (conn.wbuf or conn.pieces):
                 self._close(conn)
             else:
-                if not conn.wbuf:
+                if not (conn.wbuf or conn.pieces):
                     self._drained(conn)
                 self._set_interest(conn)
+
+    @staticmethod
+    def _queue(conn: Connection, data: bytes | memoryview) -> None:
+        """Keep ``data`` to write after what is waiting: small output is copied into ``wbuf``;
+        a LARGE field (and anything after one) waits as it is in ``pieces``, not copied."""
+        if conn.pieces or len(data) >= LARGE:
+            conn.pieces.append(data)
+            conn.piece_bytes += len(data)
+        else:
+            conn.wbuf += data
 
     def _send(self, conn: Connection, data: bytes) -> None:
         try:
@@ -218,24 +230,33 @@ class IOLoop:
             self._drop(conn)
             return
         if sent < len(data):
-            conn.wbuf += memoryview(data)[sent:]
+            self._queue(conn, memoryview(data)[sent:])
 
     def _flush(self, conn: Connection) -> None:
-        if conn.wbuf:
+        pending = conn.wbuf or (conn.pieces[0] if conn.pieces else None)
+        if pending:
             try:
-                sent = conn.sock.send(conn.wbuf)
+                sent = conn.sock.send(pending)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 log.debug("send on fd %d failed: %s", conn.fd, exc)
                 self._drop(conn)
                 return
-            del conn.wbuf[:sent]
-        if not conn.wbuf and conn.closing:
+            if pending is conn.wbuf:
+                del conn.wbuf[:sent]
+            else:
+                conn.piece_bytes -= sent
+                if sent == len(pending):
+                    conn.pieces.popleft()
+                else:
+                    conn.pieces[0] = memoryview(pending)[sent:]
+        if conn.wbuf or conn.pieces:
+            self._set_interest(conn)
+        elif conn.closing:
             self._close(conn)
         else:
-            if not conn.wbuf:
-                self._drained(conn)
+            self._drained(conn)
             self._set_interest(conn)
 
     def _drained(self, conn: Connection) -> None:
@@ -250,9 +271,9 @@ class IOLoop:
         held back that way with nothing to write is not watched."""
         events = 0
         if (not conn.decoder.dead and not conn.closing and not conn.paused
-                and not conn.reading_ahead and len(conn.wbuf) <= HIGH_WATER):
+                and not conn.reading_ahead and len(conn.wbuf) + conn.piece_bytes <= HIGH_WATER):
             events |= selectors.EVENT_READ
-        if conn.wbuf:
+        if conn.wbuf or conn.pieces:
             events |= selectors.EVENT_WRITE
         try:
             key = self.selector.get_key(conn.sock)

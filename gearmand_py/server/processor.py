@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from gearmand_py.core.engine import Engine
 from gearmand_py.core.model import HIGH_WATER
+from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
@@ -31,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gearmand_py.processor")
 
+#: What the processing thread writes for a connection: one buffer, or pieces when it holds a
+#: large field (see ``codec.Spread``).
+Output = bytes | memoryview | list[bytes | memoryview]
+
 _STOP = object()
 #: The longest a processing turn waits for a timer, in seconds.
 MAX_WAIT = 3600.0
@@ -39,9 +44,11 @@ MAX_WAIT = 3600.0
 MAX_TURN_BATCHES = 100
 
 
-def _write(conn: Connection, data: bytes) -> bytes:
+def _write(conn: Connection, data: Output) -> Output:
     """Send what the socket takes now; return the rest (nothing if the peer is gone: its I/O
     loop will see the hang-up and report CLOSED)."""
+    if data.__class__ is list:
+        return _write_pieces(conn, data)  # type: ignore[arg-type]
     try:
         sent = conn.sock.send(data)
     except (BlockingIOError, InterruptedError):
@@ -52,11 +59,59 @@ def _write(conn: Connection, data: bytes) -> bytes:
     return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[return-value]
 
 
-def _joined(out: list[bytes]) -> bytes:
-    """Take everything in ``out`` as one bytes object."""
-    data = out[0] if len(out) == 1 else b"".join(out)
+def _write_pieces(conn: Connection, pieces: list[bytes | memoryview]) -> Output:
+    """``_write`` for output holding a large field: each piece in turn, while the socket takes
+    them whole; the rest as a list."""
+    for i, piece in enumerate(pieces):
+        rest = _write(conn, piece)  # type: ignore[arg-type]
+        if rest:
+            return [rest, *pieces[i + 1:]]  # type: ignore[list-item]
+    return b""
+
+
+def _joined(out: list[bytes | Spread]) -> Output:
+    """Take everything in ``out`` as one bytes object, or as a list of pieces when it holds a
+    ``Spread``: its large field is not copied into the join."""
+    if len(out) == 1:
+        data = out[0]
+        if data.__class__ is Spread:
+            data = list(data)  # type: ignore[assignment]
+    else:
+        try:
+            data = b"".join(out)  # type: ignore[arg-type]
+        except TypeError:  # a Spread is not a buffer; rare, so it costs nothing until then
+            data = _pieces(out)  # type: ignore[assignment]
     out.clear()
     return data
+
+
+def _pieces(out: list[bytes | Spread]) -> list[bytes | memoryview]:
+    """``out`` as few pieces as keep every large field out of a join."""
+    pieces: list[bytes | memoryview] = []
+    run: list[bytes] = []
+    for item in out:
+        if item.__class__ is Spread:
+            run.append(item[0])
+            pieces.append(b"".join(run))
+            pieces.append(item[1])
+            run = []
+        else:
+            run.append(item)  # type: ignore[arg-type]
+    if run:
+        pieces.append(b"".join(run))
+    return pieces
+
+
+def _handoff(conn: Connection, data: Output, close: bool) -> list[tuple[Connection, Any, bool]]:
+    """The I/O loop's items for ``data``: one per piece, ``close`` on the last."""
+    if data.__class__ is not list:
+        return [(conn, data, close)]
+    return [(conn, piece, close and i == len(data) - 1)  # type: ignore[arg-type]
+            for i, piece in enumerate(data)]  # type: ignore[arg-type]
+
+
+def _size(data: Output) -> int:
+    return sum(map(len, data)) if data.__class__ is list else len(data)  # type: ignore[arg-type]
 
 
 class Processor:
@@ -126,8 +181,8 @@ class Processor:
             return  # earlier output is still with the I/O loop: flush() keeps the order
         rest = _write(conn, _joined(worker.out))
         if rest:  # the socket is full: the I/O loop writes the rest, and all after it
-            conn.loop.post_output([(conn, rest, False)])
-            self._handed(worker, conn, len(rest))
+            conn.loop.post_output(_handoff(conn, rest, False))
+            self._handed(worker, conn, _size(rest))
         elif worker.stalled:
             self.engine.drained(worker)
 
@@ -169,11 +224,14 @@ class Processor:
                             engine.drained(peer)
                         continue
                 if not close:
-                    self._handed(peer, conn, len(data))
+                    self._handed(peer, conn, _size(data))
                 items = handoffs.get(conn.loop)
                 if items is None:
                     items = handoffs[conn.loop] = []
-                items.append((conn, data, close))
+                if data.__class__ is list:
+                    items += _handoff(conn, data, close)
+                else:
+                    items.append((conn, data, close))
             dirty = engine.take_output()
         for loop, items in handoffs.items():
             loop.post_output(items)

@@ -292,3 +292,57 @@ def test_a_stalled_client_or_its_slowed_worker_can_leave(server: ServerProcess,
         time.sleep(0.05)
     assert listed_connections(server.address) == 1  # only the one asking
     assert stream_status(server.address).endswith(b"\t0\t0")  # nothing running, no worker
+
+
+# -- one large job -----------------------------------------------------------------------------
+
+JOB_SIZE = 60 * MB
+#: Besides the job's data and its result, which both live until the job completes (gearmand's peak
+#: too), what the interpreter allocates meanwhile: objects, per-thread malloc arenas.
+INTERPRETER_SLACK = 4 * MB
+
+
+def run_job(client: socket.socket, worker: socket.socket, data: bytes, result: bytes) -> None:
+    """Submit ``data`` from ``client``, run it on ``worker`` (which can do ``big``) and return
+    ``result``; check every byte on the way."""
+    client.sendall(request(SUBMIT_JOB, b"big", b"", data))
+    ptype, handle = read_packet(client)
+    assert ptype == JOB_CREATED
+    worker.sendall(request(GRAB_JOB))
+    assert read_packet(worker) == (JOB_ASSIGN, handle + b"\0big\0" + data)
+    worker.sendall(request(WORK_COMPLETE, handle, result))
+    assert read_packet(client) == (WORK_COMPLETE, handle + b"\0" + result)
+
+
+def test_a_large_job_costs_at_most_twice_its_size(server: ServerProcess) -> None:
+    """A 60 MB job and its 60 MB result pass through the server without copies: the peak
+    resident memory stays within the job's data plus its result (as gearmand's), and it is
+    given back afterwards."""
+    data = bytes(range(256)) * (JOB_SIZE // 256)
+    result = data[::-1]
+    client = socket.create_connection(server.address, timeout=60)
+    worker = socket.create_connection(server.address, timeout=60)
+    with client, worker:
+        worker.sendall(request(CAN_DO, b"big") + request(ECHO_REQ, b"ready"))
+        assert read_packet(worker) == (ECHO_RES, b"ready")
+        baseline = memory(server, "VmRSS")
+        run_job(client, worker, data, result)
+        peak = memory(server, "VmHWM") - baseline
+        assert peak <= 2 * JOB_SIZE + INTERPRETER_SLACK, f"peak {peak / MB:.1f} MB above the baseline"
+        left = memory(server, "VmRSS") - baseline
+        assert left <= JOB_SIZE // 10, f"{left / MB:.1f} MB left behind"
+
+
+def test_large_and_small_replies_to_a_slow_reader_keep_their_order(server: ServerProcess) -> None:
+    """Large fields wait for a slow reader as they are, small replies are copied: the two kinds
+    still leave in the order they were made."""
+    sizes = [3 * MB // 2, 10, 5 * MB // 2, 100, 1, 2 * MB] * 3
+    slow = slow_socket(server)
+    with slow:
+        requests = b"".join(request(ECHO_REQ, bytes([i]) * size) for i, size in enumerate(sizes))
+        sender = threading.Thread(target=slow.sendall, args=(requests,), daemon=True)
+        sender.start()
+        time.sleep(0.5)
+        for i, size in enumerate(sizes):
+            assert read_packet(slow) == (ECHO_RES, bytes([i]) * size), f"echo {i}"
+        sender.join(10)

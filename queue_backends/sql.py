@@ -124,6 +124,8 @@ class SqlQueue:
         """One executemany INSERT, committed before returning."""
         if not jobs:
             return
+        # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
+        # is the same object), which not every driver binds.
         rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
                  "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
                  "reducer": j.reducer} for j in jobs]

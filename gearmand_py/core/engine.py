@@ -28,6 +28,10 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
   queued) only once its row is committed; a failed commit answers ERROR QUEUE_ERROR and drops it.
   Later replies to the same connection wait behind that JOB_CREATED, so order is kept. Its row is
   deleted when it completes, fails, is cancelled or runs out of retries.
+- A peer whose unsent output passes HIGH_WATER is stalled (gearmand buffers without bound): a
+  worker relaying to a stalled client has its further requests parked and is not read until the
+  client drains or leaves; a stalled peer's own admin lines wait the same way. Parked requests
+  of a peer that leaves still take effect.
 """
 
 from __future__ import annotations
@@ -54,7 +58,7 @@ from gearmand_py.core.model import (
 from gearmand_py.core.timers import Timers
 from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
-from gearmand_py.protocol.codec import encode
+from gearmand_py.protocol.codec import Spread, encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
 from gearmand_py.protocol.packets import NUMBERS as T
 from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
@@ -297,7 +301,7 @@ class Engine:
         if not peer.out:
             self._dirty.append(peer)
 
-    def send(self, peer: Peer, data: bytes) -> None:
+    def send(self, peer: Peer, data: bytes | Spread) -> None:
         """Queue bytes for a connection; they leave with the next ``take_output``."""
         if peer.gone:
             return
@@ -742,7 +746,7 @@ class Engine:
             return None
         return job
 
-    def _relay(self, job: Job, packet: bytes, producer: Peer | None = None) -> None:
+    def _relay(self, job: Job, packet: bytes | Spread, producer: Peer | None = None) -> None:
         """Send ``packet`` to the job's clients; a producer (the worker that sent it) that feeds
         a stalled client waits for it to drain."""
         for client in job.clients:

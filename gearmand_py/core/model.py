@@ -106,8 +106,9 @@ class Peer:
         self.running: list[Job] = []
         #: Foreground jobs this client waits for (a dict used as an ordered set).
         self.client_jobs: dict[Job, None] = {}
-        #: Bytes produced for this connection during the current processing turn.
-        self.out: list[bytes] = []
+        #: Bytes produced for this connection during the current processing turn (a packet with
+        #: a large field is a ``codec.Spread``).
+        self.out: list[Any] = []
         #: Output queued behind an unresolved Hold; None when nothing is held.
         self.backlog: list[bytes | Hold] | None = None
         self.gone = False

@@ -282,3 +282,22 @@ def test_jobs_in_a_table_written_by_gearmand_are_replayed(tmp_path: Path) -> Non
         assert sorted(drain(server, "moved", 4)) == [b"m%d" % i for i in range(4)]
     finally:
         server.stop()
+
+
+def test_a_large_background_job_is_stored_and_replayed_whole(backend: Backend) -> None:
+    """A job's data of a MiB or more reaches the server as a view of its receive buffer (it is
+    not copied); the database gets and gives back every byte of it."""
+    data = bytes(range(256)) * (3 * 1024 * 1024 // 256)
+    server = start_server("gearmand-py", ["-t", "0", *backend.args()])
+    try:
+        submit_bg(Conn(server.address), "large", "-", data)
+        submit_bg(Conn(server.address), "large", "", data[::-1])
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        restarted = start_server("gearmand-py", ["-t", "0", *backend.args()])
+        try:
+            assert drain(restarted, "large", 2) == [data, data[::-1]]
+        finally:
+            restarted.stop()
+    finally:
+        server.stop()

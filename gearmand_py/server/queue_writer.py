@@ -2,8 +2,9 @@
 
 The processing thread journals each new background job and each finished one; this thread takes
 everything waiting at that moment, writes all new rows in one transaction, and reports the
-commit (or its error) back as one JOURNALED batch, which is when the jobs' clients get their
-JOB_CREATED. While one transaction runs, the next batch builds up, so throughput grows with load
+commit (or its error) back in one JOURNALED batch, which is when the jobs' clients get their
+JOB_CREATED. A row the database refuses fails alone (the backend stores the others), so that
+batch then holds one JOURNALED item per outcome. While one transaction runs, the next batch builds up, so throughput grows with load
 instead of paying one commit per job. Deletions are batched the same way; when the database is
 unreachable they are kept and retried (a finished job whose row could not be deleted yet would
 run again after a restart, never be lost).
@@ -13,9 +14,10 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from gearmand_py.core.engine import JOURNAL_ADD
+from gearmand_py.core.model import Job
 from gearmand_py.server.batches import JOURNALED, Batch
 from gearmand_py.server.mailbox import Inbox
 from queue_backends.base import QueueBackend, QueueError
@@ -73,14 +75,21 @@ class QueueWriter:
 
     def _commit(self, adds: list[tuple]) -> None:
         error = None
+        refused: Mapping[int, str] = {}
         try:
-            self.backend.add([row for _op, _job, row in adds])
+            refused = self.backend.add([row for _op, _job, row in adds])
         except QueueError as exc:
             error = str(exc)
         except Exception as exc:  # a backend bug must fail these submits, not the thread
             log.exception("persistent queue add failed")
             error = f"{type(exc).__name__}: {exc}"
-        self.deliver([(JOURNALED, None, ([job for _op, job, _row in adds], error))])
+        if not refused:  # the common case: one outcome for the whole batch
+            self.deliver([(JOURNALED, None, ([job for _op, job, _row in adds], error))])
+            return
+        outcomes: dict[str | None, list[Job]] = {}  # error (None: stored) -> its jobs
+        for _op, job, row in adds:
+            outcomes.setdefault(refused.get(row.id), []).append(job)
+        self.deliver([(JOURNALED, None, (jobs, reason)) for reason, jobs in outcomes.items()])
 
     def _delete(self, ids: list[int]) -> None:
         pending = self._undeleted + ids

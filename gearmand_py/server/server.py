@@ -150,9 +150,12 @@ class Server:
         elif self.settings.store_queue_on_shutdown:
             jobs = self.engine.stored_jobs()
             try:
-                self.backend.add(jobs)
-                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs),
+                refused = self.backend.add(jobs)
+                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs) - len(refused),
                         self.backend.name)
+                if refused:
+                    log.error("Storing the queue on shutdown: the database refused %d jobs (%s)",
+                              len(refused), next(iter(refused.values())))
             except QueueError as exc:
                 log.error("Storing the queue on shutdown failed: %s", exc)
         self.backend.close()

@@ -22,6 +22,8 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
 - CAN_DO_TIMEOUT: a worker holding a job past its function's timeout fails the job (clients get
   WORK_FAIL) and a late result from it gets JOB_NOT_FOUND, as the protocol says (gearmand 1.1.20
   silently requeues).
+- Numbers in requests are read as gearmand's C library reads them (``protocol.numbers``); an
+  epoch or CAN_DO_TIMEOUT beyond 64 bits, which gearmand fails without a reply, gets an ERROR.
 - ``cancel job`` fails the job to its clients and drops it; gearmand's quirk of leaving it in the
   tables until a worker reaches it is kept, so ``status`` counts it until then.
 - With a persistent queue, a new background job is journaled and answered JOB_CREATED (and
@@ -55,6 +57,7 @@ from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
+from gearmand_py.protocol.numbers import INT64_MAX, INT64_MIN, atou32, strtoll
 from gearmand_py.protocol.packets import NUMBERS as T
 from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
 from queue_backends.base import StoredJob
@@ -102,22 +105,6 @@ class EngineOptions:
     round_robin: bool = False
     job_retries: int = 0
     exceptions: bool = False
-
-
-def strtol(value: bytes) -> int:
-    """C's ``strtol``/``atoi`` on a field: leading blanks, a sign, digits; 0 when none."""
-    text = value.lstrip(b" \t\n\r\v\f")
-    sign = 1
-    if text[:1] in (b"-", b"+"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    digits = len(text) - len(text.lstrip(b"0123456789"))
-    return sign * int(text[:digits] or b"0")
-
-
-def atoi(value: bytes) -> int:
-    """``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
-    return strtol(value) & 0xFFFFFFFF
 
 
 class Engine:
@@ -305,7 +292,11 @@ class Engine:
 
     def _submit_epoch(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         # FUNC, UNIQ, EPOCH, DATA: background, normal priority, runs at EPOCH (now if past or 0)
-        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(strtol(args[2]), 0))
+        when = strtoll(args[2])
+        if when.out_of_range:  # gearmand fails the request without a reply
+            self._error(peer, errors.EPOCH_OUT_OF_RANGE)
+            return
+        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(when.value, 0))
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
@@ -513,7 +504,10 @@ class Engine:
         if len(args[1]) > MAX_TIMEOUT_FIELD:  # gearmand registers nothing either
             self._error(peer, errors.TIMEOUT_TOO_LARGE)
             return
-        milliseconds = strtol(args[1])
+        milliseconds = strtoll(args[1]).value
+        if milliseconds in (INT64_MIN, INT64_MAX):  # gearmand's check, also without a reply
+            self._error(peer, errors.TIMEOUT_TOO_LARGE)
+            return
         # gearmand: 0 or negative means no timeout; 1..999 ms are raised to one second.
         seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0
         self._can_do(peer, args[:1], seconds)
@@ -680,8 +674,8 @@ class Engine:
             return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            job.numerator = atoi(args[1])
-            job.denominator = atoi(args[2])
+            job.numerator = atou32(args[1])
+            job.denominator = atou32(args[2])
             if job.clients:
                 self._relay(job, encode(T.WORK_STATUS, *args))
 

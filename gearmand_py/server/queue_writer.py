@@ -12,10 +12,10 @@ run again after a restart, never be lost).
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 
 from gearmand_py.core.engine import JOURNAL_ADD
+from gearmand_py.server import fatal
 from gearmand_py.server.batches import JOURNALED, Batch
 from gearmand_py.server.mailbox import Inbox
 from queue_backends.base import QueueBackend, QueueError
@@ -31,13 +31,14 @@ _STOP = object()
 class QueueWriter:
     """Owns the backend while the server runs."""
 
-    def __init__(self, backend: QueueBackend, deliver: Callable[[Batch], None]) -> None:
+    def __init__(self, backend: QueueBackend, deliver: Callable[[Batch], None],
+                 on_fatal: Callable[[], None]) -> None:
         self.backend = backend
         #: Where JOURNALED batches go: the processing thread's mailbox (or the single loop's).
         self.deliver = deliver
         self.mailbox = Inbox()
         self._undeleted: list[int] = []
-        self._thread = threading.Thread(target=self._run, name="queue-writer", daemon=True)
+        self._thread = fatal.thread(self._run, "queue-writer", on_fatal)
 
     def put(self, operation: tuple) -> None:
         """Journal an operation (from the processing thread)."""

@@ -3,7 +3,11 @@ only that one, while an unavailable database still fails the whole batch at once
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
+
 import pytest
+import sqlalchemy as sa
 
 from queue_backends import QueueError, SqlQueue, mysql
 from tests.queue_backends.dbs import SERVER_KINDS, Database
@@ -16,6 +20,22 @@ OVER_MAX_ALLOWED_PACKET = 20 << 20  # MariaDB's default max_allowed_packet is 16
 
 def stored_ids(queue: SqlQueue) -> list[int]:
     return [j.id for j in queue.replay()]
+
+
+@pytest.fixture
+def proxy(db: Database) -> Iterator[TcpProxy]:
+    """A proxy to the test's MariaDB or PostgreSQL, up."""
+    proxy = TcpProxy(("127.0.0.1", 3306 if db.kind == "mysql" else 5432))
+    proxy.up()
+    yield proxy
+    proxy.down()
+
+
+def open_through(db: Database, proxy: TcpProxy) -> SqlQueue:
+    """The test's queue, connecting through ``proxy``."""
+    if db.kind == "mysql":
+        return db.open(mysql_port=proxy.port)
+    return db.open(libpq_conninfo=f"host=127.0.0.1 port={proxy.port} dbname=test user=postgres")
 
 
 def test_rows_the_database_refuses_fail_alone(db: Database) -> None:
@@ -52,27 +72,18 @@ def test_mysql_row_over_max_allowed_packet_fails_alone(db: Database) -> None:
 
 
 @pytest.mark.parametrize("db", SERVER_KINDS, indirect=True)
-def test_unreachable_database_fails_the_whole_batch_at_once(db: Database) -> None:
+def test_unreachable_database_fails_the_whole_batch_at_once(db: Database,
+                                                            proxy: TcpProxy) -> None:
     """A lost connection that cannot be regained is the database's fault, not a row's: QueueError
     for the batch (not a refusal per row after trying each)."""
-    target = ("127.0.0.1", 3306 if db.kind == "mysql" else 5432)
-    proxy = TcpProxy(target)
+    queue = open_through(db, proxy)
+    queue.add([job(1)])
+    proxy.down()
+    with pytest.raises(QueueError, match=f"^{queue.name}: "):
+        queue.add([job(i) for i in range(2, 50)])
     proxy.up()
-    try:
-        if db.kind == "mysql":
-            queue = db.open(mysql_port=proxy.port)
-        else:
-            queue = db.open(libpq_conninfo=f"host=127.0.0.1 port={proxy.port} dbname=test "
-                                           "user=postgres")
-        queue.add([job(1)])
-        proxy.down()
-        with pytest.raises(QueueError, match=f"^{queue.name}: "):
-            queue.add([job(i) for i in range(2, 50)])
-        proxy.up()
-        assert queue.add([job(50)]) == {}
-        assert stored_ids(queue) == [1, 50]
-    finally:
-        proxy.down()
+    assert queue.add([job(50)]) == {}
+    assert stored_ids(queue) == [1, 50]
 
 
 @pytest.mark.parametrize("db", ["mysql"], indirect=True)
@@ -94,3 +105,28 @@ def test_mysql_statement_timeout_fails_the_whole_batch_at_once(
     assert queue.add([job(10)]) == {}
     assert stored_ids(queue) == [1, 10]
 
+
+@pytest.mark.parametrize("db", SERVER_KINDS, indirect=True)
+def test_database_lost_while_refused_rows_are_sorted_out(db: Database,
+                                                         proxy: TcpProxy) -> None:
+    """The database goes away right after refusing a row: every row not stored yet fails with
+    the outage at once (not one reconnect per part), and none is stored."""
+    queue = open_through(db, proxy)
+    queue.add([job(1)])
+    errors: list[sa.engine.ExceptionContext] = []
+
+    def outage(context: sa.engine.ExceptionContext) -> None:
+        errors.append(context)
+        proxy.down()
+
+    sa.event.listen(queue.engine, "handle_error", outage)
+    batch = [job(i) for i in range(2, 40)]
+    batch[5] = job(7, when=OVER_INT64)
+    refused = queue.add(batch)
+    assert sorted(refused) == list(range(2, 40))
+    reasons = set(refused.values())
+    assert len(reasons) == 1, reasons
+    assert re.search(r"Can't connect|connection to server .* failed", reasons.pop())
+    assert len(errors) <= 3, errors  # the refusal, then one reconnect (the pool's ping, connect)
+    proxy.up()
+    assert stored_ids(queue) == [1]

@@ -12,9 +12,10 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gearmand_py.core.engine import Engine, strtol
+from gearmand_py.core.engine import Engine
 from gearmand_py.core.model import PRIORITIES, Peer
 from gearmand_py.protocol import admin as reply
+from gearmand_py.protocol.numbers import atoi
 
 UNKNOWN_ERROR = reply.err(b"UNKNOWN_ERROR")
 UNKNOWN_JOB = reply.err(b"UNKNOWN_JOB")
@@ -154,7 +155,7 @@ class Admin:
         values are 0, unlimited; negative values too). An unknown function is not created."""
         if len(tokens) == 1:
             return reply.err_invalid_arguments(tokens[0])
-        limits = [max(strtol(value), 0) & 0xFFFFFFFF for value in tokens[2:5]]
+        limits = [max(atoi(value), 0) for value in tokens[2:5]]
         limits += [0] * (3 - len(limits))
         if len(tokens) <= 3:
             limits = [limits[0]] * 3

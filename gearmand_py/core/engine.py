@@ -22,6 +22,8 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
 - CAN_DO_TIMEOUT: a worker holding a job past its function's timeout fails the job (clients get
   WORK_FAIL) and a late result from it gets JOB_NOT_FOUND, as the protocol says (gearmand 1.1.20
   silently requeues).
+- Numbers in requests are read as gearmand's C library reads them (``protocol.numbers``); an
+  epoch or CAN_DO_TIMEOUT beyond 64 bits, which gearmand fails without a reply, gets an ERROR.
 - ``cancel job`` fails the job to its clients and drops it; gearmand's quirk of leaving it in the
   tables until a worker reaches it is kept, so ``status`` counts it until then.
 - With a persistent queue, a new background job is journaled and answered JOB_CREATED (and
@@ -55,13 +57,14 @@ from gearmand_py.core.model import (
     Job,
     Peer,
 )
-from gearmand_py.core.timers import Timers
+from gearmand_py.core.timers import Timer, Timers
 from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import Spread, encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
+from gearmand_py.protocol.numbers import INT64_MAX, INT64_MIN, atou32, strtoll
 from gearmand_py.protocol.packets import NUMBERS as T
-from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
+from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT, PacketType
 from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
@@ -109,20 +112,19 @@ class EngineOptions:
     exceptions: bool = False
 
 
-def strtol(value: bytes) -> int:
-    """C's ``strtol``/``atoi`` on a field: leading blanks, a sign, digits; 0 when none."""
-    text = value.lstrip(b" \t\n\r\v\f")
-    sign = 1
-    if text[:1] in (b"-", b"+"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    digits = len(text) - len(text.lstrip(b"0123456789"))
-    return sign * int(text[:digits] or b"0")
+class RequestFailed(Exception):
+    """A request's handler raised (a bug): the message names the request, the cause is the
+    handler's exception."""
 
 
-def atoi(value: bytes) -> int:
-    """``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
-    return strtol(value) & 0xFFFFFFFF
+def describe(event: Event | None) -> str:
+    """A request as a log line names it: its packet type, or its admin command word."""
+    if event.__class__ is tuple:
+        return PacketType(event[0]).name  # type: ignore[index]
+    if event.__class__ is AdminCommand:
+        word = event[0][0][:32]  # type: ignore[index]
+        return f"admin command {word.decode(errors='replace')!r}"
+    return type(event).__name__
 
 
 class Engine:
@@ -134,6 +136,8 @@ class Engine:
         self.options = options
         self.clock = clock
         self.timers = Timers()
+        #: The CAN_DO_TIMEOUT timer of each running job whose worker set one.
+        self._deadlines: dict[Job, Timer] = {}
         #: Where journal operations go when a persistent queue is on (the queue writer).
         self.journal: Callable[[tuple[Any, ...]], None] | None = None
         #: Stop (True) or resume (False) reading from a peer while its events are parked.
@@ -209,38 +213,43 @@ class Engine:
         self._release_waiters(peer)
 
     def receive(self, peer: Peer, events: Iterable[Event]) -> None:
-        """Run one connection's events in order."""
+        """Run one connection's events in order; a handler's failure is raised as
+        RequestFailed, naming the request."""
         handlers = self._handlers
         events = iter(events)
         produced = 0  # admin reply bytes: one recv can hold thousands of admin lines
-        for event in events:
-            if peer.gone or peer.closing or peer.parked is not None:
-                if peer.parked is not None and not (peer.gone or peer.closing):
-                    peer.parked.append(event)
-                    peer.parked.extend(events)
-                return
-            if event.__class__ is tuple:  # a Packet
-                handlers[event[0]](peer, event[1])
-            elif event.__class__ is AdminCommand:
-                if self._admin is not None:
-                    if peer.stalled:  # answer the rest once its own output has drained
-                        self._block(peer, peer)
-                        peer.parked.append(event)  # type: ignore[union-attr]
-                        peer.parked.extend(events)  # type: ignore[union-attr]
-                        return
-                    reply = self._admin(self, peer, event[0])
-                    self.send(peer, reply)
-                    produced += len(reply)
-                    if produced > HIGH_WATER:
-                        peer.stalled = True
-            elif event.__class__ is Rejected:
-                self.send(peer, encode(T.ERROR, event[0], event[1]))
-            else:
-                assert isinstance(event, Fatal)
-                log.info("closing connection %s (%s): %s", peer.fd, peer.ip, event.reason)
-                if event.code:
-                    self.send(peer, encode(T.ERROR, event.code, event.text))
-                self.close(peer)
+        event: Event | None = None
+        try:
+            for event in events:
+                if peer.gone or peer.closing or peer.parked is not None:
+                    if peer.parked is not None and not (peer.gone or peer.closing):
+                        peer.parked.append(event)
+                        peer.parked.extend(events)
+                    return
+                if event.__class__ is tuple:  # a Packet
+                    handlers[event[0]](peer, event[1])
+                elif event.__class__ is AdminCommand:
+                    if self._admin is not None:
+                        if peer.stalled:  # answer the rest once its own output has drained
+                            self._block(peer, peer)
+                            peer.parked.append(event)  # type: ignore[union-attr]
+                            peer.parked.extend(events)  # type: ignore[union-attr]
+                            return
+                        reply = self._admin(self, peer, event[0])
+                        self.send(peer, reply)
+                        produced += len(reply)
+                        if produced > HIGH_WATER:
+                            peer.stalled = True
+                elif event.__class__ is Rejected:
+                    self.send(peer, encode(T.ERROR, event[0], event[1]))
+                else:
+                    assert isinstance(event, Fatal)
+                    log.info("closing connection %s (%s): %s", peer.fd, peer.ip, event.reason)
+                    if event.code:
+                        self.send(peer, encode(T.ERROR, event.code, event.text))
+                    self.close(peer)
+        except Exception as exc:
+            raise RequestFailed(describe(event)) from exc
 
     # -- output that is not read ---------------------------------------------------------------
 
@@ -256,10 +265,21 @@ class Engine:
             return
         peer.waiters = None
         for waiter in waiters:
-            events = self._unpark(waiter)
-            self.receive(waiter, events)
-            if waiter.parked is None:  # not blocked again by what it just did
+            if not self._receive_parked(waiter, self._unpark(waiter)):
+                self.close(waiter)
+            elif waiter.parked is None:  # not blocked again by what it just did
                 self.throttle(waiter, False)
+
+    def _receive_parked(self, peer: Peer, events: list[Event]) -> bool:
+        """``receive`` for parked events, whose failure must cost ``peer`` only, not the peer
+        whose drain or departure let them run; False if one failed (logged)."""
+        try:
+            self.receive(peer, events)
+        except RequestFailed as exc:
+            log.error("internal error handling %s on connection %s (%s); closing it",
+                      exc, peer.fd, peer.ip, exc_info=exc.__cause__)
+            return False
+        return True
 
     def _block(self, peer: Peer, on: Peer) -> None:
         """Park ``peer``'s further events until ``on`` (stalled) drains, and stop reading it."""
@@ -290,10 +310,12 @@ class Engine:
         go nowhere."""
         peer.stalled = False
         for event in self._unpark(peer):
-            self.receive(peer, (event,))
+            ok = self._receive_parked(peer, [event])
             peer.out.clear()
             if peer.parked is not None:  # it relayed to a stalled client again
                 self._unpark(peer)
+            if not ok:
+                return
 
     def close(self, peer: Peer) -> None:
         """Ask the I/O side to close ``peer`` once the output produced so far is written."""
@@ -383,7 +405,11 @@ class Engine:
 
     def _submit_epoch(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         # FUNC, UNIQ, EPOCH, DATA: background, normal priority, runs at EPOCH (now if past or 0)
-        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(strtol(args[2]), 0))
+        when = strtoll(args[2])
+        if when.out_of_range:  # gearmand fails the request without a reply
+            self._error(peer, errors.EPOCH_OUT_OF_RANGE)
+            return
+        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(when.value, 0))
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
@@ -593,7 +619,10 @@ class Engine:
         if len(args[1]) > MAX_TIMEOUT_FIELD:  # gearmand registers nothing either
             self._error(peer, errors.TIMEOUT_TOO_LARGE)
             return
-        milliseconds = strtol(args[1])
+        milliseconds = strtoll(args[1]).value
+        if milliseconds in (INT64_MIN, INT64_MAX):  # gearmand's check, also without a reply
+            self._error(peer, errors.TIMEOUT_TOO_LARGE)
+            return
         # gearmand: 0 or negative means no timeout; 1..999 ms are raised to one second.
         seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0
         self._can_do(peer, args[:1], seconds)
@@ -625,7 +654,7 @@ class Engine:
         """Put a job whose worker let go of it back at the tail of its queue (or drop it)."""
         function = job.function
         function.job_running -= 1
-        job.worker = None
+        self._release_worker(job)
         job.numerator = job.denominator = 0
         job.retries += 1
         retries = self.options.job_retries
@@ -704,14 +733,21 @@ class Engine:
         peer.running.append(job)
         timeout = peer.timeouts.get(job.function) if peer.timeouts else None
         if timeout:
-            self.timers.call_at(self.clock() + timeout, self._worker_timeout, job, peer,
-                                job.retries)
+            self._deadlines[job] = self.timers.call_at(self.clock() + timeout,
+                                                       self._worker_timeout, job)
         return job
 
-    def _worker_timeout(self, job: Job, worker: Peer, attempt: int) -> None:
-        """CAN_DO_TIMEOUT expired: fail the job if that worker still holds that attempt of it."""
-        if job.worker is not worker or job.retries != attempt or self.jobs.get(job.handle) is not job:
-            return
+    def _release_worker(self, job: Job) -> None:
+        """The job's worker let go of it: cancel its CAN_DO_TIMEOUT, which holds the job."""
+        job.worker = None
+        if self._deadlines:
+            timer = self._deadlines.pop(job, None)
+            if timer is not None:
+                self.timers.cancel(timer)
+
+    def _worker_timeout(self, job: Job) -> None:
+        """CAN_DO_TIMEOUT expired while the worker still holds the job: fail it."""
+        del self._deadlines[job]
         log.warning("Worker timeout reached on job, failing: %s", job.handle.decode(errors="replace"))
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         self._finish(job)
@@ -764,8 +800,8 @@ class Engine:
             return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            job.numerator = atoi(args[1])
-            job.denominator = atoi(args[2])
+            job.numerator = atou32(args[1])
+            job.denominator = atou32(args[2])
             if job.clients:
                 self._relay(job, encode(T.WORK_STATUS, *args), peer)
 
@@ -804,7 +840,7 @@ class Engine:
         if worker is not None:
             worker.running.remove(job)
             job.function.job_running -= 1
-            job.worker = None
+            self._release_worker(job)
         self._forget(job)
 
     def _forget(self, job: Job) -> None:

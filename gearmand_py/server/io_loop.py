@@ -148,10 +148,15 @@ class IOLoop:
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
         def ready(_sock: Any, mask: int) -> None:
-            if mask & selectors.EVENT_WRITE:
-                self._flush(conn)
-            if mask & selectors.EVENT_READ and not conn.closed:
-                self._read(conn)
+            try:
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(conn)
+                if mask & selectors.EVENT_READ and not conn.closed:
+                    self._read(conn)
+            except Exception:  # a bug must cost this connection, never the loop
+                log.exception("internal error on connection %d (%s); dropping it",
+                              conn.fd, conn.ip)
+                self._drop(conn)
         return ready
 
     def _pause(self, conn: Connection, paused: bool) -> None:

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gearmand_py.core.engine import Engine
+from gearmand_py.core.engine import Engine, RequestFailed
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
@@ -152,8 +152,9 @@ class Processor:
                     engine.receive(peer, payload)
                     if peer.functions and peer.out:
                         self._write_now(peer)
-            except Exception:  # a bug must cost one connection, never the server
-                log.exception("internal error on connection %d (%s); closing it", conn.fd, conn.ip)
+            except RequestFailed as exc:  # a bug must cost one connection, never the server
+                log.error("internal error handling %s on connection %d (%s); closing it",
+                          exc, conn.fd, conn.ip, exc_info=exc.__cause__)
                 if conn.peer is not None:
                     engine.close(conn.peer)
 

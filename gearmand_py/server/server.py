@@ -19,7 +19,6 @@ import selectors
 import signal
 import socket
 import sys
-import threading
 from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
@@ -27,6 +26,7 @@ from typing import Any
 from gearmand_py import COMPATIBLE_VERSION, __version__, logs
 from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import Engine, EngineOptions
+from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.listener import SocketOptions, accept_ready, open_listeners
 from gearmand_py.server.processor import Processor
@@ -91,6 +91,8 @@ class Server:
                                             settings.keepalive_interval, settings.keepalive_count)
         self.listeners = open_listeners(settings.listen, settings.port, settings.backlog)
         self.stop_requested = False
+        #: What ``serve`` returns: 0, or fatal.EXIT_SOFTWARE after an internal failure.
+        self.exit_status = 0
         self.graceful = False
         self._admin_request: bool | None = None
         self._reopen_logs = False
@@ -104,7 +106,7 @@ class Server:
             if settings.store_queue_on_shutdown:
                 backend.clear()
             else:
-                self.writer = QueueWriter(backend, self.processor.submit)
+                self.writer = QueueWriter(backend, self.processor.submit, self.fail)
                 self.engine.journal = self.writer.put
 
     def _replay(self, backend: QueueBackend) -> None:
@@ -129,7 +131,7 @@ class Server:
             self.writer.start()
         try:
             if self.settings.threads == 0:
-                self._serve_single()
+                fatal.guarded(self._serve_single, self.fail)()
             else:
                 self._serve_threaded(self.settings.threads)
         finally:
@@ -139,7 +141,7 @@ class Server:
             self._wake_w.close()
             self._close_queue()
         log.log(logs.NOTICE, "Shutdown complete")
-        return 0
+        return self.exit_status
 
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""
@@ -150,9 +152,12 @@ class Server:
         elif self.settings.store_queue_on_shutdown:
             jobs = self.engine.stored_jobs()
             try:
-                self.backend.add(jobs)
-                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs),
+                refused = self.backend.add(jobs)
+                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs) - len(refused),
                         self.backend.name)
+                if refused:
+                    log.error("Storing the queue on shutdown: the database refused %d jobs (%s)",
+                              len(refused), next(iter(refused.values())))
             except QueueError as exc:
                 log.error("Storing the queue on shutdown failed: %s", exc)
         self.backend.close()
@@ -163,6 +168,11 @@ class Server:
         """Stop now (from any thread)."""
         self.stop_requested = True
         self._wake_main()
+
+    def fail(self) -> None:
+        """A thread failed (``fatal``): stop now, with a non-zero exit status (from any thread)."""
+        self.exit_status = fatal.EXIT_SOFTWARE
+        self.request_stop()
 
     def request_graceful_stop(self) -> None:
         """Stop listening, finish the jobs there are, then stop (from any thread)."""
@@ -265,9 +275,8 @@ class Server:
         sys.setswitchinterval(SWITCH_INTERVAL)
         loops = [IOLoop(f"io-{i}", self.settings.max_packet_size, processor.submit)
                  for i in range(count)]
-        threads = [threading.Thread(target=processor.run, name="processing", daemon=True)]
-        threads += [threading.Thread(target=loop.run, name=loop.name, daemon=True)
-                    for loop in loops]
+        threads = [fatal.thread(processor.run, "processing", self.fail)]
+        threads += [fatal.thread(loop.run, loop.name, self.fail) for loop in loops]
         for thread in threads:
             thread.start()
         next_loop = itertools.cycle(loops)

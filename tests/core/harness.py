@@ -16,6 +16,8 @@ server's encoder.
 from __future__ import annotations
 
 import struct
+import time
+from collections.abc import Callable
 from typing import Any
 
 from gearmand_py.core.admin import Admin, ServerInfo
@@ -101,9 +103,9 @@ class World:
     """One engine and named connections to it."""
 
     def __init__(self, prefix: bytes = PREFIX, max_packet_size: int | None = None,
-                 **options: Any) -> None:
+                 clock: Callable[[], float] = time.time, **options: Any) -> None:
         self.engine = Engine(EngineOptions(job_handle_prefix=prefix, **options),
-                             Admin(ServerInfo(VERSION, PID, lambda: VERBOSE)))
+                             Admin(ServerInfo(VERSION, PID, lambda: VERBOSE)), clock)
         self.max_packet_size = max_packet_size
         self.peers: dict[str, Peer] = {}
         self.decoders: dict[str, Decoder] = {}

@@ -2,12 +2,11 @@
 when accept() keeps failing.
 
 Each wake-up accepts everything the kernel has queued (up to the listen backlog, the most it
-can hold), so a burst of connects never waits in the queue for more wake-ups, nor overflows it
-while the thread is busy elsewhere.
+can hold), so a burst of connects is taken in one go rather than a few per turn of the loop.
 
-At the descriptor limit (EMFILE, ENFILE) or out of kernel memory (ENOBUFS, ENOMEM) the waiting
-connection stays queued and the listener stays readable: retrying at once spins the thread and
-floods the log. Instead the listeners are left out of the selector for a while that grows from
+At the descriptor limit (EMFILE, ENFILE), out of kernel memory (ENOBUFS, ENOMEM), or on any
+other accept() error that is not one connection's own, the waiting connection stays queued and
+the listener stays readable: retrying at once spins the thread and floods the log. Instead the listeners are left out of the selector for a while that grows from
 BACKOFF_FIRST to BACKOFF_MAX and then tried again; the condition is logged when it starts, at
 most once per REPORT_EVERY while it lasts (with the count of failed attempts), and once more
 when the listen queue has been emptied again. Queued clients are served as descriptors free
@@ -44,13 +43,12 @@ Take = Callable[[socket.socket, str], None]
 class Acceptor:
     """The listening sockets, watched on one thread's selector; ``take`` gets each new socket."""
 
-    def __init__(self, listeners: list[socket.socket], options: SocketOptions, backlog: int,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, listeners: list[socket.socket], options: SocketOptions,
+                 backlog: int) -> None:
         self.listeners = listeners
         self.options = options
         # What a full listen queue holds (Linux queues backlog + 1).
         self.per_wakeup = backlog + 1
-        self.clock = clock
         self._selector: selectors.BaseSelector | None = None
         self._take: Take | None = None
         #: While backing off: when to watch the listeners again; None while accepting.
@@ -93,7 +91,7 @@ class Acceptor:
         the thread may sleep."""
         if self.resume_at is None:
             return None
-        wait = self.resume_at - self.clock()
+        wait = self.resume_at - time.monotonic()
         if wait > 0:
             return wait
         self.resume_at = None
@@ -127,7 +125,7 @@ class Acceptor:
     def _back_off(self, exc: OSError, accepted: bool) -> None:
         """accept() failed for want of a resource: stop watching the listeners for a while,
         longer each time nothing could be accepted."""
-        now = self.clock()
+        now = time.monotonic()
         if self._failing_since is None:
             self._failing_since = self._reported_at = now
             self._backoff = BACKOFF_FIRST
@@ -148,6 +146,6 @@ class Acceptor:
         """Everything queued is accepted: the condition is over."""
         assert self._failing_since is not None
         log.log(logs.NOTICE, "accepting connections again after %.1f s of failed attempts",
-                self.clock() - self._failing_since)
+                time.monotonic() - self._failing_since)
         self._failing_since = None
         self._failed = 0

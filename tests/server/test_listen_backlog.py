@@ -76,10 +76,11 @@ def test_a_burst_of_connects_while_the_server_cannot_accept_is_queued_then_serve
                 clients.append(socket.create_connection(server.address, timeout=5))
         finally:
             server.proc.send_signal(signal.SIGCONT)
+        # At -t 4 an earlier asking connection may still be listed for a moment: at least.
         deadline = time.monotonic() + 30
-        while listed_connections(server) < BURST and time.monotonic() < deadline:
+        while (listed := listed_connections(server)) < BURST and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert listed_connections(server) == BURST
+        assert listed >= BURST
     finally:
         for sock in clients:
             sock.close()

@@ -39,7 +39,7 @@ class ServerInfo:
 def status(engine: Engine) -> bytes:
     """``FUNC\\tTOTAL\\tRUNNING\\tWORKERS`` for every function ever referenced."""
     return reply.listing(
-        reply.tab_row(f.name, b"%d" % f.job_total, b"%d" % f.job_running, b"%d" % len(f.workers))
+        reply.tab_row(f.name, b"%d" % f.job_total, b"%d" % f.job_running, b"%d" % f.worker_count)
         for f in engine.functions.values())
 
 
@@ -49,7 +49,7 @@ def priority_status(engine: Engine) -> bytes:
     for f in engine.functions.values():
         waiting = [len(f.queues[p]) for p in PRIORITIES]
         waiting[1] += f.scheduled  # epoch jobs are normal-priority jobs not due yet
-        rows.append(reply.tab_row(f.name, *(b"%d" % n for n in waiting), b"%d" % len(f.workers)))
+        rows.append(reply.tab_row(f.name, *(b"%d" % n for n in waiting), b"%d" % f.worker_count))
     return reply.listing(rows)
 
 
@@ -143,7 +143,7 @@ class Admin:
         wanted = name.lower()
         for function in engine.functions.values():
             if function.name.lower() == wanted:
-                if function.workers or function.job_total:
+                if function.worker_count or function.job_total:
                     return FUNCTION_BUSY
                 del engine.functions[function.name]
                 return reply.OK

@@ -469,7 +469,7 @@ class Engine:
             self._enqueue(job)
         else:
             function.queues[priority].append(job)
-            if function.workers:
+            if function.worker_head is not None:
                 self._wake(function)
         return job
 
@@ -608,7 +608,7 @@ class Engine:
     def _can_do(self, peer: Peer, args: tuple[bytes, ...], timeout: float = 0.0) -> None:
         function = self.function(args[0])
         peer.functions.insert(0, function)
-        function.workers.append(peer)
+        peer.abilities.append(function.add_worker(peer))
         # The newest CAN_DO for a function decides its timeout, as gearmand reads the first entry.
         if timeout:
             peer.timeouts[function] = timeout
@@ -638,8 +638,13 @@ class Engine:
     def _drop_abilities(self, peer: Peer, only: Function | None) -> None:
         """Remove ``peer``'s CAN_DOs (all, or those for ``only``) and requeue the jobs it holds
         for them, most recently assigned first."""
-        for function in set(peer.functions) if only is None else (only,):
-            function.workers = [w for w in function.workers if w is not peer]
+        kept = []
+        for ability in peer.abilities:
+            if only is None or ability.function is only:
+                ability.function.remove_worker(ability)
+            else:
+                kept.append(ability)
+        peer.abilities = kept
         peer.functions = [f for f in peer.functions if only is not None and f is not only]
         if only is None:
             peer.timeouts.clear()
@@ -669,15 +674,15 @@ class Engine:
 
     def _wake(self, function: Function) -> None:
         """NOOP sleeping workers of ``function`` that have no NOOP outstanding."""
-        workers = function.workers
-        count = len(workers)
-        if not count or not self.sleepers:
+        head = function.worker_head
+        if head is None or not self.sleepers:
             return
-        limit = self.options.worker_wakeup or count
-        start = function.wake_head % count
+        limit = self.options.worker_wakeup or function.worker_count
         woken = 0
-        for i in range(count):
-            worker = workers[(start + i) % count]
+        entry = head
+        while True:
+            worker = entry.worker
+            entry = entry.next
             if worker.sleeping and not worker.noop_sent:
                 worker.noop_sent = True
                 self.sleepers.discard(worker)
@@ -685,7 +690,10 @@ class Engine:
                 woken += 1
                 if woken == limit:
                     break
-        function.wake_head = (start + i + 1) % count
+            if entry is head:
+                break
+        # The next walk starts after the last entry looked at (a full circle leaves it).
+        function.worker_head = entry
 
     def _pre_sleep(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         if self._take(peer, peek=True) is not None:

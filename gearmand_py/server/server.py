@@ -28,7 +28,8 @@ from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
-from gearmand_py.server.listener import SocketOptions, accept_ready, open_listeners
+from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.listener import SocketOptions, open_listeners
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
 from queue_backends import QueueBackend, QueueError, open_backend
@@ -87,16 +88,16 @@ class Server:
                           verbose, self._admin_shutdown)
         self.engine = Engine(engine_options(settings), Admin(info))
         self.processor = Processor(self.engine, self._after_turn)
-        self.socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
-                                            settings.keepalive_interval, settings.keepalive_count)
-        self.listeners = open_listeners(settings.listen, settings.port, settings.backlog)
+        socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
+                                       settings.keepalive_interval, settings.keepalive_count)
+        self.acceptor = Acceptor(open_listeners(settings.listen, settings.port, settings.backlog),
+                                 socket_options, settings.backlog)
         self.stop_requested = False
         #: What ``serve`` returns: 0, or fatal.EXIT_SOFTWARE after an internal failure.
         self.exit_status = 0
         self.graceful = False
         self._admin_request: bool | None = None
         self._reopen_logs = False
-        self._selector: selectors.BaseSelector | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -136,7 +137,7 @@ class Server:
                 self._serve_threaded(self.settings.threads)
         finally:
             self._restore_signals(previous)
-            self._close_listeners()
+            self.acceptor.close()
             self._wake_r.close()
             self._wake_w.close()
             self._close_queue()
@@ -202,24 +203,16 @@ class Server:
         except (BlockingIOError, OSError):
             pass
 
-    def _close_listeners(self) -> None:
-        for sock in self.listeners:
-            if self._selector is not None:
-                try:
-                    self._selector.unregister(sock)
-                except (KeyError, ValueError):
-                    pass
-            sock.close()
-        self.listeners = []
-
-    def _management(self) -> None:
-        """Main thread, after every wake-up: stop listening once graceful; reopen logs."""
-        if self.graceful and self.listeners:
+    def _management(self) -> float | None:
+        """Accepting thread, after every wake-up: stop listening once graceful; reopen logs;
+        end an accept back-off that is over. Returns the most it may sleep (None: no limit)."""
+        if self.graceful and self.acceptor.listeners:
             log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
-            self._close_listeners()
+            self.acceptor.close()
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
+        return self.acceptor.tick()
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -263,10 +256,9 @@ class Server:
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = processor.tick()
-                self._management()
+                timeout = earliest(processor.tick(), self._management())
         finally:
-            self._close_listeners()
+            self.acceptor.close()
             loop.selector.unregister(self._wake_r)
             loop.close_all()
 
@@ -283,13 +275,14 @@ class Server:
         selector = selectors.DefaultSelector()
         self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
         log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
+        timeout = None
         try:
             while not self.stop_requested:
-                for key, mask in selector.select(None):
+                for key, mask in selector.select(timeout):
                     key.data(key.fileobj, mask)
-                self._management()
+                timeout = self._management()
         finally:
-            self._close_listeners()
+            self.acceptor.close()
             selector.close()
             processor.stop()
             threads[0].join(5)
@@ -301,12 +294,15 @@ class Server:
     def _watch(self, selector: selectors.BaseSelector,
                take: Callable[[socket.socket, str], None]) -> None:
         """Register the listeners and the wake-up socket on the accepting thread's selector."""
-        self._selector = selector
-        options = self.socket_options
-        for sock in self.listeners:
-            selector.register(sock, selectors.EVENT_READ,
-                              lambda listener, _mask: accept_ready(listener, options, take))
+        self.acceptor.watch(selector, take)
         selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+
+
+def earliest(a: float | None, b: float | None) -> float | None:
+    """The shorter of two selector timeouts, None meaning no limit."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def run(settings: Namespace) -> int:

@@ -17,10 +17,9 @@ class Connection:
 
     Who touches what: ``peer``, ``handed`` and ``reads_done`` belong to the processing thread,
     which also writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``pieces``,
-    ``piece_bytes``, ``taken``,
-    ``closing``, ``closed``, ``paused``, ``reads`` and ``reading_ahead`` belong to the owning I/O
-    loop, which reads from ``sock`` and writes
-    what it was handed. The I/O loop closes the socket only when the processing thread asked it
+    ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads`` and
+    ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and writes what it
+    was handed. The I/O loop closes the socket only when the processing thread asked it
     to (after which that thread never writes to it again); a connection the peer dropped is closed
     by the processing thread once it has heard of it, so a descriptor is never reused while the
     other thread may still write to it.

@@ -6,10 +6,11 @@ The processing thread writes its replies to the sockets itself while they take t
 back here would cost one more thread wake-up per reply); what a socket does not take at once is
 handed to the loop, which writes it when the socket is writable, keeps the order of everything
 handed after it (copying small output into one buffer, keeping large fields as they are), stops
-reading from a peer that lets too much pile up, and reports DRAINED once it
-is all written. It also stops reading from a peer the processing thread pauses (one whose events
-wait for another peer's output to drain) until it is resumed. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
-calls.
+reading from a peer that lets too much pile up, and reports DRAINED once it is all written. It
+also stops reading from a peer the processing thread pauses (one whose events wait for another
+peer's output to drain) until it is resumed, and from one whose input waits for the processing
+thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread and the hand-offs
+become plain calls.
 """
 
 from __future__ import annotations

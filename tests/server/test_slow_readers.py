@@ -328,7 +328,7 @@ def test_a_large_job_costs_at_most_twice_its_size(server: ServerProcess) -> None
         baseline = memory(server, "VmRSS")
         run_job(client, worker, data, result)
         peak = memory(server, "VmHWM") - baseline
-        assert peak <= 2 * JOB_SIZE + INTERPRETER_SLACK, f"peak {peak / MB:.1f} MB above the baseline"
+        assert peak <= 2 * JOB_SIZE + INTERPRETER_SLACK, f"peak {peak / MB:.1f} MB above idle"
         left = memory(server, "VmRSS") - baseline
         assert left <= JOB_SIZE // 10, f"{left / MB:.1f} MB left behind"
 

@@ -165,8 +165,11 @@ _KEEPALIVE_HELP = ("If keepalive is enabled, set the value for {opt} for systems
                    "occurred when trying to retrieve the default value.")
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("backlog", ("-b", "--backlog"), "Number of backlog connections for listen.",
-            default=32, type=_non_negative, meta="N"),
+    Setting("backlog", ("-b", "--backlog"),
+            "Number of backlog connections for listen. gearmand-py defaults to 4096 (gearmand: "
+            "32; the kernel caps it at net.core.somaxconn): with 32, clients reconnecting "
+            "quickly overflow the queue and each overflow costs a client a one-second retry.",
+            default=4096, type=_non_negative, meta="N"),
     Setting("daemon", ("-d", "--daemon"), "Daemon, detach and run in the background.",
             default=False, action="store_true", supported=False),
     Setting("exceptions", ("--exceptions",), "Enable protocol exceptions by default.",

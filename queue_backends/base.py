@@ -8,7 +8,7 @@ other there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import NamedTuple, Protocol
 
 
@@ -25,17 +25,27 @@ class StoredJob(NamedTuple):
 
 
 class QueueError(Exception):
-    """A backend could not do what was asked; the message is meant for the client and the log."""
+    """The database is unavailable or failing as a whole (unreachable, connection lost and not
+    regained, table gone, locked, timed out): the call did nothing. The message is meant for the
+    client and the log."""
 
 
 class QueueBackend(Protocol):
     """Implemented by each backend. Called from one thread at a time (the queue writer, or the
-    main thread at startup); each call is one transaction, all-or-nothing."""
+    main thread at startup); each call is one transaction, all-or-nothing, except ``add``, whose
+    rows succeed or fail one by one (see there)."""
 
     name: str
 
-    def add(self, jobs: Sequence[StoredJob]) -> None:
-        """Store ``jobs`` durably before returning (raise QueueError on failure)."""
+    def add(self, jobs: Sequence[StoredJob]) -> Mapping[int, str]:
+        """Store ``jobs`` durably before returning; the result maps the id of every job the
+        database *refused* to why (empty when all are stored). A refusal is one row's fault (a
+        value out of a column's range, a row over the server's packet limit, a duplicate id):
+        that row fails alone and every other one is stored, since one client's bad job must
+        not fail the other clients' submits that share its group commit. When the database is
+        *unavailable* instead, raise QueueError at once (no row stored, none retried one by
+        one); if it becomes unavailable while refused rows are being sorted out, the rows not
+        stored by then are reported with that error."""
 
     def done(self, ids: Sequence[int]) -> None:
         """Delete the jobs with these ids (unknown ids are ignored)."""

@@ -96,8 +96,37 @@ def create_engine(url: URL, connect_defaults: Mapping[str, Any] | None = None,
         raise ValueError(f"cannot use queue database URL {url!r}: {exc}") from exc
 
 
+# What a failed INSERT raises: SQLAlchemy's errors, and the OverflowError SQLite's driver raises
+# outside SQLAlchemy's wrapping for an int over 64 bits.
+_INSERT_ERRORS = (sa.exc.SQLAlchemyError, OverflowError)
+
+
+def _row_fault(exc: BaseException) -> bool:
+    """Whether a failed INSERT may be a row's fault rather than the database's state: a value
+    the driver cannot convert or the database refuses (out of range, duplicate id), or the
+    server dropping the connection on what it was sent (MariaDB does that to a statement over
+    max_allowed_packet; were the database down, the reconnect for the next part fails, and
+    that is no row's fault). A timeout is the database's state: trying part by part would
+    cost one timeout each."""
+    if isinstance(exc, (sa.exc.DataError, sa.exc.IntegrityError, OverflowError)):
+        return True
+    return (isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+            and not _timed_out(exc))
+
+
+def _timed_out(exc: sa.exc.DBAPIError) -> bool:
+    """Whether the driver error arose from a socket timeout (PyMySQL's read_timeout)."""
+    cause: BaseException | None = exc.orig
+    while cause is not None:
+        if isinstance(cause, TimeoutError):
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
 class SqlQueue:
-    """The QueueBackend protocol on an SQLAlchemy engine; every method is one transaction."""
+    """The QueueBackend protocol on an SQLAlchemy engine; every method is one transaction, but
+    ``add`` when it has to sort refused rows out."""
 
     def __init__(self, engine: Engine, table: str) -> None:
         """Take ownership of ``engine``; create ``table``, or convert gearmand's table of that
@@ -118,17 +147,65 @@ class SqlQueue:
         try:
             yield
         except sa.exc.SQLAlchemyError as exc:
-            raise QueueError(f"{self.name}: {describe(exc)}") from exc
+            raise QueueError(self._message(exc)) from exc
 
-    def add(self, jobs: Sequence[StoredJob]) -> None:
-        """One executemany INSERT, committed before returning."""
+    def _message(self, exc: BaseException) -> str:
+        return f"{self.name}: {describe(exc)}"
+
+    def add(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
+        """One executemany INSERT, committed before returning; only when it fails with what may
+        be a row's fault are the rows sorted out (``_isolate``)."""
         if not jobs:
-            return
+            return {}
+        # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
+        # is the same object), which not every driver binds.
         rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
-                 "priority": j.priority, "data": j.data, "when_to_run": j.when,
+                 "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
                  "reducer": j.reducer} for j in jobs]
-        with self._errors(), self.engine.begin() as conn:
+        try:
+            self._insert(rows)
+        except _INSERT_ERRORS as exc:
+            if not _row_fault(exc):
+                raise QueueError(self._message(exc)) from exc
+            return self._isolate(rows, exc)
+        return {}
+
+    def _insert(self, rows: list[dict[str, Any]]) -> None:
+        """INSERT ``rows`` in one transaction. Not getting a connection (the pool pings it first)
+        is the database being unavailable: QueueError; what the INSERT raises is passed on."""
+        with self._errors():
+            conn = self.engine.connect()
+        with conn, conn.begin():
             conn.execute(sa.insert(self.table), rows)
+
+    def _isolate(self, rows: list[dict[str, Any]], failure: BaseException) -> dict[int, str]:
+        """After ``rows`` failed together with ``failure``: store every row the database takes
+        and return {id: why} for the others. A failing part is split in halves, each tried in its
+        own transaction, so one bad row among N costs about 2*log2(N) INSERTs, not N commits,
+        and a row is refused only when it fails alone. An error that is no row's fault (say the
+        reconnect fails: the database really went away) ends this at once, for every row not
+        stored yet."""
+        refused: dict[int, str] = {}
+        stored: set[int] = set()
+        failed = [(rows, failure)]  # parts that failed together, and how
+        while failed:
+            part, error = failed.pop()
+            if len(part) == 1:
+                refused[part[0]["id"]] = self._message(error)
+                continue
+            half = len(part) // 2
+            for piece in (part[half:], part[:half]):
+                try:
+                    self._insert(piece)
+                except (QueueError, *_INSERT_ERRORS) as exc:
+                    if not _row_fault(exc):
+                        reason = str(exc) if isinstance(exc, QueueError) else self._message(exc)
+                        return {row["id"]: refused.get(row["id"], reason) for row in rows
+                                if row["id"] not in stored}
+                    failed.append((piece, exc))
+                else:
+                    stored.update(row["id"] for row in piece)
+        return refused
 
     def done(self, ids: Sequence[int]) -> None:
         """DELETE ... WHERE id IN (...) in chunks, all in one transaction."""

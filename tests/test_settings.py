@@ -19,10 +19,11 @@ from gearmand_py.settings import parse_args, render_config
 
 REPO = Path(__file__).resolve().parents[1]
 
-# Every option of gearmand 1.1.20 --help, with its default, plus gearmand-py's additions. One
-# default differs on purpose: -t is 0, not 4 (single-threaded is fastest under the GIL).
+# Every option of gearmand 1.1.20 --help, with its default, plus gearmand-py's additions. Two
+# defaults differ on purpose: -t is 0, not 4 (single-threaded is fastest under the GIL), and -b
+# is 4096, not 32 (a listen queue of 32 overflows when clients reconnect quickly).
 DEFAULTS = {
-    "backlog": 32, "daemon": False, "exceptions": False, "file_descriptors": None,
+    "backlog": 4096, "daemon": False, "exceptions": False, "file_descriptors": None,
     "job_retries": 0, "job_handle_prefix": None, "hashtable_buckets": 991, "keepalive": False,
     "keepalive_idle": -1, "keepalive_interval": -1, "keepalive_count": -1,
     "log_file": "/var/log/gearmand.log", "listen": None, "pid_file": "/var/gearmand.pid",

@@ -12,9 +12,10 @@ import ipaddress
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from gearmand_py.core.engine import Engine, strtol
+from gearmand_py.core.engine import Engine
 from gearmand_py.core.model import PRIORITIES, Peer
 from gearmand_py.protocol import admin as reply
+from gearmand_py.protocol.numbers import atoi
 
 UNKNOWN_ERROR = reply.err(b"UNKNOWN_ERROR")
 UNKNOWN_JOB = reply.err(b"UNKNOWN_JOB")
@@ -38,7 +39,7 @@ class ServerInfo:
 def status(engine: Engine) -> bytes:
     """``FUNC\\tTOTAL\\tRUNNING\\tWORKERS`` for every function ever referenced."""
     return reply.listing(
-        reply.tab_row(f.name, b"%d" % f.job_total, b"%d" % f.job_running, b"%d" % len(f.workers))
+        reply.tab_row(f.name, b"%d" % f.job_total, b"%d" % f.job_running, b"%d" % f.worker_count)
         for f in engine.functions.values())
 
 
@@ -48,7 +49,7 @@ def priority_status(engine: Engine) -> bytes:
     for f in engine.functions.values():
         waiting = [len(f.queues[p]) for p in PRIORITIES]
         waiting[1] += f.scheduled  # epoch jobs are normal-priority jobs not due yet
-        rows.append(reply.tab_row(f.name, *(b"%d" % n for n in waiting), b"%d" % len(f.workers)))
+        rows.append(reply.tab_row(f.name, *(b"%d" % n for n in waiting), b"%d" % f.worker_count))
     return reply.listing(rows)
 
 
@@ -142,7 +143,7 @@ class Admin:
         wanted = name.lower()
         for function in engine.functions.values():
             if function.name.lower() == wanted:
-                if function.workers or function.job_total:
+                if function.worker_count or function.job_total:
                     return FUNCTION_BUSY
                 del engine.functions[function.name]
                 return reply.OK
@@ -154,7 +155,7 @@ class Admin:
         values are 0, unlimited; negative values too). An unknown function is not created."""
         if len(tokens) == 1:
             return reply.err_invalid_arguments(tokens[0])
-        limits = [max(strtol(value), 0) & 0xFFFFFFFF for value in tokens[2:5]]
+        limits = [max(atoi(value), 0) for value in tokens[2:5]]
         limits += [0] * (3 - len(limits))
         if len(tokens) <= 3:
             limits = [limits[0]] * 3

@@ -22,12 +22,18 @@ Rules kept here (gearmand 1.1.20 unless a line says otherwise):
 - CAN_DO_TIMEOUT: a worker holding a job past its function's timeout fails the job (clients get
   WORK_FAIL) and a late result from it gets JOB_NOT_FOUND, as the protocol says (gearmand 1.1.20
   silently requeues).
+- Numbers in requests are read as gearmand's C library reads them (``protocol.numbers``); an
+  epoch or CAN_DO_TIMEOUT beyond 64 bits, which gearmand fails without a reply, gets an ERROR.
 - ``cancel job`` fails the job to its clients and drops it; gearmand's quirk of leaving it in the
   tables until a worker reaches it is kept, so ``status`` counts it until then.
 - With a persistent queue, a new background job is journaled and answered JOB_CREATED (and
   queued) only once its row is committed; a failed commit answers ERROR QUEUE_ERROR and drops it.
   Later replies to the same connection wait behind that JOB_CREATED, so order is kept. Its row is
   deleted when it completes, fails, is cancelled or runs out of retries.
+- A peer whose unsent output passes HIGH_WATER is stalled (gearmand buffers without bound): a
+  worker relaying to a stalled client has its further requests parked and is not read until the
+  client drains or leaves; a stalled peer's own admin lines wait the same way. Parked requests
+  of a peer that leaves still take effect.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ from typing import Any
 
 from gearmand_py.core.model import (
     HIGH,
+    HIGH_WATER,
     LOW,
     NORMAL,
     PRIORITIES,
@@ -50,13 +57,14 @@ from gearmand_py.core.model import (
     Job,
     Peer,
 )
-from gearmand_py.core.timers import Timers
+from gearmand_py.core.timers import Timer, Timers
 from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
-from gearmand_py.protocol.codec import encode
+from gearmand_py.protocol.codec import Spread, encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
+from gearmand_py.protocol.numbers import INT64_MAX, INT64_MIN, atou32, strtoll
 from gearmand_py.protocol.packets import NUMBERS as T
-from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT
+from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT, PacketType
 from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
@@ -104,20 +112,19 @@ class EngineOptions:
     exceptions: bool = False
 
 
-def strtol(value: bytes) -> int:
-    """C's ``strtol``/``atoi`` on a field: leading blanks, a sign, digits; 0 when none."""
-    text = value.lstrip(b" \t\n\r\v\f")
-    sign = 1
-    if text[:1] in (b"-", b"+"):
-        sign = -1 if text[:1] == b"-" else 1
-        text = text[1:]
-    digits = len(text) - len(text.lstrip(b"0123456789"))
-    return sign * int(text[:digits] or b"0")
+class RequestFailed(Exception):
+    """A request's handler raised (a bug): the message names the request, the cause is the
+    handler's exception."""
 
 
-def atoi(value: bytes) -> int:
-    """``atoi`` folded into uint32, as gearmand stores WORK_STATUS numbers."""
-    return strtol(value) & 0xFFFFFFFF
+def describe(event: Event | None) -> str:
+    """A request as a log line names it: its packet type, or its admin command word."""
+    if event.__class__ is tuple:
+        return PacketType(event[0]).name  # type: ignore[index]
+    if event.__class__ is AdminCommand:
+        word = event[0][0][:32]  # type: ignore[index]
+        return f"admin command {word.decode(errors='replace')!r}"
+    return type(event).__name__
 
 
 class Engine:
@@ -129,8 +136,12 @@ class Engine:
         self.options = options
         self.clock = clock
         self.timers = Timers()
+        #: The CAN_DO_TIMEOUT timer of each running job whose worker set one.
+        self._deadlines: dict[Job, Timer] = {}
         #: Where journal operations go when a persistent queue is on (the queue writer).
         self.journal: Callable[[tuple[Any, ...]], None] | None = None
+        #: Stop (True) or resume (False) reading from a peer while its events are parked.
+        self.throttle: Callable[[Peer, bool], None] = lambda peer, paused: None
         self.next_queue_id = 1
         self.functions: dict[bytes, Function] = {}
         self.jobs: dict[bytes, Job] = {}
@@ -185,7 +196,10 @@ class Engine:
         """Forget a connection: requeue what it was running, abandon what it was waiting for."""
         if peer.gone:
             return
+        if peer.parked is not None:
+            self._run_parked_before_leaving(peer)
         peer.gone = True
+        peer.stalled = False
         peer.out.clear()
         self.peers.pop(peer.endpoint, None)
         self.sleepers.discard(peer)
@@ -196,26 +210,112 @@ class Engine:
                 # Queued: never handed out. Running: runs on, but is not run again if requeued.
                 job.ignore = True
         peer.client_jobs.clear()
+        self._release_waiters(peer)
 
     def receive(self, peer: Peer, events: Iterable[Event]) -> None:
-        """Run one connection's events in order."""
+        """Run one connection's events in order; a handler's failure is raised as
+        RequestFailed, naming the request."""
         handlers = self._handlers
-        for event in events:
-            if peer.gone or peer.closing:
+        events = iter(events)
+        produced = 0  # admin reply bytes: one recv can hold thousands of admin lines
+        event: Event | None = None
+        try:
+            for event in events:
+                if peer.gone or peer.closing or peer.parked is not None:
+                    if peer.parked is not None and not (peer.gone or peer.closing):
+                        peer.parked.append(event)
+                        peer.parked.extend(events)
+                    return
+                if event.__class__ is tuple:  # a Packet
+                    handlers[event[0]](peer, event[1])
+                elif event.__class__ is AdminCommand:
+                    if self._admin is not None:
+                        if peer.stalled:  # answer the rest once its own output has drained
+                            self._block(peer, peer)
+                            peer.parked.append(event)  # type: ignore[union-attr]
+                            peer.parked.extend(events)  # type: ignore[union-attr]
+                            return
+                        reply = self._admin(self, peer, event[0])
+                        self.send(peer, reply)
+                        produced += len(reply)
+                        if produced > HIGH_WATER:
+                            peer.stalled = True
+                elif event.__class__ is Rejected:
+                    self.send(peer, encode(T.ERROR, event[0], event[1]))
+                else:
+                    assert isinstance(event, Fatal)
+                    log.info("closing connection %s (%s): %s", peer.fd, peer.ip, event.reason)
+                    if event.code:
+                        self.send(peer, encode(T.ERROR, event.code, event.text))
+                    self.close(peer)
+        except Exception as exc:
+            raise RequestFailed(describe(event)) from exc
+
+    # -- output that is not read ---------------------------------------------------------------
+
+    def drained(self, peer: Peer) -> None:
+        """The server reports ``peer``'s unsent output back under HIGH_WATER: run the events
+        parked until then, in the order they came."""
+        peer.stalled = False
+        self._release_waiters(peer)
+
+    def _release_waiters(self, peer: Peer) -> None:
+        waiters = peer.waiters
+        if waiters is None:
+            return
+        peer.waiters = None
+        for waiter in waiters:
+            if not self._receive_parked(waiter, self._unpark(waiter)):
+                self.close(waiter)
+            elif waiter.parked is None:  # not blocked again by what it just did
+                self.throttle(waiter, False)
+
+    def _receive_parked(self, peer: Peer, events: list[Event]) -> bool:
+        """``receive`` for parked events, whose failure must cost ``peer`` only, not the peer
+        whose drain or departure let them run; False if one failed (logged)."""
+        try:
+            self.receive(peer, events)
+        except RequestFailed as exc:
+            log.error("internal error handling %s on connection %s (%s); closing it",
+                      exc, peer.fd, peer.ip, exc_info=exc.__cause__)
+            return False
+        return True
+
+    def _block(self, peer: Peer, on: Peer) -> None:
+        """Park ``peer``'s further events until ``on`` (stalled) drains, and stop reading it."""
+        if peer.parked is not None:
+            return
+        peer.parked = []
+        peer.blocked_on = on
+        if on.waiters is None:
+            on.waiters = [peer]
+        else:
+            on.waiters.append(peer)
+        self.throttle(peer, True)
+
+    def _unpark(self, peer: Peer) -> list[Event]:
+        """Take ``peer`` off the waiters of the peer it waits for; return its parked events."""
+        events, peer.parked = peer.parked or [], None
+        on, peer.blocked_on = peer.blocked_on, None
+        waiters = on.waiters if on is not None else None
+        if waiters is not None and peer in waiters:
+            waiters.remove(peer)
+            if not waiters:
+                on.waiters = None  # type: ignore[union-attr]
+        return events
+
+    def _run_parked_before_leaving(self, peer: Peer) -> None:
+        """A parked peer is going away: what it sent before still takes effect (a WORK_COMPLETE
+        must not turn into a requeue), however slow the peers it relays to; its own replies
+        go nowhere."""
+        peer.stalled = False
+        for event in self._unpark(peer):
+            ok = self._receive_parked(peer, [event])
+            peer.out.clear()
+            if peer.parked is not None:  # it relayed to a stalled client again
+                self._unpark(peer)
+            if not ok:
                 return
-            if event.__class__ is tuple:  # a Packet
-                handlers[event[0]](peer, event[1])
-            elif event.__class__ is AdminCommand:
-                if self._admin is not None:
-                    self.send(peer, self._admin(self, peer, event[0]))
-            elif event.__class__ is Rejected:
-                self.send(peer, encode(T.ERROR, event[0], event[1]))
-            else:
-                assert isinstance(event, Fatal)
-                log.info("closing connection %s (%s): %s", peer.fd, peer.ip, event.reason)
-                if event.code:
-                    self.send(peer, encode(T.ERROR, event.code, event.text))
-                self.close(peer)
 
     def close(self, peer: Peer) -> None:
         """Ask the I/O side to close ``peer`` once the output produced so far is written."""
@@ -223,7 +323,7 @@ class Engine:
         if not peer.out:
             self._dirty.append(peer)
 
-    def send(self, peer: Peer, data: bytes) -> None:
+    def send(self, peer: Peer, data: bytes | Spread) -> None:
         """Queue bytes for a connection; they leave with the next ``take_output``."""
         if peer.gone:
             return
@@ -305,7 +405,11 @@ class Engine:
 
     def _submit_epoch(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         # FUNC, UNIQ, EPOCH, DATA: background, normal priority, runs at EPOCH (now if past or 0)
-        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(strtol(args[2]), 0))
+        when = strtoll(args[2])
+        if when.out_of_range:  # gearmand fails the request without a reply
+            self._error(peer, errors.EPOCH_OUT_OF_RANGE)
+            return
+        self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(when.value, 0))
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
@@ -316,6 +420,8 @@ class Engine:
             return None
         function = self.functions.get(name) or self.function(name)
         if unique == b"-":
+            if data.__class__ is memoryview:  # a large field's view: keys must be hashable
+                data = bytes(data)
             key: Any = (b"-", data) if data else None
         else:
             key = unique or None
@@ -363,7 +469,7 @@ class Engine:
             self._enqueue(job)
         else:
             function.queues[priority].append(job)
-            if function.workers:
+            if function.worker_head is not None:
                 self._wake(function)
         return job
 
@@ -502,7 +608,7 @@ class Engine:
     def _can_do(self, peer: Peer, args: tuple[bytes, ...], timeout: float = 0.0) -> None:
         function = self.function(args[0])
         peer.functions.insert(0, function)
-        function.workers.append(peer)
+        peer.abilities.append(function.add_worker(peer))
         # The newest CAN_DO for a function decides its timeout, as gearmand reads the first entry.
         if timeout:
             peer.timeouts[function] = timeout
@@ -513,7 +619,10 @@ class Engine:
         if len(args[1]) > MAX_TIMEOUT_FIELD:  # gearmand registers nothing either
             self._error(peer, errors.TIMEOUT_TOO_LARGE)
             return
-        milliseconds = strtol(args[1])
+        milliseconds = strtoll(args[1]).value
+        if milliseconds in (INT64_MIN, INT64_MAX):  # gearmand's check, also without a reply
+            self._error(peer, errors.TIMEOUT_TOO_LARGE)
+            return
         # gearmand: 0 or negative means no timeout; 1..999 ms are raised to one second.
         seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0
         self._can_do(peer, args[:1], seconds)
@@ -529,8 +638,13 @@ class Engine:
     def _drop_abilities(self, peer: Peer, only: Function | None) -> None:
         """Remove ``peer``'s CAN_DOs (all, or those for ``only``) and requeue the jobs it holds
         for them, most recently assigned first."""
-        for function in set(peer.functions) if only is None else (only,):
-            function.workers = [w for w in function.workers if w is not peer]
+        kept = []
+        for ability in peer.abilities:
+            if only is None or ability.function is only:
+                ability.function.remove_worker(ability)
+            else:
+                kept.append(ability)
+        peer.abilities = kept
         peer.functions = [f for f in peer.functions if only is not None and f is not only]
         if only is None:
             peer.timeouts.clear()
@@ -545,7 +659,7 @@ class Engine:
         """Put a job whose worker let go of it back at the tail of its queue (or drop it)."""
         function = job.function
         function.job_running -= 1
-        job.worker = None
+        self._release_worker(job)
         job.numerator = job.denominator = 0
         job.retries += 1
         retries = self.options.job_retries
@@ -560,15 +674,15 @@ class Engine:
 
     def _wake(self, function: Function) -> None:
         """NOOP sleeping workers of ``function`` that have no NOOP outstanding."""
-        workers = function.workers
-        count = len(workers)
-        if not count or not self.sleepers:
+        head = function.worker_head
+        if head is None or not self.sleepers:
             return
-        limit = self.options.worker_wakeup or count
-        start = function.wake_head % count
+        limit = self.options.worker_wakeup or function.worker_count
         woken = 0
-        for i in range(count):
-            worker = workers[(start + i) % count]
+        entry = head
+        while True:
+            worker = entry.worker
+            entry = entry.next
             if worker.sleeping and not worker.noop_sent:
                 worker.noop_sent = True
                 self.sleepers.discard(worker)
@@ -576,7 +690,10 @@ class Engine:
                 woken += 1
                 if woken == limit:
                     break
-        function.wake_head = (start + i + 1) % count
+            if entry is head:
+                break
+        # The next walk starts after the last entry looked at (a full circle leaves it).
+        function.worker_head = entry
 
     def _pre_sleep(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         if self._take(peer, peek=True) is not None:
@@ -624,14 +741,21 @@ class Engine:
         peer.running.append(job)
         timeout = peer.timeouts.get(job.function) if peer.timeouts else None
         if timeout:
-            self.timers.call_at(self.clock() + timeout, self._worker_timeout, job, peer,
-                                job.retries)
+            self._deadlines[job] = self.timers.call_at(self.clock() + timeout,
+                                                       self._worker_timeout, job)
         return job
 
-    def _worker_timeout(self, job: Job, worker: Peer, attempt: int) -> None:
-        """CAN_DO_TIMEOUT expired: fail the job if that worker still holds that attempt of it."""
-        if job.worker is not worker or job.retries != attempt or self.jobs.get(job.handle) is not job:
-            return
+    def _release_worker(self, job: Job) -> None:
+        """The job's worker let go of it: cancel its CAN_DO_TIMEOUT, which holds the job."""
+        job.worker = None
+        if self._deadlines:
+            timer = self._deadlines.pop(job, None)
+            if timer is not None:
+                self.timers.cancel(timer)
+
+    def _worker_timeout(self, job: Job) -> None:
+        """CAN_DO_TIMEOUT expired while the worker still holds the job: fail it."""
+        del self._deadlines[job]
         log.warning("Worker timeout reached on job, failing: %s", job.handle.decode(errors="replace"))
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         self._finish(job)
@@ -666,35 +790,39 @@ class Engine:
             return None
         return job
 
-    def _relay(self, job: Job, packet: bytes) -> None:
+    def _relay(self, job: Job, packet: bytes | Spread, producer: Peer | None = None) -> None:
+        """Send ``packet`` to the job's clients; a producer (the worker that sent it) that feeds
+        a stalled client waits for it to drain."""
         for client in job.clients:
             self.send(client, packet)
+            if client.stalled and producer is not None:
+                self._block(producer, client)
 
     def _work_data(self, ptype: int, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_DATA)
         if job is not None and job.clients:
-            self._relay(job, encode(ptype, *args))
+            self._relay(job, encode(ptype, *args), peer)
 
     def _work_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         if len(args) < 3:  # Perl's HANDLE\0NUMERATOR: gearmand ignores it, so do we
             return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            job.numerator = atoi(args[1])
-            job.denominator = atoi(args[2])
+            job.numerator = atou32(args[1])
+            job.denominator = atou32(args[2])
             if job.clients:
-                self._relay(job, encode(T.WORK_STATUS, *args))
+                self._relay(job, encode(T.WORK_STATUS, *args), peer)
 
     def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            self._relay(job, encode(T.WORK_COMPLETE, *args))
+            self._relay(job, encode(T.WORK_COMPLETE, *args), peer)
             self._finish(job)
 
     def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            self._relay(job, encode(T.WORK_FAIL, args[0]))
+            self._relay(job, encode(T.WORK_FAIL, args[0]), peer)
             self._finish(job)
 
     def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
@@ -710,6 +838,8 @@ class Engine:
                 # gearmand's quirk, kept for byte compatibility: the handle ends with a NUL.
                 fail = fail or encode(T.WORK_FAIL, args[0] + b"\0")
                 self.send(client, fail)
+            if client.stalled:
+                self._block(peer, client)
         self._finish(job)
 
     def _finish(self, job: Job) -> None:
@@ -718,7 +848,7 @@ class Engine:
         if worker is not None:
             worker.running.remove(job)
             job.function.job_running -= 1
-            job.worker = None
+            self._release_worker(job)
         self._forget(job)
 
     def _forget(self, job: Job) -> None:

@@ -11,6 +11,9 @@ from typing import Any
 
 HIGH, NORMAL, LOW = 0, 1, 2
 PRIORITIES = (HIGH, NORMAL, LOW)
+#: Unsent output (bytes) past which a peer counts as not reading: what produces more for it
+#: waits until it drains, so a peer that does not read cannot make the server buffer without bound.
+HIGH_WATER = 4 * 1024 * 1024
 
 
 class Job:
@@ -51,22 +54,64 @@ class Job:
 class Function:
     """A function name with its three FIFO queues and the workers that can do it."""
 
-    __slots__ = ("name", "queues", "uniques", "workers", "wake_head", "job_total", "job_running",
-                 "scheduled", "max_queue")
+    __slots__ = ("name", "queues", "uniques", "worker_head", "worker_count", "job_total",
+                 "job_running", "scheduled", "max_queue")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
         self.queues: tuple[deque[Job], deque[Job], deque[Job]] = (deque(), deque(), deque())
         self.uniques: dict[Any, Job] = {}
-        #: One entry per CAN_DO (duplicates count twice, as in gearmand's ``status``).
-        self.workers: list[Peer] = []
-        self.wake_head = 0
+        #: The workers as gearmand keeps them: a circular list with one entry per CAN_DO, whose
+        #: head is where the next wake-up walk starts; None when no worker can do it.
+        self.worker_head: Ability | None = None
+        #: Entries in that list (duplicate CAN_DOs count twice, as in gearmand's ``status``).
+        self.worker_count = 0
         #: Queued plus running jobs, as gearmand's ``job_total``.
         self.job_total = 0
         self.job_running = 0
         #: Epoch jobs waiting for their time, outside the queues.
         self.scheduled = 0
         self.max_queue = [0, 0, 0]
+
+    def add_worker(self, worker: Peer) -> Ability:
+        """Enter one CAN_DO just before the head, so the walk reaches it last (as gearmand)."""
+        ability = Ability(worker, self)
+        head = self.worker_head
+        if head is None:
+            self.worker_head = ability
+        else:
+            ability.next = head
+            ability.prev = head.prev
+            head.prev.next = ability
+            head.prev = ability
+        self.worker_count += 1
+        return ability
+
+    def remove_worker(self, ability: Ability) -> None:
+        """Take one entry out in constant time, however many workers the function has (a
+        per-function list scan made N disconnects cost N squared); the head moves on past it."""
+        if ability.next is ability:
+            self.worker_head = None
+        else:
+            ability.next.prev = ability.prev
+            ability.prev.next = ability.next
+            if self.worker_head is ability:
+                self.worker_head = ability.next
+        # A removed entry keeps no links: no cycle is left for the garbage collector.
+        del ability.next, ability.prev
+        self.worker_count -= 1
+
+
+class Ability:
+    """One CAN_DO of one worker: an entry in its function's circular worker list."""
+
+    __slots__ = ("worker", "function", "next", "prev")
+
+    def __init__(self, worker: Peer, function: Function) -> None:
+        self.worker = worker
+        self.function = function
+        self.next: Ability = self
+        self.prev: Ability = self
 
 
 class Hold:
@@ -83,8 +128,8 @@ class Peer:
     """One connection as the processing thread sees it: a client, a worker, an admin, or all."""
 
     __slots__ = ("endpoint", "fd", "ip", "client_id", "exceptions", "functions", "timeouts",
-                 "sleeping", "noop_sent", "running", "client_jobs", "out", "backlog", "gone",
-                 "closing")
+                 "abilities", "sleeping", "noop_sent", "running", "client_jobs", "out", "backlog",
+                 "gone", "closing", "stalled", "parked", "blocked_on", "waiters")
 
     def __init__(self, endpoint: Any, fd: int, ip: str, exceptions: bool = False) -> None:
         #: The I/O side's handle for this connection; opaque to the core.
@@ -97,15 +142,28 @@ class Peer:
         self.functions: list[Function] = []
         #: CAN_DO_TIMEOUT seconds per function, for functions that have one.
         self.timeouts: dict[Function, float] = {}
+        #: This worker's entries in its functions' worker lists, one per CAN_DO.
+        self.abilities: list[Ability] = []
         self.sleeping = False
         self.noop_sent = False
         #: Jobs this worker holds, in assignment order.
         self.running: list[Job] = []
         #: Foreground jobs this client waits for (a dict used as an ordered set).
         self.client_jobs: dict[Job, None] = {}
-        #: Bytes produced for this connection during the current processing turn.
-        self.out: list[bytes] = []
+        #: Bytes produced for this connection during the current processing turn (a packet with
+        #: a large field is a ``codec.Spread``).
+        self.out: list[Any] = []
         #: Output queued behind an unresolved Hold; None when nothing is held.
         self.backlog: list[bytes | Hold] | None = None
         self.gone = False
         self.closing = False
+        #: Its output is over HIGH_WATER: set by the server (unsent bytes) or by the core (one
+        #: ``receive`` produced that much), cleared by the server through ``Engine.drained``.
+        self.stalled = False
+        #: Its events not yet handled, in order, while it waits for ``blocked_on`` to drain (the
+        #: server stops reading from it meanwhile); None when it is not parked.
+        self.parked: list[Any] | None = None
+        #: The stalled peer (a client it relays to, or itself) whose drain it waits for.
+        self.blocked_on: Peer | None = None
+        #: Peers parked until this one drains; None when there are none.
+        self.waiters: list[Peer] | None = None

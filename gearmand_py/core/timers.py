@@ -1,39 +1,77 @@
 """Deadlines the processing thread keeps: epoch jobs coming due and CAN_DO_TIMEOUT expiries.
 
-A plain heap; a timer is never cancelled, its callback checks whether it still applies, which is
-cheaper than bookkeeping on the hot path and cannot act on a reused object by mistake as long as
-callbacks compare identities.
+A heap of ``[when, seq, callback, args]`` entries. ``cancel`` empties an entry in place (so it no
+longer holds the job it was for) and the heap is rebuilt without the empty ones once they are
+half of it, so a worker that finishes jobs long before their timeouts keeps neither its jobs nor
+a growing heap alive. A callback that raises is a bug: it is logged and the others still run.
 """
 
 from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 from collections.abc import Callable
 from typing import Any
+
+log = logging.getLogger("gearmand_py.core")
+
+#: Cancelled entries tolerated before the heap is rebuilt without them, at the least.
+MIN_COMPACT = 64
+
+Timer = list[Any]
+"""A heap entry, returned by ``call_at`` for ``cancel``."""
 
 
 class Timers:
     """Callbacks due at wall-clock times."""
 
-    __slots__ = ("_heap", "_seq")
+    __slots__ = ("_heap", "_seq", "_cancelled")
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, Callable[..., None], tuple[Any, ...]]] = []
+        self._heap: list[Timer] = []
         self._seq = itertools.count()
+        self._cancelled = 0
 
     def __len__(self) -> int:
-        return len(self._heap)
+        """Timers still to run."""
+        return len(self._heap) - self._cancelled
 
-    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> None:
-        heapq.heappush(self._heap, (when, next(self._seq), callback, args))
+    def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Timer:
+        timer = [when, next(self._seq), callback, args]
+        heapq.heappush(self._heap, timer)
+        return timer
+
+    def cancel(self, timer: Timer) -> None:
+        """Never run ``timer``, and let go of what it refers to now."""
+        if timer[2] is None:
+            return
+        timer[2] = None
+        timer[3] = ()
+        self._cancelled += 1
+        if self._cancelled >= MIN_COMPACT and self._cancelled * 2 >= len(self._heap):
+            self._heap = [t for t in self._heap if t[2] is not None]
+            heapq.heapify(self._heap)
+            self._cancelled = 0
 
     def next_deadline(self) -> float | None:
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        while heap and heap[0][2] is None:
+            heapq.heappop(heap)
+            self._cancelled -= 1
+        return heap[0][0] if heap else None
 
     def run_due(self, now: float) -> None:
         """Run every callback whose time has come, earliest first."""
         heap = self._heap
         while heap and heap[0][0] <= now:
-            _when, _seq, callback, args = heapq.heappop(heap)
-            callback(*args)
+            timer = heapq.heappop(heap)
+            callback, args = timer[2], timer[3]
+            if callback is None:
+                self._cancelled -= 1
+                continue
+            timer[2] = None  # it ran: cancelling it now changes nothing
+            try:
+                callback(*args)
+            except Exception:
+                log.exception("internal error in timer %s", getattr(callback, "__name__", callback))

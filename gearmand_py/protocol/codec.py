@@ -5,6 +5,12 @@ The decoder keeps one ``bytearray`` and an offset, so input is scanned once (O(b
 refuses a header that declares more than ``max_packet_size`` before buffering the body. Arguments
 are split within the packet's declared length only, so a malformed packet can never desynchronise
 the stream (gearmand scans past the packet for missing NULs).
+
+A job's data can be as large as a packet, and every copy of it costs its size again in memory. So
+a packet of at least ``LARGE`` bytes that ends in opaque data hands that data out as a read-only
+view of the buffer it was received into (the decoder starts a new buffer), and ``encode`` returns
+a packet whose last field is that large as a ``Spread``: the header and small fields, then the
+data itself, for the writer to send without joining them into a copy.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024
 MAX_ADMIN_LINE = 8192
 #: gearmand splits an admin line into at most this many tokens and closes the connection on more.
 MAX_ADMIN_TOKENS = 5
+#: A packet body (decoded) or last field (encoded) this long is not copied; below it, copying is
+#: cheaper than the bookkeeping.
+LARGE = 1024 * 1024
 
 _SPACES = re.compile(rb" +")
 _HEADER = struct.Struct(">4sII")
@@ -33,6 +42,8 @@ _SPLIT: list[tuple[int, int] | None] = [None] * TYPE_LIMIT
 for _type, _spec in ARG_SPECS.items():
     if _type:
         _SPLIT[_type] = (_spec.nul_terminated, _spec.fields)
+#: Per type: whether its last field is opaque data (a job's data or result), so may stay a view.
+_HAS_DATA = [bool(spec and spec.has_data) for spec in map(ARG_SPECS.get, range(TYPE_LIMIT))]
 
 TOO_FEW_ARGS = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
 #: Perl's Gearman::Worker sends WORK_STATUS as ``HANDLE\0NUMERATOR`` (it drops the denominator);
@@ -84,6 +95,7 @@ class Decoder:
             pos = 0
         events: list[Event] = []
         append = events.append
+        exported = False  # a view of self._buf went out: it must not change any more
         end = len(buf)
         while pos < end:
             if buf[pos] == 0:
@@ -103,6 +115,9 @@ class Decoder:
                     break
                 if magic == _RES:
                     append(RESPONSE_MAGIC)
+                elif buffered and size >= LARGE and _HAS_DATA[ptype]:
+                    append(_large_packet(ptype, self._buf, pos + HEADER_SIZE, stop))
+                    exported = True
                 else:
                     body = buf[pos + HEADER_SIZE:stop]
                     if buffered:
@@ -134,6 +149,9 @@ class Decoder:
             if pos < end:
                 self._buf = bytearray(memoryview(data)[pos:])
                 self._pos = 0
+        elif exported:
+            self._buf = bytearray(memoryview(buf)[pos:])
+            self._pos = 0
         elif pos == end:
             self._buf.clear()
             self._pos = 0
@@ -152,8 +170,35 @@ class Decoder:
         return events
 
 
-def encode(ptype: int, *args: bytes) -> bytes:
-    """A response packet (``\\0RES`` magic) whose fields are joined with NULs."""
+class Spread(tuple):  # type: ignore[type-arg]
+    """A packet as ``(head, data)``: the header and every field but the last (NUL-terminated),
+    then the last field, too large to copy. Not a buffer: whoever writes it sends both parts."""
+
+    __slots__ = ()
+
+
+def _large_packet(ptype: int, buf: bytearray, start: int, stop: int) -> Event:
+    """A packet whose last field stays a read-only view of ``buf`` (the caller gives ``buf``
+    up); the other fields are split off as ``bytes``, as ``bytes.split`` would."""
+    nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
+    parts: list[bytes | memoryview] = []
+    for _ in range(nul_terminated):
+        nul = buf.find(b"\0", start, stop)
+        if nul < 0:
+            return TOO_FEW_ARGS
+        parts.append(bytes(buf[start:nul]))
+        start = nul + 1
+    parts.append(memoryview(buf)[start:stop].toreadonly())
+    return (ptype, tuple(parts))  # type: ignore[return-value]
+
+
+def encode(ptype: int, *args: bytes) -> bytes | Spread:
+    """A response packet (``\\0RES`` magic) whose fields are joined with NULs; a ``Spread`` when
+    the last field is at least LARGE."""
+    if args and len(args[-1]) >= LARGE:
+        data = args[-1]
+        head = b"\0".join(args[:-1] + (b"",)) if len(args) > 1 else b""
+        return Spread((_HEADER.pack(RES, ptype, len(head) + len(data)) + head, data))
     body = b"\0".join(args)
     return _HEADER.pack(RES, ptype, len(body)) + body
 

@@ -8,6 +8,8 @@ INVALID_COMMAND: ErrorReply = (b"INVALID_COMMAND", b"Command not expected")
 UNIQUE_TOO_LARGE: ErrorReply = (b"ARGUMENT_TOO_LARGE", b"Unique value too large")
 #: gearmand sends no reply at all here (an internal error); gearmand-py says what is wrong.
 TIMEOUT_TOO_LARGE: ErrorReply = (b"ARGUMENT_TOO_LARGE", b"Timeout value too large")
+#: gearmand fails a SUBMIT_JOB_EPOCH whose epoch overflows 64 bits without a reply either.
+EPOCH_OUT_OF_RANGE: ErrorReply = (b"ARGUMENT_TOO_LARGE", b"Epoch value out of range")
 QUEUE_FULL: ErrorReply = (b"QUEUE_ERROR", b"Job queue is full")
 UNKNOWN_OPTION: ErrorReply = (b"UNKNOWN_OPTION", b"Server does not recognize given option")
 JOB_NOT_FOUND_DATA: ErrorReply = (b"JOB_NOT_FOUND", b"Job does not exist on server")

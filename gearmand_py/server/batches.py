@@ -1,8 +1,9 @@
 """What the processing thread receives: batches of (kind, connection, payload) items.
 
 I/O loops send CONNECTED, EVENTS (a list of decoded events), CLOSED, and DRAINED (payload: how
-many hand-offs of output it has now written, see ``processor``) for their connections; the queue
-writer sends JOURNALED (connection None, payload ``(jobs, error)``) after each commit.
+many bytes of hand-offs it has written since its last DRAINED, see ``processor``) for their
+connections; the queue writer sends JOURNALED (connection None, payload ``(jobs, error)``) after
+each commit.
 """
 
 from __future__ import annotations

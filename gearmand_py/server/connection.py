@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from gearmand_py.protocol.codec import Decoder
@@ -14,17 +15,34 @@ if TYPE_CHECKING:
 class Connection:
     """The server side of a connection.
 
-    Who touches what: ``peer`` and ``handed`` belong to the processing thread, which also
-    writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``taken``, ``closing`` and
-    ``closed`` belong to the owning I/O loop, which reads from ``sock`` and writes what it was
-    handed. The I/O loop closes the socket only when the processing thread asked it to (after
-    which that thread never writes to it again); a connection the peer dropped is closed by the
-    processing thread once it has heard of it, so a descriptor is never reused while the other
-    thread may still write to it.
+    Who touches what: ``peer``, ``handed`` and ``reads_done`` belong to the processing thread,
+    which also writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``pieces``,
+    ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads`` and
+    ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and writes what it
+    was handed. The I/O loop closes the socket only when the processing thread asked it
+    to (after which that thread never writes to it again); a connection the peer dropped is closed
+    by the processing thread once it has heard of it, so a descriptor is never reused while the
+    other thread may still write to it.
+
+    Back-pressure: ``handed`` over ``HIGH_WATER`` makes the peer *stalled* (``Peer.stalled``, the
+    processing thread's). A peer whose events would add to a stalled peer's output is parked by
+    the core (its events wait on its ``Peer``), and the processing thread asks the parked peer's
+    I/O loop to stop reading it (``IOLoop.pause``, which sets ``paused``); when DRAINED brings
+    ``handed`` back under the mark, the core runs the parked events and the loop is asked to read
+    again. A paused connection with nothing to write is not watched at all, so its hang-up is
+    seen when it is resumed (the stalled peer drains or goes away).
+
+    Reading ahead: the loop also stops reading a connection while more than ``MAX_READS_AHEAD``
+    of its reads wait for the processing thread (``reads - reads_done``), so a producer faster
+    than that thread cannot pile its input up in between. The loop sets ``reading_ahead`` before
+    it looks at ``reads_done`` once more; the processing thread counts a read done before it
+    looks at ``reading_ahead`` and, seeing it set with half the reads done, asks the loop to read
+    again (``IOLoop.recheck``): one of the two always sees the other's write.
     """
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "taken", "closing", "closed",
-                 "peer", "handed")
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "pieces",
+                 "piece_bytes", "taken", "closing", "closed",
+                 "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
 
     def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
         self.sock = sock
@@ -32,13 +50,24 @@ class Connection:
         self.ip = ip
         self.loop = loop
         self.decoder = Decoder(max_packet_size)
+        #: Output waiting to be written: ``wbuf`` first, then ``pieces`` (large fields, not
+        #: copied, and whatever came after them), which hold ``piece_bytes``.
         self.wbuf = bytearray()
-        #: Hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
+        self.pieces: deque[bytes | memoryview] = deque()
+        self.piece_bytes = 0
+        #: Bytes of hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
         self.taken = 0
-        #: Close once ``wbuf`` is written (the core asked for it).
+        #: Close once all output is written (the core asked for it).
         self.closing = False
         self.closed = False
+        #: Not read from until the processing thread resumes it (its events are parked).
+        self.paused = False
+        #: Reads whose events went to the processing thread, and those it has handled.
+        self.reads = 0
+        self.reads_done = 0
+        #: Not read from until the processing thread catches up with its reads.
+        self.reading_ahead = False
         self.peer: Any = None
-        #: Output hand-offs to the loop not yet reported written: while any are, later output
-        #: must follow them through the loop to keep its order.
+        #: Bytes handed to the loop not yet reported written: while any are, later output must
+        #: follow them through the loop to keep its order.
         self.handed = 0

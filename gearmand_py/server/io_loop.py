@@ -5,9 +5,12 @@ the processing thread one batch per loop turn holding everything every readable 
 The processing thread writes its replies to the sockets itself while they take them (a hand-off
 back here would cost one more thread wake-up per reply); what a socket does not take at once is
 handed to the loop, which writes it when the socket is writable, keeps the order of everything
-handed after it, stops reading from a peer that lets too much pile up, and reports DRAINED once it
-is all written. With ``-t 0`` the same loop runs in the only thread and the hand-offs become plain
-calls.
+handed after it (copying small output into one buffer, keeping large fields as they are), stops
+reading from a peer that lets too much pile up, and reports DRAINED once it is all written. It
+also stops reading from a peer the processing thread pauses (one whose events wait for another
+peer's output to drain) until it is resumed, and from one whose input waits for the processing
+thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread and the hand-offs
+become plain calls.
 """
 
 from __future__ import annotations
@@ -18,6 +21,8 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from gearmand_py.core.model import HIGH_WATER
+from gearmand_py.protocol.codec import LARGE
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.mailbox import Mailbox
@@ -28,12 +33,12 @@ log = logging.getLogger("gearmand_py.io")
 #: above glibc's mmap threshold (128 KiB) that is an mmap and munmap per call: recv(256 KiB)
 #: cost 29 us against 3.4 us for recv(64 KiB) of a 200-byte message.
 RECV_SIZE = 64 * 1024
-#: Stop reading from a connection whose unsent output exceeds this, until it drains: a peer that
-#: does not read cannot make the server buffer without bound on its behalf.
-HIGH_WATER = 4 * 1024 * 1024
+#: Reads of one connection that may wait for the processing thread before the loop stops reading
+#: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
+MAX_READS_AHEAD = 16
 
 # What the loop's mailbox receives: (kind, payload).
-ADD, OUTPUT, STOP, FORWARD = 0, 1, 2, 3
+ADD, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
 
 
 class IOLoop:
@@ -69,6 +74,17 @@ class IOLoop:
         else:
             self._output(items)
 
+    def pause(self, conn: Connection, paused: bool) -> None:
+        """Stop (True) or resume (False) reading from ``conn`` (from the processing thread)."""
+        if self.threaded:
+            self.mailbox.put((PAUSE, (conn, paused)))
+        else:
+            self._pause(conn, paused)
+
+    def recheck(self, conn: Connection) -> None:
+        """The processing thread has caught up with ``conn``'s reads: read it again."""
+        self.mailbox.put((RECHECK, conn))
+
     def forward(self, batch: Batch) -> None:
         """Pass a batch from another thread to the sink (used in single-thread mode, where the
         queue writer's results reach the core through this loop)."""
@@ -91,7 +107,7 @@ class IOLoop:
         """One turn: wait for sockets or mail, handle them, hand the core what was read."""
         mailbox = self.mailbox
         mailbox.sleeping = True
-        if mailbox.items:
+        if mailbox.items or self.pending:  # with -t 0, flush() may have left a DRAINED here
             mailbox.sleeping = False
             timeout = 0
         ready = self.selector.select(timeout)
@@ -118,6 +134,10 @@ class IOLoop:
                 self._add(*payload)
             elif kind == FORWARD:
                 self.pending.extend(payload)
+            elif kind == PAUSE:
+                self._pause(*payload)
+            elif kind == RECHECK:
+                self._recheck(payload)
             else:
                 self.running = False
 
@@ -129,11 +149,21 @@ class IOLoop:
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
         def ready(_sock: Any, mask: int) -> None:
-            if mask & selectors.EVENT_WRITE:
-                self._flush(conn)
-            if mask & selectors.EVENT_READ and not conn.closed:
-                self._read(conn)
+            try:
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(conn)
+                if mask & selectors.EVENT_READ and not conn.closed:
+                    self._read(conn)
+            except Exception:  # a bug must cost this connection, never the loop
+                log.exception("internal error on connection %d (%s); dropping it",
+                              conn.fd, conn.ip)
+                self._drop(conn)
         return ready
+
+    def _pause(self, conn: Connection, paused: bool) -> None:
+        if not conn.closed:
+            conn.paused = paused
+            self._set_interest(conn)
 
     def _read(self, conn: Connection) -> None:
         try:
@@ -149,30 +179,52 @@ class IOLoop:
         events = conn.decoder.feed(data)
         if events:
             self.pending.append((EVENTS, conn, events))
+            conn.reads += 1
+            if conn.reads - conn.reads_done > MAX_READS_AHEAD:
+                conn.reading_ahead = True
+                self._recheck(conn)
         if conn.decoder.dead:
             # Nothing more is read; the core answers what came before and asks us to close.
+            self._set_interest(conn)
+
+    def _recheck(self, conn: Connection) -> None:
+        """Read ``conn`` again unless too many of its reads still wait for the processing
+        thread."""
+        if conn.reading_ahead and conn.reads - conn.reads_done <= MAX_READS_AHEAD:
+            conn.reading_ahead = False
+        if not conn.closed:
             self._set_interest(conn)
 
     def _output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
         for conn, data, close in items:
             if conn.closed:
                 continue
-            conn.taken += 1
+            conn.taken += len(data)
             if data:
-                if conn.wbuf:
-                    conn.wbuf += data
+                if conn.wbuf or conn.pieces:
+                    self._queue(conn, data)
                 else:
                     self._send(conn, data)
             if close:
                 conn.closing = True
             if conn.closed:
                 continue
-            if conn.closing and not conn.wbuf:
+            if conn.closing and not (conn.wbuf or conn.pieces):
                 self._close(conn)
             else:
-                if not conn.wbuf:
+                if not (conn.wbuf or conn.pieces):
                     self._drained(conn)
                 self._set_interest(conn)
+
+    @staticmethod
+    def _queue(conn: Connection, data: bytes | memoryview) -> None:
+        """Keep ``data`` to write after what is waiting: small output is copied into ``wbuf``;
+        a LARGE field (and anything after one) waits as it is in ``pieces``, not copied."""
+        if conn.pieces or len(data) >= LARGE:
+            conn.pieces.append(data)
+            conn.piece_bytes += len(data)
+        else:
+            conn.wbuf += data
 
     def _send(self, conn: Connection, data: bytes) -> None:
         try:
@@ -184,24 +236,33 @@ class IOLoop:
             self._drop(conn)
             return
         if sent < len(data):
-            conn.wbuf += memoryview(data)[sent:]
+            self._queue(conn, memoryview(data)[sent:])
 
     def _flush(self, conn: Connection) -> None:
-        if conn.wbuf:
+        pending = conn.wbuf or (conn.pieces[0] if conn.pieces else None)
+        if pending:
             try:
-                sent = conn.sock.send(conn.wbuf)
+                sent = conn.sock.send(pending)
             except (BlockingIOError, InterruptedError):
                 return
             except OSError as exc:
                 log.debug("send on fd %d failed: %s", conn.fd, exc)
                 self._drop(conn)
                 return
-            del conn.wbuf[:sent]
-        if not conn.wbuf and conn.closing:
+            if pending is conn.wbuf:
+                del conn.wbuf[:sent]
+            else:
+                conn.piece_bytes -= sent
+                if sent == len(pending):
+                    conn.pieces.popleft()
+                else:
+                    conn.pieces[0] = memoryview(pending)[sent:]
+        if conn.wbuf or conn.pieces:
+            self._set_interest(conn)
+        elif conn.closing:
             self._close(conn)
         else:
-            if not conn.wbuf:
-                self._drained(conn)
+            self._drained(conn)
             self._set_interest(conn)
 
     def _drained(self, conn: Connection) -> None:
@@ -211,16 +272,28 @@ class IOLoop:
             conn.taken = 0
 
     def _set_interest(self, conn: Connection) -> None:
-        """Read unless the decoder is dead or too much output is waiting; write while any is."""
+        """Read unless the decoder is dead, the connection is paused, too many of its reads wait
+        for the processing thread or too much output is waiting; write while any is. A connection
+        held back that way with nothing to write is not watched."""
         events = 0
-        if not conn.decoder.dead and not conn.closing and len(conn.wbuf) <= HIGH_WATER:
+        if (not conn.decoder.dead and not conn.closing and not conn.paused
+                and not conn.reading_ahead and len(conn.wbuf) + conn.piece_bytes <= HIGH_WATER):
             events |= selectors.EVENT_READ
-        if conn.wbuf:
+        if conn.wbuf or conn.pieces:
             events |= selectors.EVENT_WRITE
-        key = self.selector.get_key(conn.sock)
+        try:
+            key = self.selector.get_key(conn.sock)
+        except KeyError:
+            key = None
         if events == 0:
+            if conn.paused or conn.reading_ahead:
+                if key is not None:
+                    self.selector.unregister(conn.sock)
+                return
             events = selectors.EVENT_READ  # still notice a hang-up; reads are ignored below
-        if key.events != events:
+        if key is None:
+            self.selector.register(conn.sock, events, self._make_handler(conn))
+        elif key.events != events:
             self.selector.modify(conn.sock, events, key.data)
 
     def _drop(self, conn: Connection) -> None:

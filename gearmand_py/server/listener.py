@@ -4,12 +4,9 @@ from __future__ import annotations
 
 import logging
 import socket
-from collections.abc import Callable
 from dataclasses import dataclass
 
 log = logging.getLogger("gearmand_py.listener")
-
-ACCEPTS_PER_WAKEUP = 64
 
 
 @dataclass(frozen=True)
@@ -64,21 +61,3 @@ def configure_accepted(sock: socket.socket, options: SocketOptions) -> None:
                             ("TCP_KEEPCNT", options.keepalive_count)):
             if value >= 0 and hasattr(socket, name):
                 sock.setsockopt(socket.IPPROTO_TCP, getattr(socket, name), value)
-
-
-def accept_ready(listener: socket.socket, options: SocketOptions,
-                 take: Callable[[socket.socket, str], None]) -> None:
-    """Accept what is waiting on ``listener`` and hand each socket to ``take``."""
-    for _ in range(ACCEPTS_PER_WAKEUP):
-        try:
-            sock, address = listener.accept()
-        except (BlockingIOError, InterruptedError):
-            return
-        except OSError as exc:  # e.g. EMFILE: log and let the next wake-up retry
-            log.error("accept failed: %s", exc)
-            return
-        try:
-            configure_accepted(sock, options)
-        except OSError as exc:
-            log.debug("socket option failed on new connection: %s", exc)
-        take(sock, address[0])

@@ -7,16 +7,22 @@ directly, which on a busy server saves a wake-up of the I/O thread per reply (fg
 everyone else's at the end of the turn. What a socket does not take at once, and everything
 after it until the I/O loop reports it written (DRAINED), goes to the connection's I/O loop in
 one hand-off per loop per turn, so order is kept and a slow reader never blocks this thread.
+It counts the bytes handed and not yet written per connection: past HIGH_WATER the peer is stalled,
+and the core parks whatever would feed it more, whose reading this thread pauses until it drains
+(the rule is in ``connection``).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from gearmand_py.core.engine import Engine
+from gearmand_py.core.engine import Engine, RequestFailed
+from gearmand_py.core.model import HIGH_WATER
+from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
+from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
 
 if TYPE_CHECKING:
@@ -26,6 +32,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gearmand_py.processor")
 
+#: What the processing thread writes for a connection: one buffer, or pieces when it holds a
+#: large field (see ``codec.Spread``).
+Output = bytes | memoryview | list[bytes | memoryview]
+
 _STOP = object()
 #: The longest a processing turn waits for a timer, in seconds.
 MAX_WAIT = 3600.0
@@ -34,9 +44,11 @@ MAX_WAIT = 3600.0
 MAX_TURN_BATCHES = 100
 
 
-def _write(conn: Connection, data: bytes) -> bytes:
+def _write(conn: Connection, data: Output) -> Output:
     """Send what the socket takes now; return the rest (nothing if the peer is gone: its I/O
     loop will see the hang-up and report CLOSED)."""
+    if data.__class__ is list:
+        return _write_pieces(conn, data)  # type: ignore[arg-type]
     try:
         sent = conn.sock.send(data)
     except (BlockingIOError, InterruptedError):
@@ -47,11 +59,59 @@ def _write(conn: Connection, data: bytes) -> bytes:
     return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[return-value]
 
 
-def _joined(out: list[bytes]) -> bytes:
-    """Take everything in ``out`` as one bytes object."""
-    data = out[0] if len(out) == 1 else b"".join(out)
+def _write_pieces(conn: Connection, pieces: list[bytes | memoryview]) -> Output:
+    """``_write`` for output holding a large field: each piece in turn, while the socket takes
+    them whole; the rest as a list."""
+    for i, piece in enumerate(pieces):
+        rest = _write(conn, piece)  # type: ignore[arg-type]
+        if rest:
+            return [rest, *pieces[i + 1:]]  # type: ignore[list-item]
+    return b""
+
+
+def _joined(out: list[bytes | Spread]) -> Output:
+    """Take everything in ``out`` as one bytes object, or as a list of pieces when it holds a
+    ``Spread``: its large field is not copied into the join."""
+    if len(out) == 1:
+        data = out[0]
+        if data.__class__ is Spread:
+            data = list(data)  # type: ignore[assignment]
+    else:
+        try:
+            data = b"".join(out)  # type: ignore[arg-type]
+        except TypeError:  # a Spread is not a buffer; rare, so it costs nothing until then
+            data = _pieces(out)  # type: ignore[assignment]
     out.clear()
     return data
+
+
+def _pieces(out: list[bytes | Spread]) -> list[bytes | memoryview]:
+    """``out`` as few pieces as keep every large field out of a join."""
+    pieces: list[bytes | memoryview] = []
+    run: list[bytes] = []
+    for item in out:
+        if item.__class__ is Spread:
+            run.append(item[0])
+            pieces.append(b"".join(run))
+            pieces.append(item[1])
+            run = []
+        else:
+            run.append(item)  # type: ignore[arg-type]
+    if run:
+        pieces.append(b"".join(run))
+    return pieces
+
+
+def _handoff(conn: Connection, data: Output, close: bool) -> list[tuple[Connection, Any, bool]]:
+    """The I/O loop's items for ``data``: one per piece, ``close`` on the last."""
+    if data.__class__ is not list:
+        return [(conn, data, close)]
+    return [(conn, piece, close and i == len(data) - 1)  # type: ignore[arg-type]
+            for i, piece in enumerate(data)]  # type: ignore[arg-type]
+
+
+def _size(data: Output) -> int:
+    return sum(map(len, data)) if data.__class__ is list else len(data)  # type: ignore[arg-type]
 
 
 class Processor:
@@ -63,6 +123,7 @@ class Processor:
         self.running = True
         #: Called after every turn, from the processing thread (shutdown checks live there).
         self.after_turn = after_turn
+        engine.throttle = self._throttle
 
     def handle(self, batch: Batch) -> None:
         """Apply one batch from an I/O loop to the core."""
@@ -71,12 +132,13 @@ class Processor:
             if kind == JOURNALED:
                 engine.journaled(*payload)
                 continue
-            if kind == DRAINED:
-                conn.handed -= payload
-                continue
             peer = conn.peer
             try:
-                if kind == CONNECTED:
+                if kind == DRAINED:
+                    conn.handed -= payload
+                    if peer is not None and peer.stalled and conn.handed <= HIGH_WATER:
+                        engine.drained(peer)
+                elif kind == CONNECTED:
                     conn.peer = engine.connect(conn, conn.fd, conn.ip)
                 elif kind == CLOSED:
                     if peer is not None:
@@ -84,16 +146,32 @@ class Processor:
                         conn.peer = None  # no cycle left for the garbage collector
                     conn.sock.close()
                 elif peer is not None:
+                    conn.reads_done += 1
+                    if conn.reading_ahead and conn.reads - conn.reads_done <= MAX_READS_AHEAD // 2:
+                        conn.loop.recheck(conn)
                     engine.receive(peer, payload)
                     if peer.functions and peer.out:
                         self._write_now(peer)
-            except Exception:  # a bug must cost one connection, never the server
-                log.exception("internal error on connection %d (%s); closing it", conn.fd, conn.ip)
+            except RequestFailed as exc:  # a bug must cost one connection, never the server
+                log.error("internal error handling %s on connection %d (%s); closing it",
+                          exc, conn.fd, conn.ip, exc_info=exc.__cause__)
                 if conn.peer is not None:
                     engine.close(conn.peer)
 
     @staticmethod
-    def _write_now(worker: Peer) -> None:
+    def _throttle(peer: Peer, paused: bool) -> None:
+        conn = peer.endpoint
+        conn.loop.pause(conn, paused)
+
+    def _handed(self, peer: Peer, conn: Connection, size: int) -> None:
+        """Count ``size`` more bytes handed to the I/O loop; stall or release the peer."""
+        conn.handed += size
+        if conn.handed > HIGH_WATER:
+            peer.stalled = True
+        elif peer.stalled:
+            self.engine.drained(peer)
+
+    def _write_now(self, worker: Peer) -> None:
         """Write a worker's replies as soon as its packets are handled, not with the rest of
         the turn: its next job is what keeps every job moving, and a worker gets one reply per
         request, so this costs no extra send. fg medians over three series of 6-12 alternating
@@ -104,8 +182,10 @@ class Processor:
             return  # earlier output is still with the I/O loop: flush() keeps the order
         rest = _write(conn, _joined(worker.out))
         if rest:  # the socket is full: the I/O loop writes the rest, and all after it
-            conn.handed += 1
-            conn.loop.post_output([(conn, rest, False)])
+            conn.loop.post_output(_handoff(conn, rest, False))
+            self._handed(worker, conn, _size(rest))
+        elif worker.stalled:
+            self.engine.drained(worker)
 
     def tick(self) -> float | None:
         """Run due timers, flush, run the after-turn hook; return seconds until the next timer."""
@@ -141,12 +221,18 @@ class Processor:
                 elif not conn.handed:
                     data = _write(conn, data)
                     if not data:
+                        if peer.stalled:
+                            engine.drained(peer)
                         continue
-                conn.handed += 1
+                if not close:
+                    self._handed(peer, conn, _size(data))
                 items = handoffs.get(conn.loop)
                 if items is None:
                     items = handoffs[conn.loop] = []
-                items.append((conn, data, close))
+                if data.__class__ is list:
+                    items += _handoff(conn, data, close)
+                else:
+                    items.append((conn, data, close))
             dirty = engine.take_output()
         for loop, items in handoffs.items():
             loop.post_output(items)

@@ -19,7 +19,6 @@ import selectors
 import signal
 import socket
 import sys
-import threading
 from argparse import Namespace
 from collections.abc import Callable
 from typing import Any
@@ -27,8 +26,10 @@ from typing import Any
 from gearmand_py import COMPATIBLE_VERSION, __version__, logs
 from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import Engine, EngineOptions
+from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
-from gearmand_py.server.listener import SocketOptions, accept_ready, open_listeners
+from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.listener import SocketOptions, open_listeners
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
 from queue_backends import QueueBackend, QueueError, open_backend
@@ -87,14 +88,16 @@ class Server:
                           verbose, self._admin_shutdown)
         self.engine = Engine(engine_options(settings), Admin(info))
         self.processor = Processor(self.engine, self._after_turn)
-        self.socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
-                                            settings.keepalive_interval, settings.keepalive_count)
-        self.listeners = open_listeners(settings.listen, settings.port, settings.backlog)
+        socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
+                                       settings.keepalive_interval, settings.keepalive_count)
+        self.acceptor = Acceptor(open_listeners(settings.listen, settings.port, settings.backlog),
+                                 socket_options, settings.backlog)
         self.stop_requested = False
+        #: What ``serve`` returns: 0, or fatal.EXIT_SOFTWARE after an internal failure.
+        self.exit_status = 0
         self.graceful = False
         self._admin_request: bool | None = None
         self._reopen_logs = False
-        self._selector: selectors.BaseSelector | None = None
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
@@ -104,7 +107,7 @@ class Server:
             if settings.store_queue_on_shutdown:
                 backend.clear()
             else:
-                self.writer = QueueWriter(backend, self.processor.submit)
+                self.writer = QueueWriter(backend, self.processor.submit, self.fail)
                 self.engine.journal = self.writer.put
 
     def _replay(self, backend: QueueBackend) -> None:
@@ -129,17 +132,17 @@ class Server:
             self.writer.start()
         try:
             if self.settings.threads == 0:
-                self._serve_single()
+                fatal.guarded(self._serve_single, self.fail)()
             else:
                 self._serve_threaded(self.settings.threads)
         finally:
             self._restore_signals(previous)
-            self._close_listeners()
+            self.acceptor.close()
             self._wake_r.close()
             self._wake_w.close()
             self._close_queue()
         log.log(logs.NOTICE, "Shutdown complete")
-        return 0
+        return self.exit_status
 
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""
@@ -150,9 +153,12 @@ class Server:
         elif self.settings.store_queue_on_shutdown:
             jobs = self.engine.stored_jobs()
             try:
-                self.backend.add(jobs)
-                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs),
+                refused = self.backend.add(jobs)
+                log.log(logs.NOTICE, "Stored %d jobs in the %s queue", len(jobs) - len(refused),
                         self.backend.name)
+                if refused:
+                    log.error("Storing the queue on shutdown: the database refused %d jobs (%s)",
+                              len(refused), next(iter(refused.values())))
             except QueueError as exc:
                 log.error("Storing the queue on shutdown failed: %s", exc)
         self.backend.close()
@@ -163,6 +169,11 @@ class Server:
         """Stop now (from any thread)."""
         self.stop_requested = True
         self._wake_main()
+
+    def fail(self) -> None:
+        """A thread failed (``fatal``): stop now, with a non-zero exit status (from any thread)."""
+        self.exit_status = fatal.EXIT_SOFTWARE
+        self.request_stop()
 
     def request_graceful_stop(self) -> None:
         """Stop listening, finish the jobs there are, then stop (from any thread)."""
@@ -192,24 +203,16 @@ class Server:
         except (BlockingIOError, OSError):
             pass
 
-    def _close_listeners(self) -> None:
-        for sock in self.listeners:
-            if self._selector is not None:
-                try:
-                    self._selector.unregister(sock)
-                except (KeyError, ValueError):
-                    pass
-            sock.close()
-        self.listeners = []
-
-    def _management(self) -> None:
-        """Main thread, after every wake-up: stop listening once graceful; reopen logs."""
-        if self.graceful and self.listeners:
+    def _management(self) -> float | None:
+        """Accepting thread, after every wake-up: stop listening once graceful; reopen logs;
+        end an accept back-off that is over. Returns the most it may sleep (None: no limit)."""
+        if self.graceful and self.acceptor.listeners:
             log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
-            self._close_listeners()
+            self.acceptor.close()
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
+        return self.acceptor.tick()
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -253,10 +256,9 @@ class Server:
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = processor.tick()
-                self._management()
+                timeout = earliest(processor.tick(), self._management())
         finally:
-            self._close_listeners()
+            self.acceptor.close()
             loop.selector.unregister(self._wake_r)
             loop.close_all()
 
@@ -265,22 +267,22 @@ class Server:
         sys.setswitchinterval(SWITCH_INTERVAL)
         loops = [IOLoop(f"io-{i}", self.settings.max_packet_size, processor.submit)
                  for i in range(count)]
-        threads = [threading.Thread(target=processor.run, name="processing", daemon=True)]
-        threads += [threading.Thread(target=loop.run, name=loop.name, daemon=True)
-                    for loop in loops]
+        threads = [fatal.thread(processor.run, "processing", self.fail)]
+        threads += [fatal.thread(loop.run, loop.name, self.fail) for loop in loops]
         for thread in threads:
             thread.start()
         next_loop = itertools.cycle(loops)
         selector = selectors.DefaultSelector()
         self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
         log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
+        timeout = None
         try:
             while not self.stop_requested:
-                for key, mask in selector.select(None):
+                for key, mask in selector.select(timeout):
                     key.data(key.fileobj, mask)
-                self._management()
+                timeout = self._management()
         finally:
-            self._close_listeners()
+            self.acceptor.close()
             selector.close()
             processor.stop()
             threads[0].join(5)
@@ -292,12 +294,15 @@ class Server:
     def _watch(self, selector: selectors.BaseSelector,
                take: Callable[[socket.socket, str], None]) -> None:
         """Register the listeners and the wake-up socket on the accepting thread's selector."""
-        self._selector = selector
-        options = self.socket_options
-        for sock in self.listeners:
-            selector.register(sock, selectors.EVENT_READ,
-                              lambda listener, _mask: accept_ready(listener, options, take))
+        self.acceptor.watch(selector, take)
         selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
+
+
+def earliest(a: float | None, b: float | None) -> float | None:
+    """The shorter of two selector timeouts, None meaning no limit."""
+    if a is None:
+        return b
+    return a if b is None else min(a, b)
 
 
 def run(settings: Namespace) -> int:

@@ -23,7 +23,7 @@ from typing import Any
 from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.core.model import Peer
-from gearmand_py.protocol.codec import Decoder, encode_request
+from gearmand_py.protocol.codec import Decoder, Spread, encode_request
 from gearmand_py.protocol.packets import PacketType as T
 
 PREFIX = b"H:test"
@@ -162,7 +162,8 @@ class World:
         while dirty:
             for peer in dirty:
                 name = self._names[id(peer)]
-                data = b"".join(peer.out)
+                data = b"".join(b"".join(item) if isinstance(item, Spread) else item
+                                for item in peer.out)
                 peer.out.clear()
                 self.received[name] += data
                 if peer.closing:

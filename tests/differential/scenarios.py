@@ -849,6 +849,35 @@ def worker_wakeup_one_rotates(s: Session) -> None:
 
 
 @scenario
+@with_args("-w", "1")
+def worker_wakeup_one_rotation_survives_leaving_and_joining_workers(s: Session) -> None:
+    """-w 1: the rotation is a circle of workers with a moving head, so a worker leaving from
+    behind the head does not shift it (w2 is next after w0 and w1 were woken and w0 left), and
+    a worker joining goes just before the head (woken last)."""
+    workers = ("w0", "w1", "w2")
+    for w in workers:
+        worker(s, w, "fn")
+        s.send(w, "PRE_SLEEP")
+        s.barrier(w)
+    for i, w in enumerate(("w0", "w1")):
+        s.submit("c", "SUBMIT_JOB_BG", "fn", "", f"job{i}")
+        pending(s, w, f"after job{i}")
+        h = s.request(w, "GRAB_JOB")[2][0]
+        s.send(w, "WORK_COMPLETE", h, "")
+        s.send(w, "PRE_SLEEP")
+        s.barrier(w)
+    s.close("w0")
+    settled_workers(s, "admin")
+    worker(s, "w3", "fn")
+    s.send("w3", "PRE_SLEEP")
+    s.barrier("w3")
+    for i in range(2, 5):
+        s.submit("c", "SUBMIT_JOB_BG", "fn", "", f"job{i}")
+        for w in ("w1", "w2", "w3"):
+            pending(s, w, f"after job{i}")
+
+
+@scenario
 @with_args("-R")
 def round_robin_rotates_functions_within_priority(s: Session) -> None:
     """-R (reference §3.6): a worker doing ra and rb with three jobs each, all NORMAL, gets them

@@ -174,3 +174,29 @@ def test_fatal_discards_everything_after_it_in_the_same_feed() -> None:
     assert norm(decoder.feed(data)) == norm([P(T.GRAB_JOB), CLOSE])
     assert decoder.dead and decoder.buffered == 0
     assert decoder.feed(b"version\n") == []
+
+
+# ---- large fields are not copied ----------------------------------------------------------------
+
+def test_a_large_data_field_is_a_view_of_the_buffer_it_was_received_into() -> None:
+    data = bytes(range(256)) * (2 * codec.LARGE // 256)
+    stream = req(T.SUBMIT_JOB, b"f\0u\0" + data) + req(T.ECHO_REQ, b"next")
+    events, decoder = decode_chunks(stream[i:i + 65536] for i in range(0, len(stream), 65536))
+    (ptype, (function, unique, field)), echo = events
+    assert (ptype, function, unique, echo) == (T.SUBMIT_JOB, b"f", b"u", P(T.ECHO_REQ, b"next"))
+    assert isinstance(field, memoryview) and field.readonly and field == data
+    # The decoder has let go of that buffer: what it reads next leaves the field alone.
+    decoder.feed(req(T.ECHO_REQ, b"z" * 100_000)[:50_000])
+    assert field == data
+
+
+def test_large_packets_split_as_small_ones() -> None:
+    data = b"\0" * codec.LARGE
+    big = [req(T.WORK_COMPLETE, b"H:1\0" + data), req(T.SUBMIT_JOB, b"no-nul-at-all" * 100_000),
+           req(T.CAN_DO, b"f" * codec.LARGE)]
+    stream = b"".join(big)
+    chunked, _ = decode_chunks(stream[i:i + 65536] for i in range(0, len(stream), 65536))
+    whole, _ = decode_chunks([stream])  # nothing buffered: plain bytes, as before
+    assert norm(chunked) == norm(whole)
+    assert chunked[1] == codec.TOO_FEW_ARGS
+    assert isinstance(chunked[2][1][0], bytes)  # only opaque data stays a view

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from gearmand_py.protocol import errors
+from gearmand_py.protocol import codec
 from gearmand_py.protocol.codec import Decoder, encode, encode_request
 from tests.protocol.corpus import GEARMAND_COMMAND_INFO, RES_MAGIC, P, T, norm
 
@@ -118,3 +119,12 @@ def test_round_trip(ptype: int) -> None:
         assert norm(decoder.feed(encode(ptype, *fields))) == norm([RES_MAGIC])
     assert Decoder().feed(stream) == expected
     assert decoder.buffered == 0
+
+
+def test_a_large_last_field_is_not_joined() -> None:
+    data = b"d" * codec.LARGE
+    packet = encode(T.JOB_ASSIGN, b"H:1", b"f", data)
+    assert isinstance(packet, codec.Spread) and packet[1] is data
+    assert packet[0] + packet[1] == res(T.JOB_ASSIGN, b"H:1\0f\0" + data)
+    echo = encode(T.ECHO_RES, data)
+    assert echo[0] + echo[1] == res(T.ECHO_RES, data)

@@ -7,7 +7,7 @@ import tracemalloc
 
 import pytest
 
-from queue_backends import QueueError, StoredJob
+from queue_backends import StoredJob
 from tests.queue_backends.dbs import Database
 
 
@@ -88,17 +88,6 @@ def test_clear_deletes_everything(db: Database) -> None:
     assert queue.max_id() == 0
     queue.add([job(50)])
     assert [j.id for j in queue.replay()] == [50]
-
-
-def test_add_is_all_or_nothing(db: Database) -> None:
-    """A batch with a duplicate id fails as a whole, with QueueError (not a driver exception)."""
-    queue = db.open()
-    queue.add([job(1)])
-    with pytest.raises(QueueError, match=rf"^{queue.name}: "):
-        queue.add([job(2), job(3), job(1)])
-    assert [j.id for j in queue.replay()] == [1]
-    queue.add([job(2)])
-    assert [j.id for j in queue.replay()] == [1, 2]
 
 
 def test_ten_thousand_jobs_in_one_add(db: Database) -> None:

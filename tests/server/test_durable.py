@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import signal
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -18,13 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.wire import Conn
+from tests.support.wire import Conn, encode
 from tests.support.prerequisites import require
 from tests.support.servers import ServerProcess, gearmand_available, start_server
 from tests.support.tcp_proxy import TcpProxy
 
 MYSQL = ("127.0.0.1", 3306)
 POSTGRES = ("127.0.0.1", 5432)
+# MariaDB refuses a statement over its max_allowed_packet (16 MiB by default), well below
+# gearmand-py's --max-packet-size of 64 MiB: such a durable job is a row the database refuses.
+OVER_MAX_ALLOWED_PACKET = b"x" * (20 << 20)
 
 
 def reachable(kind: str) -> str | None:
@@ -248,6 +252,76 @@ def test_database_outage_fails_durable_submits_promptly_and_recovers(backend: Ba
         proxy.down()
 
 
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+@pytest.mark.parametrize("threads", ["0", "4"])
+def test_a_job_the_database_refuses_fails_alone_in_its_group_commit(backend: Backend,
+                                                                    threads: str) -> None:
+    """Concurrent clients keep the queue writer busy, so each too-big job is committed together
+    with other clients' jobs: only it gets ERROR QUEUE_ERROR; every other job is acknowledged
+    and survives kill -9."""
+    server = start_server("gearmand-py", ["-t", threads, *backend.args()])
+    clients, rounds, burst = 4, 20, 10
+    acknowledged: list[list[bytes]] = [[] for _ in range(clients)]
+    failures: list[str] = []
+
+    def client(n: int) -> None:
+        conn = Conn(server.address, timeout=60)
+        try:
+            for r in range(rounds):
+                jobs = [(b"c%d-%d-%d" % (n, r, i), True) for i in range(burst)]
+                if n < 3 and r == rounds // 2:  # three too-big jobs amid the others
+                    jobs.insert(burst // 2, (OVER_MAX_ALLOWED_PACKET, False))
+                conn.send_raw(b"".join(encode("SUBMIT_JOB_BG", "mixed", "", data)
+                                       for data, _good in jobs))
+                for data, good in jobs:
+                    reply = conn.recv_packet(timeout=60)
+                    if good and reply.name == "JOB_CREATED":
+                        acknowledged[n].append(data)
+                    elif good or reply.name != "ERROR" or reply.args[0] != b"QUEUE_ERROR":
+                        failures.append(f"client {n} round {r} {data[:20]!r}: {reply}")
+        except Exception as exc:  # reported by the main thread
+            failures.append(f"client {n}: {exc!r}")
+        finally:
+            conn.close()
+
+    try:
+        runners = [threading.Thread(target=client, args=(n,)) for n in range(clients)]
+        for thread in runners:
+            thread.start()
+        for thread in runners:
+            thread.join(300)
+        assert not failures, failures[:5]
+    finally:
+        server.proc.send_signal(signal.SIGKILL)
+        server.stop()
+    expected = sorted(data for datas in acknowledged for data in datas)
+    assert len(expected) == clients * rounds * burst
+    restarted = start_server("gearmand-py", ["-t", threads, *backend.args()])
+    try:
+        assert sorted(drain(restarted, "mixed", len(expected))) == expected
+    finally:
+        restarted.stop()
+
+
+@pytest.mark.parametrize("backend", ["mysql"], indirect=True)
+def test_store_queue_on_shutdown_stores_all_but_a_job_the_database_refuses(
+        backend: Backend) -> None:
+    args = ["-t", "0", *backend.args(), "--store-queue-on-shutdown"]
+    server = start_server("gearmand-py", args)
+    client = Conn(server.address, timeout=60)
+    for i in range(3):
+        submit_bg(client, "stored", "", b"s%d" % i)
+    submit_bg(client, "stored", "", OVER_MAX_ALLOWED_PACKET)
+    submit_bg(client, "stored", "", b"s3")
+    assert server.stop() == 0
+    assert backend.rows() == 4
+    restarted = start_server("gearmand-py", args)
+    try:
+        assert drain(restarted, "stored", 4) == [b"s%d" % i for i in range(4)]
+    finally:
+        restarted.stop()
+
+
 def test_store_queue_on_shutdown_writes_at_stop_and_replays_once(tmp_path: Path) -> None:
     backend = Backend("sqlite", "gearman_queue", tmp_path)
     args = ["-t", "0", *backend.args(), "--store-queue-on-shutdown"]
@@ -280,5 +354,24 @@ def test_jobs_in_a_table_written_by_gearmand_are_replayed(tmp_path: Path) -> Non
     server = start_server("gearmand-py", ["-t", "0", *backend.args()])
     try:
         assert sorted(drain(server, "moved", 4)) == [b"m%d" % i for i in range(4)]
+    finally:
+        server.stop()
+
+
+def test_a_large_background_job_is_stored_and_replayed_whole(backend: Backend) -> None:
+    """A job's data of a MiB or more reaches the server as a view of its receive buffer (it is
+    not copied); the database gets and gives back every byte of it."""
+    data = bytes(range(256)) * (3 * 1024 * 1024 // 256)
+    server = start_server("gearmand-py", ["-t", "0", *backend.args()])
+    try:
+        submit_bg(Conn(server.address), "large", "-", data)
+        submit_bg(Conn(server.address), "large", "", data[::-1])
+        server.proc.send_signal(signal.SIGKILL)
+        server.proc.wait(10)
+        restarted = start_server("gearmand-py", ["-t", "0", *backend.args()])
+        try:
+            assert drain(restarted, "large", 2) == [data, data[::-1]]
+        finally:
+            restarted.stop()
     finally:
         server.stop()

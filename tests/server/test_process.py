@@ -142,3 +142,24 @@ def test_client_disconnect_mid_stream_does_not_disturb_others(server: ServerProc
     time.sleep(0.2)  # let the disconnect reach the processing thread
     worker.sendall(request(30))
     assert read_packet(worker) == (31, handle + b"\0fn\0\0kept")
+
+
+@pytest.mark.parametrize("epoch", [b"1" + b"0" * 400, b"9" * 5000], ids=["400-digits", "5000-digits"])
+def test_epoch_beyond_64_bits_is_refused_and_the_server_serves_on(server: ServerProcess,
+                                                                epoch: bytes) -> None:
+    """One such packet used to end the process at -t 0 and leave a server that listened but
+    answered nothing at -t 4."""
+    sock = connect(server)
+    sock.sendall(request(36, b"f", b"", epoch, b"data"))
+    assert read_packet(sock) == (19, b"ARGUMENT_TOO_LARGE\0Epoch value out of range")
+    sock.sendall(request(36, b"f", b"", b"9223372036854775807", b"data")  # the largest epoch
+                 + request(12, b"H:x:1", b"9" * 5000, b"9" * 5000)      # WORK_STATUS, not owned
+                 + b"maxqueue f " + b"9" * 5000 + b"\r\n")
+    assert read_packet(sock)[0] == 8  # JOB_CREATED
+    assert read_packet(sock) == (19, b"JOB_NOT_FOUND\0Job given in work result not found")
+    assert recv_exact(sock, 4) == b"OK\r\n"
+    other = connect(server)
+    other.sendall(request(16, b"still here"))
+    assert read_packet(other) == (17, b"still here")
+    assert server.proc.poll() is None
+    assert "Traceback" not in server.log()

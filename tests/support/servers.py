@@ -66,7 +66,8 @@ def gearmand_available() -> bool:
     return os.path.exists(GEARMAND)
 
 
-def _command(kind: str, port: int, workdir: Path, args: list[str]) -> tuple[list[str], Path]:
+def _command(kind: str, port: int, workdir: Path, args: list[str],
+             prelude: str | None = None) -> tuple[list[str], Path]:
     log = workdir / "server.log"
     common = ["--listen", "127.0.0.1", "--port", str(port), "--log-file", str(log),
               "--pid-file", str(workdir / "server.pid")]
@@ -75,6 +76,9 @@ def _command(kind: str, port: int, workdir: Path, args: list[str]) -> tuple[list
         user = ["-u", "root"] if os.geteuid() == 0 else []
         return [GEARMAND, *common, *user, *args], log
     if kind == "gearmand-py":
+        if prelude is not None:  # Python run before the server starts, e.g. to plant a fault
+            program = f"{prelude}\nfrom gearmand_py.cli import main\nraise SystemExit(main())"
+            return [sys.executable, "-c", program, *common, *args], log
         return [sys.executable, "-m", "gearmand_py", *common, *args], log
     raise ValueError(f"unknown server kind {kind!r}")
 
@@ -97,12 +101,13 @@ def _wait_until_alone(server: ServerProcess, deadline: float) -> None:
         raise OSError("the readiness probe's connection is still listed by `workers`")
 
 
-def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: float = 15.0) -> ServerProcess:
+def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: float = 15.0,
+                 prelude: str | None = None) -> ServerProcess:
     """Start ``kind`` ("gearmand" or "gearmand-py") with extra gearmand-style ``args``; wait until
-    it answers the admin ``version`` command."""
+    it answers the admin ``version`` command. ``prelude`` is Python that gearmand-py runs first."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-"))
     port = free_port()
-    cmd, log = _command(kind, port, workdir, list(args))
+    cmd, log = _command(kind, port, workdir, list(args), prelude)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))

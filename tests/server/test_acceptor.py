@@ -1,0 +1,34 @@
+"""The acceptor on real sockets: one wake-up of the accepting thread takes every connection the
+kernel has queued (it took at most 64 before, so a full queue of 4096 needed 64 turns)."""
+
+from __future__ import annotations
+
+import selectors
+import socket
+
+from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.listener import SocketOptions
+
+BACKLOG = 300
+BURST = 250
+
+
+def test_one_wake_up_accepts_every_queued_connection():
+    listener = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
+    listener.setblocking(False)
+    acceptor = Acceptor([listener], SocketOptions(), BACKLOG)
+    taken: list[socket.socket] = []
+    clients = [socket.create_connection(listener.getsockname(), timeout=5) for _ in range(BURST)]
+    with selectors.DefaultSelector() as selector:
+        acceptor.watch(selector, lambda sock, _ip: taken.append(sock))
+        try:
+            ready = selector.select(5)
+            assert len(ready) == 1
+            for key, mask in ready:
+                key.data(key.fileobj, mask)
+            assert len(taken) == BURST
+            assert acceptor.tick() is None  # not backing off
+        finally:
+            acceptor.close()
+            for sock in taken + clients:
+                sock.close()

@@ -12,9 +12,9 @@ the processor's tick arithmetic runs. After every step:
   and the admin ``status`` equal what the tables hold, no job refers to a gone peer, and
   ``sleepers`` holds only sleeping live workers.
 
-``EngineMachine`` leaves out the numbers that crash the engine today (issue 10, being fixed on
-main); ``ExtremeEngineMachine`` adds them, and the release of finished jobs by their timers, and
-is expected to fail until those fixes are merged.
+At the end no job that ended is still kept alive (by a CAN_DO_TIMEOUT timer, say), and none is
+once every timer has fired. With a persistent queue, replies held for a commit come out in the
+order of the requests.
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import types
 from collections import Counter, defaultdict, deque
 
 import pytest
-from hypothesis import Phase, assume, settings
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from gearmand_py.core.engine import JOURNAL_ADD
-from gearmand_py.core.model import PRIORITIES, Job
+from gearmand_py.core.model import PRIORITIES, Ability, Function, Job
 from gearmand_py.protocol.packets import REQUEST_TYPES
 from gearmand_py.protocol.packets import PacketType as T
 from gearmand_py.server.processor import MAX_WAIT
@@ -71,6 +71,19 @@ def _is_admin_reply(text: bytes) -> bool:
     return text.endswith(b".\n")
 
 
+def worker_ring(function: Function) -> list[Ability]:
+    """The entries of a function's circular worker list, from its head."""
+    entries: list[Ability] = []
+    entry = function.worker_head
+    while entry is not None:
+        entries.append(entry)
+        entry = entry.next
+        if entry is function.worker_head:
+            break
+        assert len(entries) < 10_000, "the worker ring does not close"
+    return entries
+
+
 def split_admin_replies(reply: tuple) -> list[tuple]:
     """parse_responses joins admin replies that arrive together into one TEXT; split them."""
     if reply[0] != "TEXT":
@@ -90,8 +103,6 @@ def split_admin_replies(reply: tuple) -> list[tuple]:
 
 class EngineMachine(RuleBasedStateMachine):
     """Peers named p0, p1, ... (never reused) and one quiet admin connection for ``status``."""
-
-    huge = False
 
     @initialize(round_robin=st.booleans(), retries=st.sampled_from((0, 0, 2)),
                 wakeup=st.sampled_from((0, 1)), exceptions=st.booleans(), durable=st.booleans())
@@ -212,7 +223,7 @@ class EngineMachine(RuleBasedStateMachine):
     def request(self, data: st.DataObject, ptype: int, split: bool) -> None:
         """One packet of any type with generated fields, maybe cut into pieces."""
         name = data.draw(st.sampled_from(self.live))
-        wire = packet(ptype, data.draw(fields(ptype, self.handles(), self.huge)))
+        wire = packet(ptype, data.draw(fields(ptype, self.handles())))
         # A function name starting with NUL (CAN_DO takes the rest of the packet) would start a
         # listing line of ``status`` with one, which no client can tell from a packet.
         assume(not (ptype == T.CAN_DO and wire[12:13] == b"\0"))
@@ -226,7 +237,7 @@ class EngineMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def admin(self, data: st.DataObject) -> None:
         name = data.draw(st.sampled_from(self.live))
-        self.world.admin_line(name, data.draw(admin_lines(self.handles(), self.huge)))
+        self.world.admin_line(name, data.draw(admin_lines(self.handles())))
         self.tick()
         self.check_replies(name, None)
         self.drain_others(name)
@@ -293,7 +304,12 @@ class EngineMachine(RuleBasedStateMachine):
                     queued[id(job)] += 1
                     assert job.function is function and job.priority == priority
                     assert job.worker is None and engine.jobs.get(job.handle) is job
-            assert Counter(map(id, function.workers)) == Counter(
+            entries = worker_ring(function)
+            assert function.worker_count == len(entries)
+            for entry in entries:
+                assert entry.function is function and entry.next.prev is entry
+                assert entry in entry.worker.abilities and id(entry.worker) in live
+            assert Counter(id(e.worker) for e in entries) == Counter(
                 id(p) for p in engine.peers.values() for f in p.functions if f is function)
         assert all(n == 1 for n in queued.values()), "a job is queued twice"
         totals: Counter[bytes] = Counter()
@@ -343,9 +359,10 @@ class EngineMachine(RuleBasedStateMachine):
         assert self.world.admin("admin", b"status") == b"".join(rows) + b".\n"
 
     def teardown(self) -> None:
-        """Once every timer has fired, no finished job is still alive anywhere."""
+        """No job that ended is kept alive, neither now nor once every timer has fired."""
         if not hasattr(self, "world"):
             return
+        self.check_no_finished_job_is_kept()
         self.world.engine.journaled([op[1] for op in self.journal if op[0] == JOURNAL_ADD], None)
         self.now += 10.0 ** 9
         self.tick()
@@ -378,51 +395,14 @@ _OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType
            bytes, str, int, float)
 
 
-class ExtremeEngineMachine(EngineMachine):
-    """Adds numbers beyond a float and over 4,300 digits, and checks at the end, before the clock
-    jumps, that no job that ended is kept alive (by its CAN_DO_TIMEOUT timer)."""
-
-    huge = True
-
-    def teardown(self) -> None:
-        if hasattr(self, "world"):
-            self.check_no_finished_job_is_kept()
-        super().teardown()
-
-
 TestEngine = EngineMachine.TestCase
-TestEngine.settings = settings(max_examples=300, stateful_step_count=50)
-
-TestEngineExtremes = pytest.mark.xfail(
-    strict=False,
-    reason="issue 10, being fixed on main: a 400-digit epoch overflows the tick arithmetic, "
-           "over 4,300 digits raise ValueError, CAN_DO_TIMEOUT timers keep finished jobs")(
-    ExtremeEngineMachine.TestCase)
-# No shrinking while the known failures stand: shrinking them costs minutes of CI; run with
-# HYPOTHESIS_PROFILE=explore (and without the mark) to get a minimal example.
-TestEngineExtremes.settings = settings(max_examples=300, stateful_step_count=50,
-                                       phases=[Phase.explicit, Phase.reuse, Phase.generate],
-                                       report_multiple_bugs=False)
-
-
-KNOWN_OVERFLOW = pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: an epoch "
-                                   "beyond a float overflows the tick arithmetic")
-KNOWN_DIGITS = pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: over 4,300 "
-                                 "digits raise ValueError")
+TestEngine.settings = settings(max_examples=400, stateful_step_count=50)
 
 
 def _huge_cases() -> list:
-    cases = []
-    for number in HUGE_NUMBERS:
-        digits = sum(c.isdigit() for c in number.decode())
-        for what in ("SUBMIT_JOB_EPOCH", "WORK_STATUS", "CAN_DO_TIMEOUT", "maxqueue"):
-            # CAN_DO_TIMEOUT refuses a field over 20 characters before converting it.
-            marks = [KNOWN_DIGITS] if digits > 4300 and what != "CAN_DO_TIMEOUT" else []
-            extra = [KNOWN_OVERFLOW] if (what == "SUBMIT_JOB_EPOCH" and 308 < digits <= 4300
-                                         and not number.strip().startswith(b"-")) else []
-            cases.append(pytest.param(what, number, marks=marks + extra,
-                                      id=f"{what}-{number[:3].decode().strip()}x{digits}"))
-    return cases
+    return [pytest.param(what, number, id=f"{what}-{number[:3].decode().strip()}x{len(number)}")
+            for number in HUGE_NUMBERS
+            for what in ("SUBMIT_JOB_EPOCH", "WORK_STATUS", "CAN_DO_TIMEOUT", "maxqueue")]
 
 
 @pytest.mark.parametrize("what,number", _huge_cases())
@@ -456,8 +436,6 @@ def test_a_huge_number_in_any_numeric_field_is_survived(what: str, number: bytes
     machine.tables_are_consistent()
 
 
-@pytest.mark.xfail(strict=False, reason="issue 10, being fixed on main: CAN_DO_TIMEOUT timers "
-                   "keep finished jobs")
 def test_a_finished_job_is_not_kept_by_its_can_do_timeout() -> None:
     machine = EngineMachine()
     machine.start(round_robin=False, retries=0, wakeup=0, exceptions=False, durable=False)

@@ -32,13 +32,13 @@ def _mutate(data: bytes, flips: list[tuple[int, int]]) -> bytes:
 
 
 _UNIT = st.one_of(
-    packets(huge=True),
-    st.tuples(packets(huge=True), st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 7)),
+    packets(),
+    st.tuples(packets(), st.lists(st.tuples(st.integers(0, 10 ** 6), st.integers(0, 7)),
                                            min_size=1, max_size=3)).map(lambda t: _mutate(*t)),
-    packets(huge=True).flatmap(lambda p: st.integers(0, len(p)).map(lambda n: p[:n])),
+    packets().flatmap(lambda p: st.integers(0, len(p)).map(lambda n: p[:n])),
     st.tuples(st.sampled_from(PACKET_TYPES), st.integers(0, 2 ** 32 - 1), st.binary(max_size=24))
     .map(lambda t: struct.pack(">4sII", b"\0REQ", t[0], t[1]) + t[2]),
-    admin_lines(huge=True).map(lambda line: line + b"\r\n"),
+    admin_lines().map(lambda line: line + b"\r\n"),
     st.binary(max_size=64),
 )
 STREAMS = st.lists(_UNIT, max_size=12).map(b"".join)
@@ -91,7 +91,7 @@ def test_any_stream_cut_anywhere_decodes_to_the_same_well_formed_events(stream_c
 def test_every_type_with_generated_fields_decodes_to_those_fields(ptype: int, data) -> None:
     """A packet whose fields have no NUL except in the last decodes to exactly them, also when
     it arrives byte by byte after another packet."""
-    args = data.draw(fields(ptype, (), huge=True, exact=True))
+    args = data.draw(fields(ptype, (), exact=True))
     args = [a.replace(b"\0", b"") for a in args[:-1]] + args[-1:]
     wire = packet(ptype, args)
     cut = data.draw(st.integers(0, len(wire)))
@@ -109,7 +109,7 @@ def test_a_huge_declared_size_is_refused_before_the_body_arrives(ptype: int, siz
     assert decoder.buffered == 0
 
 
-@given(admin_lines(huge=True), st.sampled_from((b"\n", b"\r\n")))
+@given(admin_lines(), st.sampled_from((b"\n", b"\r\n")))
 @settings(max_examples=200)
 def test_an_admin_line_is_one_command_or_closes_the_connection(line: bytes, ending: bytes) -> None:
     events, _ = decode([line + ending])

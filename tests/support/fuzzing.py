@@ -90,13 +90,11 @@ def packet(ptype: int, fields: list[bytes], magic: bytes = b"\0REQ") -> bytes:
 class Generator:
     """Seeded hostile traffic: valid packets with generated fields, mutations of them, admin
     lines. ``handles`` are job handles a fuzzer has seen (JOB_CREATED replies), so results and
-    status requests sometimes name real jobs; ``huge_numbers=False`` leaves out HUGE_NUMBERS."""
+    status requests sometimes name real jobs."""
 
     def __init__(self, seed: int, max_data: int = 4096,
-                 admin_words: tuple[bytes, ...] = SOCKET_ADMIN_WORDS,
-                 huge_numbers: bool = True) -> None:
+                 admin_words: tuple[bytes, ...] = SOCKET_ADMIN_WORDS) -> None:
         self.random = random.Random(seed)
-        self.huge_numbers = huge_numbers
         self.max_data = max_data
         self.admin_words = admin_words
         self.handles: list[bytes] = []
@@ -106,7 +104,7 @@ class Generator:
         pick = r.random()
         if pick < 0.5:
             return r.choice(EDGE_NUMBERS)
-        if pick < 0.65 and self.huge_numbers:
+        if pick < 0.65:
             return r.choice(HUGE_NUMBERS)
         return b"%d" % r.randint(-2 ** 65, 2 ** 65)
 

@@ -255,13 +255,12 @@ def good_function_is_idle(address: tuple[str, int], timeout: float = 15.0) -> li
         time.sleep(0.1)
 
 
-def run(server: ServerProcess, seconds: float, seed: int, connections: int,
-        huge_numbers: bool = True) -> Report:
+def run(server: ServerProcess, seconds: float, seed: int, connections: int) -> Report:
     """Fuzz ``server`` for ``seconds`` with ``connections`` hostile connections at once."""
     report = Report(seed)
     pid = server.proc.pid
     report.rss_before_kib = rss_kib(pid)
-    generator = Generator(seed, huge_numbers=huge_numbers)
+    generator = Generator(seed)
     hostile = Hostile(server.address, generator, connections, report)
     deadline = time.monotonic() + seconds
     with GoodPair(server.address, report):

@@ -1,9 +1,4 @@
-"""Hypothesis strategies for Gearman input, drawn from the tables in tests/support/fuzzing.py.
-
-``huge=False`` leaves out the numbers whose size alone crashes the server today (issue 10: an
-epoch beyond a float, over 4,300 digits anywhere), so a property test can run with and without
-them and only the known failures are marked.
-"""
+"""Hypothesis strategies for Gearman input, drawn from the tables in tests/support/fuzzing.py."""
 
 from __future__ import annotations
 
@@ -30,35 +25,29 @@ CLOCK_START = 1_700_000_000.0
 _SIGNS = st.sampled_from((b"", b" ", b"\t", b"+", b"-", b" -", b"\n+", b"00"))
 
 
-def numbers(huge: bool) -> st.SearchStrategy[bytes]:
-    """A numeric field as a client could write it."""
-    choices = [
-        st.sampled_from(EDGE_NUMBERS),
-        st.integers(-2 ** 65, 2 ** 65).map(lambda n: b"%d" % n),
-        st.tuples(_SIGNS, st.integers(0, 10 ** 30)).map(lambda t: t[0] + b"%d" % t[1]),
-        st.integers(1, 300).map(lambda n: b"9" * n),
-    ]
-    if huge:
-        choices.append(st.sampled_from(HUGE_NUMBERS))
-    return st.one_of(*choices)
+#: A numeric field as a client could write it.
+NUMBERS = st.one_of(
+    st.sampled_from(EDGE_NUMBERS),
+    st.integers(-2 ** 65, 2 ** 65).map(lambda n: b"%d" % n),
+    st.tuples(_SIGNS, st.integers(0, 10 ** 30)).map(lambda t: t[0] + b"%d" % t[1]),
+    st.integers(1, 300).map(lambda n: b"9" * n),
+    st.sampled_from(HUGE_NUMBERS),
+)
 
 
-def epochs(huge: bool) -> st.SearchStrategy[bytes]:
-    """Mostly times around the fake clock (past, now, soon), else any number."""
-    near = st.integers(int(CLOCK_START) - 10, int(CLOCK_START) + 7200).map(lambda n: b"%d" % n)
-    return st.one_of(near, numbers(huge))
-
-
-def milliseconds(huge: bool) -> st.SearchStrategy[bytes]:
-    return st.one_of(st.sampled_from((b"1", b"999", b"1000", b"1500", b"60000", b"-5")),
-                     numbers(huge))
+#: Epochs: mostly times around the fake clock (past, now, soon), else any number.
+EPOCHS = st.one_of(
+    st.integers(int(CLOCK_START) - 10, int(CLOCK_START) + 7200).map(lambda n: b"%d" % n), NUMBERS)
+#: CAN_DO_TIMEOUT values: around gearmand's one-second floor, else any number.
+MILLISECONDS = st.one_of(st.sampled_from((b"1", b"999", b"1000", b"1500", b"60000", b"-5")),
+                         NUMBERS)
 
 
 DATA = st.one_of(st.binary(max_size=48), st.sampled_from((b"", b"\0", b"\0\0x")),
                  st.sampled_from((65536, 300_000)).map(lambda n: b"d" * n))
 
 
-def field(role: str, handles: Sequence[bytes], huge: bool) -> st.SearchStrategy[bytes]:
+def field(role: str, handles: Sequence[bytes]) -> st.SearchStrategy[bytes]:
     """One field for its role (see fuzzing.FIELD_ROLES); ``handles`` are live job handles."""
     if role == "function":
         # No leading NUL: a listing line starting with one is indistinguishable from a packet.
@@ -71,11 +60,11 @@ def field(role: str, handles: Sequence[bytes], huge: bool) -> st.SearchStrategy[
         return st.one_of(*known, st.sampled_from((b"", b"H:test:0", b"H:test:999999")),
                          st.binary(max_size=12))
     if role == "number":
-        return numbers(huge)
+        return NUMBERS
     if role == "epoch":
-        return epochs(huge)
+        return EPOCHS
     if role == "milliseconds":
-        return milliseconds(huge)
+        return MILLISECONDS
     if role == "option":
         return st.sampled_from(OPTIONS)
     if role == "data":
@@ -83,29 +72,28 @@ def field(role: str, handles: Sequence[bytes], huge: bool) -> st.SearchStrategy[
     return st.binary(max_size=16)
 
 
-def fields(ptype: int, handles: Sequence[bytes], huge: bool,
-           exact: bool = False) -> st.SearchStrategy[list[bytes]]:
+def fields(ptype: int, handles: Sequence[bytes], exact: bool = False) -> st.SearchStrategy[list[bytes]]:
     """The fields of a ``ptype`` packet; unless ``exact``, sometimes one too many or too few."""
-    right = st.tuples(*(field(role, handles, huge) for role in roles(ptype))).map(list)
+    right = st.tuples(*(field(role, handles) for role in roles(ptype))).map(list)
     if exact:
         return right
     return st.one_of(right, right.map(lambda f: f[:-1]),
                      right.map(lambda f: f + [b"extra"]))
 
 
-def packets(handles: Sequence[bytes] = (), huge: bool = True,
+def packets(handles: Sequence[bytes] = (),
             ptypes: st.SearchStrategy[int] = st.sampled_from(PACKET_TYPES)
             ) -> st.SearchStrategy[bytes]:
     """A request packet of any type (responses too) with generated fields."""
-    return ptypes.flatmap(lambda t: fields(t, handles, huge).map(lambda f: packet(t, f)))
+    return ptypes.flatmap(lambda t: fields(t, handles).map(lambda f: packet(t, f)))
 
 
-def admin_lines(handles: Sequence[bytes] = (), huge: bool = True,
+def admin_lines(handles: Sequence[bytes] = (),
                 words: Sequence[bytes] = ADMIN_WORDS) -> st.SearchStrategy[bytes]:
     """A command word (random case) and up to six tokens, without the line ending."""
     token = st.one_of(
         st.sampled_from(ADMIN_KEYWORDS), st.sampled_from(FUNCTIONS[:3]),
-        numbers(huge).map(lambda n: n.replace(b" ", b"").replace(b"\n", b"")),
+        NUMBERS.map(lambda n: n.replace(b" ", b"").replace(b"\n", b"")),
         *([st.sampled_from(list(handles))] if handles else []),
         # No leading NUL (``create function`` would make a listing line start with one).
         st.binary(max_size=6).map(lambda b: b.translate(None, b"\n\r").lstrip(b"\0")))

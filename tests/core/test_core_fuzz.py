@@ -33,7 +33,7 @@ from gearmand_py.core.model import PRIORITIES, Ability, Function, Job
 from gearmand_py.protocol.packets import REQUEST_TYPES
 from gearmand_py.protocol.packets import PacketType as T
 from gearmand_py.server.processor import MAX_WAIT
-from tests.core.harness import World
+from tests.core.harness import World, parse_responses
 from tests.support.fuzzing import HUGE_NUMBERS, PACKET_TYPES, packet
 from tests.support.strategies import CLOCK_START, admin_lines, chunked, fields
 
@@ -58,6 +58,9 @@ ANSWERED = {T.GRAB_JOB, T.GRAB_JOB_UNIQ, T.GET_STATUS, T.GET_STATUS_UNIQUE, T.EC
 #: job it can do), or results relayed to it as a client of a job (its own, or one it failed).
 SIDE_EFFECTS = {"NOOP", "WORK_DATA", "WORK_WARNING", "WORK_STATUS", "WORK_COMPLETE", "WORK_FAIL",
                 "WORK_EXCEPTION"}
+#: The unread bytes past which the model's server stalls a peer: the server's HIGH_WATER scaled
+#: down so a few replies reach it (the core does not care where the mark is).
+STALL_MARK = 256
 #: Clock moves: nothing, under and over the CAN_DO_TIMEOUT floor (1 s), an hour, past any epoch.
 CLOCK_STEPS = st.sampled_from((0.0, 0.5, 1.0, 1.001, 5.0, 61.0, 3600.0, 10.0 ** 6))
 
@@ -117,6 +120,11 @@ class EngineMachine(RuleBasedStateMachine):
         #: Per peer: the held requests still to be answered, oldest first (allowed reply types,
         #: and whether the request may go unanswered).
         self.awaiting: defaultdict[str, deque[tuple[set[str], bool]]] = defaultdict(deque)
+        #: Peers that stopped reading: what they were sent stays unread (the server's unsent
+        #: output) until ``read``.
+        self.slow: set[str] = set()
+        #: Per slow peer: how much of what it was sent the checks have looked at.
+        self.unread: defaultdict[str, int] = defaultdict(int)
         if durable:
             self.world.engine.journal = self.journal.append
         self.world.connect("admin")
@@ -146,18 +154,36 @@ class EngineMachine(RuleBasedStateMachine):
             assert 0.0 <= wait <= MAX_WAIT
 
     def replies(self, name: str) -> list[tuple]:
-        """What ``name`` got since the last look; parse_responses rejects malformed packets."""
-        return self.world.recv(name)
+        """What ``name`` got since the last look (parse_responses rejects malformed packets);
+        nothing for a peer that does not read, which the server stalls past HIGH_WATER."""
+        received = self.world.received[name]
+        if name not in self.slow:
+            return self.world.recv(name)
+        # Check what it was sent like anyone's, but leave it unread: the server's unsent output.
+        new = bytes(received[self.unread[name]:])
+        self.unread[name] = len(received)
+        peer = self.world.peers[name]
+        if len(received) > STALL_MARK and not peer.gone:
+            peer.stalled = True
+        return parse_responses(new)
+
+    def waits(self, name: str) -> bool:
+        """Whether ``name``'s replies may come later than its request: held behind a commit,
+        parked behind a stalled peer, or not read."""
+        peer = self.world.peers[name]
+        return peer.backlog is not None or peer.parked is not None or bool(self.awaiting[name])
 
     def check_replies(self, name: str, ptype: int | None) -> None:
         """``name`` sent one request of ``ptype`` (None: an admin line) and got its answer."""
         got = self.replies(name)
         closed = name in self.world.closed
-        # A reply queued behind a JOB_CREATED that waits for its commit comes with the commit.
-        held = self.world.peers[name].backlog is not None
+        # A reply queued behind a JOB_CREATED that waits for its commit comes with the commit;
+        # one parked behind a stalled peer comes when it drains or leaves.
+        held = self.waits(name) and not closed
         assert sum(r[0] == "NOOP" for r in got) <= 1, got  # one NOOP until the next grab
         if held:
-            assert not got, got  # everything after a held reply waits behind it
+            for reply in got:  # what was released meanwhile answers earlier requests
+                self.match_awaited(name, reply)
             answered = ptype is None or ptype in ANSWERED
             self.awaiting[name].append(({"TEXT"} if ptype is None else DIRECT[ptype] - {"NOOP"},
                                         not answered))
@@ -183,7 +209,16 @@ class EngineMachine(RuleBasedStateMachine):
         if peer.gone:
             awaiting.clear()
             return
-        for reply in (r for got in self.replies(name) for r in split_admin_replies(got)):
+        for reply in self.replies(name):
+            self.match_awaited(name, reply)
+        if peer.backlog is None and peer.parked is None:
+            assert all(optional for _, optional in awaiting), (name, list(awaiting))
+            awaiting.clear()
+
+    def match_awaited(self, name: str, got: tuple) -> None:
+        """A reply that came late must answer the oldest request still waiting for one."""
+        awaiting = self.awaiting[name]
+        for reply in split_admin_replies(got):
             if reply[0] in SIDE_EFFECTS:
                 continue
             while awaiting and awaiting[0][1] and reply[0] not in awaiting[0][0]:
@@ -192,14 +227,15 @@ class EngineMachine(RuleBasedStateMachine):
             if reply[0] == "TEXT":
                 assert _is_admin_reply(reply[1]), reply
             awaiting.popleft()
-        if peer.backlog is None:
-            assert all(optional for _, optional in awaiting), (name, list(awaiting))
-            awaiting.clear()
 
     def drain_others(self, sender: str | None) -> None:
-        """Everyone else may only have been woken or sent results, never a direct reply."""
+        """Everyone else may only have been woken or sent results, or get the late replies of
+        its own waiting requests, never another reply."""
         for name in self.world.peers:
             if name != sender:
+                if self.awaiting[name]:
+                    self.check_released(name)
+                    continue
                 got = self.replies(name)
                 assert all(r[0] in SIDE_EFFECTS for r in got), (name, got)
 
@@ -214,7 +250,11 @@ class EngineMachine(RuleBasedStateMachine):
     @precondition(lambda self: self.live)
     @rule(data=st.data())
     def disconnect(self, data: st.DataObject) -> None:
-        self.world.disconnect(data.draw(st.sampled_from(self.live)))
+        name = data.draw(st.sampled_from(self.live))
+        self.world.disconnect(name)
+        if name in self.slow:  # what it never read is gone with it
+            self.slow.discard(name)
+            self.world.received[name].clear()
         self.tick()
         self.drain_others(None)
 
@@ -253,24 +293,46 @@ class EngineMachine(RuleBasedStateMachine):
             return
         name = data.draw(st.sampled_from(holders))
         job = data.draw(st.sampled_from(w.peers[name].running))
-        w.send(name, result, *((job.handle,) if result == T.WORK_FAIL else (job.handle, b"r")))
+        payload = data.draw(st.sampled_from((b"r", b"x" * 300)))
+        w.send(name, result, *((job.handle,) if result == T.WORK_FAIL else (job.handle, payload)))
         self.tick()
         self.check_replies(name, result)
         self.drain_others(name)
 
     @precondition(lambda self: self.live)
     @rule(data=st.data(), ptype=st.sampled_from((T.CAN_DO, T.CAN_DO_TIMEOUT, T.GRAB_JOB_ALL,
-                                                 T.PRE_SLEEP, T.SUBMIT_JOB, T.SUBMIT_JOB_BG)))
+                                                 T.PRE_SLEEP, T.SUBMIT_JOB, T.SUBMIT_JOB_BG,
+                                                 T.ECHO_REQ)))
     def plain(self, data: st.DataObject, ptype: int) -> None:
         """Ordinary traffic on the functions the fuzzed packets use most, so jobs get run."""
         name = data.draw(st.sampled_from(self.live))
         args = {T.CAN_DO: (b"f",), T.CAN_DO_TIMEOUT: (b"f", b"1500"), T.GRAB_JOB_ALL: (),
                 T.PRE_SLEEP: (), T.SUBMIT_JOB: (b"f", b"", b"x"),
-                T.SUBMIT_JOB_BG: (b"f", data.draw(st.sampled_from((b"", b"u1"))), b"y")}[ptype]
+                T.SUBMIT_JOB_BG: (b"f", data.draw(st.sampled_from((b"", b"u1"))), b"y"),
+                T.ECHO_REQ: (b"e" * 300,)}[ptype]
         self.world.send(name, ptype, *args)
         self.tick()
         self.check_replies(name, ptype)
         self.drain_others(name)
+
+    @precondition(lambda self: set(self.live) - self.slow)
+    @rule(data=st.data())
+    def stop_reading(self, data: st.DataObject) -> None:
+        self.slow.add(data.draw(st.sampled_from(sorted(set(self.live) - self.slow))))
+
+    @precondition(lambda self: self.slow & set(self.live))
+    @rule(data=st.data())
+    def read(self, data: st.DataObject) -> None:
+        """A peer that stopped reading reads everything: the server reports it drained."""
+        name = data.draw(st.sampled_from(sorted(self.slow & set(self.live))))
+        self.slow.discard(name)
+        self.world.received[name].clear()
+        self.unread.pop(name, None)
+        peer = self.world.peers[name]
+        if peer.stalled:
+            self.world.engine.drained(peer)
+        self.tick()
+        self.drain_others(None)
 
     @precondition(lambda self: any(op[0] == JOURNAL_ADD for op in self.journal))
     @rule(data=st.data(), error=st.sampled_from((None, None, "disk full")))

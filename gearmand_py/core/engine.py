@@ -117,6 +117,13 @@ class RequestFailed(Exception):
     handler's exception."""
 
 
+def log_failure(peer: Peer, exc: RequestFailed) -> None:
+    """The one log record of a request whose handling raised: the request, the connection and
+    the handler's traceback (the connection is closed)."""
+    log.error("internal error handling %s on connection %s (%s); closing it",
+              exc, peer.fd, peer.ip, exc_info=exc.__cause__)
+
+
 def describe(event: Event | None) -> str:
     """A request as a log line names it: its packet type, or its admin command word."""
     if event.__class__ is tuple:
@@ -276,8 +283,7 @@ class Engine:
         try:
             self.receive(peer, events)
         except RequestFailed as exc:
-            log.error("internal error handling %s on connection %s (%s); closing it",
-                      exc, peer.fd, peer.ip, exc_info=exc.__cause__)
+            log_failure(peer, exc)
             return False
         return True
 

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from gearmand_py.core.engine import Engine, RequestFailed
+from gearmand_py.core.engine import Engine, RequestFailed, log_failure
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
@@ -153,8 +153,7 @@ class Processor:
                     if peer.functions and peer.out:
                         self._write_now(peer)
             except RequestFailed as exc:  # a bug must cost one connection, never the server
-                log.error("internal error handling %s on connection %d (%s); closing it",
-                          exc, conn.fd, conn.ip, exc_info=exc.__cause__)
+                log_failure(peer, exc)
                 if conn.peer is not None:
                     engine.close(conn.peer)
 

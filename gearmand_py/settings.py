@@ -12,7 +12,7 @@ import argparse
 import io
 import sys
 import textwrap
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import IO, Any, Callable, NoReturn, Sequence
 
 import configargparse
@@ -170,8 +170,10 @@ SETTINGS: tuple[Setting, ...] = (
             "32; the kernel caps it at net.core.somaxconn): with 32, clients reconnecting "
             "quickly overflow the queue and each overflow costs a client a one-second retry.",
             default=4096, type=_non_negative, meta="N"),
-    Setting("daemon", ("-d", "--daemon"), "Daemon, detach and run in the background.",
-            default=False, action="store_true", supported=False),
+    Setting("daemon", ("-d", "--daemon"),
+            "Daemon, detach and run in the background. The command returns once the server "
+            "serves (exit 0), or fails with the server's error.",
+            default=False, action="store_true"),
     Setting("exceptions", ("--exceptions",), "Enable protocol exceptions by default.",
             default=False, action="store_true"),
     Setting("file_descriptors", ("-f", "--file-descriptors"),
@@ -237,8 +239,11 @@ SETTINGS: tuple[Setting, ...] = (
             "gearmand-py defaults to 0 (gearmand: 4): under Python's global interpreter lock "
             "extra threads cost more in hand-offs than they gain (docs/benchmarks.md).",
             default=0, type=_non_negative, meta="N"),
-    Setting("user", ("-u", "--user"), "Switch to given user after startup.",
-            meta="USER", supported=False),
+    Setting("user", ("-u", "--user"),
+            "Switch to given user after startup. gearmand-py switches after binding the ports "
+            "(gearmand: before), so ports below 1024 work; the log file, pid file and SQLite "
+            "database are handed to the user.",
+            meta="USER"),
     Setting("verbose", ("--verbose",),
             f"Set verbose level ({', '.join(VERBOSE_LEVELS)}; any case).",
             default="ERROR", type=_verbose_level, meta="LEVEL"),
@@ -438,6 +443,108 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     args = list(sys.argv[1:] if argv is None else argv)
     args = [f"--config-file={a[1:]}" if a.startswith("@") else a for a in args]
     return build_parser().parse_args(args)
+
+
+# ---------------------------------------------------------------------------------------------
+# The typed settings the server runs with, built once from the parsed options.
+#
+# Field names are option names, so each group is filled by name and no default is repeated here:
+# the defaults stay in SETTINGS.
+
+
+@dataclass(frozen=True)
+class ListenerSpec:
+    """Where to listen and what to speak there; each spec is bound to one socket per address.
+
+    ``protocol`` is ``gear`` for now; TLS and HTTP listeners will be further specs."""
+
+    protocol: str
+    host: str | None
+    port: int
+
+
+@dataclass(frozen=True)
+class QueueConfig:
+    """What the persistent queue backends read (``queue_backends.open_backend``)."""
+
+    queue_type: str
+    queue_url: str | None
+    store_queue_on_shutdown: bool
+    libsqlite3_db: str | None
+    libsqlite3_table: str
+    libpq_conninfo: str | None
+    libpq_table: str
+    mysql_host: str
+    mysql_port: int
+    mysql_user: str | None
+    mysql_password: str | None
+    mysql_db: str | None
+    mysql_table: str
+
+
+@dataclass(frozen=True)
+class ProcessConfig:
+    """What the start-up steps read (``gearmand_py.process``)."""
+
+    daemon: bool
+    user: str | None
+    pid_file: str
+    log_file: str
+    verbose: str
+    syslog: bool
+    file_descriptors: int | None
+    coredump: bool
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """What the core's job handling reads."""
+
+    job_handle_prefix: str | None
+    worker_wakeup: int
+    round_robin: bool
+    job_retries: int
+    exceptions: bool
+
+
+@dataclass(frozen=True)
+class NetworkConfig:
+    """How listeners and accepted connections are set up."""
+
+    backlog: int
+    keepalive: bool
+    keepalive_idle: int
+    keepalive_interval: int
+    keepalive_count: int
+    max_packet_size: int
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a server run needs, typed; ``Config.from_options(parse_args(...))``."""
+
+    listeners: tuple[ListenerSpec, ...]
+    threads: int
+    network: NetworkConfig
+    engine: EngineConfig
+    queue: QueueConfig
+    process: ProcessConfig
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> Config:
+        return cls(
+            listeners=(ListenerSpec("gear", options.listen, options.port),),
+            threads=options.threads,
+            network=_by_name(NetworkConfig, options),
+            engine=_by_name(EngineConfig, options),
+            queue=_by_name(QueueConfig, options),
+            process=_by_name(ProcessConfig, options),
+        )
+
+
+def _by_name(group: type[Any], options: argparse.Namespace) -> Any:
+    """One group filled from the options of the same names."""
+    return group(**{f.name: getattr(options, f.name) for f in fields(group)})
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ database cannot be opened or its table prepared.
 
 from __future__ import annotations
 
-import argparse
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -15,6 +15,9 @@ from sqlalchemy.exc import ArgumentError
 from . import mysql, postgres, sqlite
 from .base import QueueBackend, QueueError, StoredJob
 from .sql import SqlQueue, create_engine
+
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
 
 __all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "open_backend",
            "queue_type"]
@@ -50,12 +53,12 @@ def _supported() -> str:
     return ", ".join(names)
 
 
-def open_backend(settings: argparse.Namespace) -> QueueBackend | None:
+def open_backend(settings: QueueConfig) -> QueueBackend | None:
     """The backend the settings ask for, opened and with its table ready; None for builtin (no
     persistence) without --queue-url. A --queue-url chooses the database; -q may then be builtin
     or must name the URL's kind."""
-    kind = queue_type(getattr(settings, "queue_type", None) or "builtin")
-    url = getattr(settings, "queue_url", None)
+    kind = queue_type(settings.queue_type)
+    url = settings.queue_url
     if url:
         return _open_url(url, kind, settings)
     if kind == "builtin":
@@ -64,7 +67,7 @@ def open_backend(settings: argparse.Namespace) -> QueueBackend | None:
     return SqlQueue(module.from_settings(settings), module.table(settings))
 
 
-def _open_url(text: str, kind: str, settings: argparse.Namespace) -> SqlQueue:
+def _open_url(text: str, kind: str, settings: QueueConfig) -> SqlQueue:
     """--queue-url: the backend module matching the URL's dialect supplies timeouts and the
     table option; other dialects get a plain engine and table ``gearman_queue``."""
     try:

@@ -4,15 +4,17 @@
 
 from __future__ import annotations
 
-import argparse
 import os
+from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, Engine
 
 from .sql import create_engine
 
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
+
 DIALECTS = ("mysql", "mariadb")
-DEFAULT_TABLE = "gearman_queue"
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"  # Debian's; libmysqlclient honours MYSQL_UNIX_PORT
 CONNECT_TIMEOUT = 5  # seconds
 # PyMySQL reads the server greeting without any timeout unless read_timeout is set, so a server
@@ -20,24 +22,24 @@ CONNECT_TIMEOUT = 5  # seconds
 IO_TIMEOUT = 60  # seconds per socket read/write; generous, the longest statement is the migration
 
 
-def table(settings: argparse.Namespace) -> str:
+def table(settings: QueueConfig) -> str:
     """``--mysql-table``."""
-    return getattr(settings, "mysql_table", None) or DEFAULT_TABLE
+    return settings.mysql_table
 
 
-def from_settings(settings: argparse.Namespace) -> Engine:
+def from_settings(settings: QueueConfig) -> Engine:
     """The engine for gearmand's MySQL options. Like libmysqlclient, host ``localhost`` means the
     Unix socket (so e.g. unix_socket authentication works as it did for gearmand); use
     127.0.0.1 for TCP."""
-    host = getattr(settings, "mysql_host", None) or "localhost"
+    host = settings.mysql_host
     query = {}
     if host == "localhost":
         query["unix_socket"] = os.environ.get("MYSQL_UNIX_PORT", DEFAULT_SOCKET)
     url = URL.create(
-        "mysql+pymysql", host=host, port=getattr(settings, "mysql_port", None) or 3306,
-        username=getattr(settings, "mysql_user", None) or None,
-        password=getattr(settings, "mysql_password", None) or None,
-        database=getattr(settings, "mysql_db", None) or None, query=query)
+        "mysql+pymysql", host=host, port=settings.mysql_port,
+        username=settings.mysql_user or None,
+        password=settings.mysql_password or None,
+        database=settings.mysql_db or None, query=query)
     return engine(url)
 
 

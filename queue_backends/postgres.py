@@ -5,8 +5,7 @@ PG* environment variables, as in gearmand) and ``--libpq-table`` (``queue``).
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg2
 from psycopg2.extensions import parse_dsn
@@ -14,22 +13,24 @@ from sqlalchemy.engine import URL, Engine
 
 from .sql import create_engine
 
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
+
 DIALECTS = ("postgresql",)
-DEFAULT_TABLE = "queue"
 CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
 
 
-def table(settings: argparse.Namespace) -> str:
+def table(settings: QueueConfig) -> str:
     """``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL folds
     it to lower case."""
-    return (getattr(settings, "libpq_table", None) or DEFAULT_TABLE).lower()
+    return settings.libpq_table.lower()
 
 
-def from_settings(settings: argparse.Namespace) -> Engine:
+def from_settings(settings: QueueConfig) -> Engine:
     """The engine for ``--libpq-conninfo``: parsed by libpq itself, then handed to psycopg2 as
     keyword arguments (so it is validated here, and a connect_timeout in it wins)."""
     try:
-        params = parse_dsn(getattr(settings, "libpq_conninfo", None) or "")
+        params = parse_dsn(settings.libpq_conninfo or "")
     except psycopg2.ProgrammingError as exc:
         raise ValueError(f"invalid --libpq-conninfo: {' '.join(str(exc).split())}") from exc
     return engine(URL.create("postgresql+psycopg2"), params)

@@ -6,27 +6,28 @@ queue), and readers do not block the writer. The busy timeout is gearmand's 6 s.
 
 from __future__ import annotations
 
-import argparse
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from .sql import create_engine
 
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
+
 DIALECTS = ("sqlite",)
-DEFAULT_TABLE = "gearman_queue"
 BUSY_TIMEOUT = 6.0  # seconds: gearmand calls sqlite3_busy_timeout(6000)
 
 
-def table(settings: argparse.Namespace) -> str:
+def table(settings: QueueConfig) -> str:
     """``--libsqlite3-table``."""
-    return getattr(settings, "libsqlite3_table", None) or DEFAULT_TABLE
+    return settings.libsqlite3_table
 
 
-def from_settings(settings: argparse.Namespace) -> Engine:
+def from_settings(settings: QueueConfig) -> Engine:
     """The engine for ``--libsqlite3-db`` (required, as in gearmand)."""
-    path = getattr(settings, "libsqlite3_db", None)
+    path = settings.libsqlite3_db
     if not path:
         raise ValueError("the libsqlite3 queue needs --libsqlite3-db FILE")
     return engine(URL.create("sqlite", database=path))

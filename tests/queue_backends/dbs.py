@@ -11,7 +11,8 @@ Start them with ``start-stop-daemon --start --oknodo --background --exec /usr/sb
 
 from __future__ import annotations
 
-import argparse
+import dataclasses
+import os
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from tests.support.prerequisites import require
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from gearmand_py.settings import Config, QueueConfig, parse_args
 from queue_backends import SqlQueue, open_backend
 from queue_backends.migrate import NEW_SUFFIX, OLD_SUFFIX
 from queue_backends.sql import describe
@@ -41,16 +43,10 @@ _unreachable: dict[str, str] = {}  # kind -> reason, so a down service costs one
 
 
 
-def settings(**overrides: Any) -> argparse.Namespace:
-    """A Namespace like gearmand-py's parsed options (gearmand's defaults), without queue_url."""
-    values: dict[str, Any] = {
-        "queue_type": "builtin", "libsqlite3_db": None, "libsqlite3_table": "gearman_queue",
-        "libpq_conninfo": None, "libpq_table": "queue", "mysql_host": "localhost",
-        "mysql_port": 3306, "mysql_user": None, "mysql_password": None, "mysql_db": None,
-        "mysql_table": "gearman_queue",
-    }
-    values.update(overrides)
-    return argparse.Namespace(**values)
+def settings(**overrides: Any) -> QueueConfig:
+    """The queue settings of a command line without options, with ``overrides``."""
+    parsed = Config.from_options(parse_args(["--config-file", os.devnull]))
+    return dataclasses.replace(parsed.queue, **overrides)
 
 
 @dataclass
@@ -60,7 +56,7 @@ class Database:
 
     kind: str
     table: str
-    settings: argparse.Namespace
+    settings: QueueConfig
     admin: Engine
     opened: list[SqlQueue] = field(default_factory=list)
 
@@ -94,7 +90,7 @@ class Database:
 
     def open(self, **overrides: Any) -> SqlQueue:
         """open_backend() on this database and table (closed again at teardown)."""
-        queue = open_backend(argparse.Namespace(**{**vars(self.settings), **overrides}))
+        queue = open_backend(dataclasses.replace(self.settings, **overrides))
         assert isinstance(queue, SqlQueue)
         self.opened.append(queue)
         return queue

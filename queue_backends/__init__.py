@@ -19,8 +19,8 @@ from .sql import SqlQueue, create_engine
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-__all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "open_backend",
-           "queue_type"]
+__all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "database_file",
+           "open_backend", "queue_type"]
 
 # Accepted -q names (lower case; matched case-insensitively) -> gearmand's name for the backend.
 QUEUE_TYPES: dict[str, str] = {
@@ -65,6 +65,19 @@ def open_backend(settings: QueueConfig) -> QueueBackend | None:
         return None
     module = _MODULES[kind]
     return SqlQueue(module.from_settings(settings), module.table(settings))
+
+
+def database_file(settings: QueueConfig) -> str | None:
+    """The SQLite file the settings name, if any: -u hands it to the user before switching."""
+    if not settings.queue_url:
+        return settings.libsqlite3_db if queue_type(settings.queue_type) == "libsqlite3" else None
+    try:
+        url = make_url(settings.queue_url)
+    except (ArgumentError, ValueError):
+        return None  # open_backend says what is wrong with it
+    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
+        return None
+    return url.database
 
 
 def _open_url(text: str, kind: str, settings: QueueConfig) -> SqlQueue:

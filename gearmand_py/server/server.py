@@ -7,6 +7,9 @@ the main thread.
 Signals, as gearmand: SIGINT and SIGTERM stop at once; SIGUSR1 stops gracefully (stop listening,
 keep serving the connections there are until no job is left, then exit); SIGHUP reopens the log.
 The admin ``shutdown [graceful]`` command does the same from a loopback connection.
+
+The server gets its listening sockets and its opened queue backend from the start-up steps
+(``gearmand_py.process.startup``), which also decide what :class:`Hooks` it calls.
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ import selectors
 import signal
 import socket
 import sys
-from argparse import Namespace
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from gearmand_py import COMPATIBLE_VERSION, __version__, logs
@@ -29,10 +33,12 @@ from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.acceptor import Acceptor
-from gearmand_py.server.listener import SocketOptions, open_listeners
+from gearmand_py.server.batches import Batch
+from gearmand_py.server.listener import SocketOptions
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
-from queue_backends import QueueBackend, QueueError, open_backend
+from gearmand_py.settings import Config, EngineConfig
+from queue_backends import QueueBackend, QueueError
 
 log = logging.getLogger("gearmand_py.server")
 
@@ -66,32 +72,58 @@ def tune_gc() -> None:
     gc.set_threshold(young, middle, GC_FULL_EVERY)
 
 
-def engine_options(settings: Namespace) -> EngineOptions:
-    prefix = settings.job_handle_prefix or "H:" + os.uname().nodename
+def engine_options(config: EngineConfig) -> EngineOptions:
+    prefix = config.job_handle_prefix or "H:" + os.uname().nodename
     return EngineOptions(
         job_handle_prefix=prefix.encode(),
-        worker_wakeup=settings.worker_wakeup,
-        round_robin=settings.round_robin,
-        job_retries=settings.job_retries,
-        exceptions=settings.exceptions,
+        worker_wakeup=config.worker_wakeup,
+        round_robin=config.round_robin,
+        job_retries=config.job_retries,
+        exceptions=config.exceptions,
     )
 
 
-class Server:
-    """One running job server."""
+def status_line(engine: Engine) -> str:
+    """What a supervisor shows for the server (systemd's STATUS=); only the processing thread
+    may call it once the server serves."""
+    running = sum(f.job_running for f in engine.functions.values())
+    workers = sum(1 for peer in engine.peers.values() if peer.functions)
+    return (f"{len(engine.jobs) - running} jobs queued, {running} running; {workers} workers, "
+            f"{len(engine.peers)} connections")
 
-    def __init__(self, settings: Namespace, backend: QueueBackend | None = None,
+
+@dataclass(frozen=True)
+class Hooks:
+    """What the process around the server is told, and on which thread."""
+
+    #: Accepting thread, once clients can be served (bound, replayed, threads running); gets
+    #: the status line.
+    ready: Callable[[str], None] = lambda status: None
+    #: Accepting thread, when the server begins to stop.
+    stopping: Callable[[], None] = lambda: None
+    #: Processing thread, every ``heartbeat_every`` seconds, with the status line: being called
+    #: proves that thread still takes turns (systemd's watchdog).
+    heartbeat: Callable[[str], None] | None = None
+    heartbeat_every: float = 0.0
+
+
+class Server:
+    """One job server on listening sockets it is given, until stopped."""
+
+    def __init__(self, config: Config, listeners: list[socket.socket],
+                 backend: QueueBackend | None = None, hooks: Hooks = Hooks(),
                  verbose: Callable[[], str] = logs.level_name) -> None:
-        self.settings = settings
+        self.config = config
         self.backend = backend
+        self.hooks = hooks
         info = ServerInfo(f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}".encode(), os.getpid(),
                           verbose, self._admin_shutdown)
-        self.engine = Engine(engine_options(settings), Admin(info))
+        self.engine = Engine(engine_options(config.engine), Admin(info))
         self.processor = Processor(self.engine, self._after_turn)
-        socket_options = SocketOptions(settings.keepalive, settings.keepalive_idle,
-                                       settings.keepalive_interval, settings.keepalive_count)
-        self.acceptor = Acceptor(open_listeners(settings.listen, settings.port, settings.backlog),
-                                 socket_options, settings.backlog)
+        network = config.network
+        socket_options = SocketOptions(network.keepalive, network.keepalive_idle,
+                                       network.keepalive_interval, network.keepalive_count)
+        self.acceptor = Acceptor(listeners, socket_options, network.backlog)
         self.stop_requested = False
         #: What ``serve`` returns: 0, or fatal.EXIT_SOFTWARE after an internal failure.
         self.exit_status = 0
@@ -102,17 +134,16 @@ class Server:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.writer: QueueWriter | None = None
-        if backend is not None:
-            self._replay(backend)
-            if settings.store_queue_on_shutdown:
-                backend.clear()
-            else:
-                self.writer = QueueWriter(backend, self.processor.submit, self.fail)
-                self.engine.journal = self.writer.put
+        self._beat_due = False
+        self._next_beat = 0.0
 
-    def _replay(self, backend: QueueBackend) -> None:
+    def replay(self) -> None:
         """Queue the stored jobs before any client is served (the listeners are bound, but
-        nothing is accepted yet)."""
+        nothing is accepted yet). With --store-queue-on-shutdown the table is emptied: the
+        queue is stored again on the way out."""
+        backend = self.backend
+        if backend is None:
+            return
         # New rows continue after every stored id (the backend's record, whatever replays).
         self.engine.next_queue_id = backend.max_id() + 1
         restored, redundant = 0, []
@@ -124,18 +155,20 @@ class Server:
         if redundant:
             backend.done(redundant)
         log.log(logs.NOTICE, "Replayed %d jobs from the %s queue", restored, backend.name)
+        if self.config.queue.store_queue_on_shutdown:
+            backend.clear()
 
     def serve(self) -> int:
         """Run until stopped; returns the exit status."""
         previous = self._install_signals()
-        if self.writer is not None:
-            self.writer.start()
+        self._next_beat = time.monotonic() + self.hooks.heartbeat_every
         try:
-            if self.settings.threads == 0:
+            if self.config.threads == 0:
                 fatal.guarded(self._serve_single, self.fail)()
             else:
-                self._serve_threaded(self.settings.threads)
+                self._serve_threaded(self.config.threads)
         finally:
+            self.hooks.stopping()
             self._restore_signals(previous)
             self.acceptor.close()
             self._wake_r.close()
@@ -144,13 +177,21 @@ class Server:
         log.log(logs.NOTICE, "Shutdown complete")
         return self.exit_status
 
+    def _start_writer(self, deliver: Callable[[Batch], None]) -> None:
+        """The queue-writer thread, started once the mode knows where its batches go."""
+        if self.backend is None or self.config.queue.store_queue_on_shutdown:
+            return
+        self.writer = QueueWriter(self.backend, deliver, self.fail)
+        self.engine.journal = self.writer.put
+        self.writer.start()
+
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""
         if self.backend is None:
             return
         if self.writer is not None:
             self.writer.stop()
-        elif self.settings.store_queue_on_shutdown:
+        elif self.config.queue.store_queue_on_shutdown:
             jobs = self.engine.stored_jobs()
             try:
                 refused = self.backend.add(jobs)
@@ -196,6 +237,9 @@ class Server:
         if self.graceful and not self.engine.jobs and not self.stop_requested:
             log.log(logs.NOTICE, "Graceful shutdown: no jobs left")
             self.request_stop()
+        if self._beat_due:
+            self._beat_due = False
+            self.hooks.heartbeat(status_line(self.engine))  # type: ignore[misc]
 
     def _wake_main(self) -> None:
         try:
@@ -203,16 +247,29 @@ class Server:
         except (BlockingIOError, OSError):
             pass
 
-    def _management(self) -> float | None:
+    def _management(self, wake_processor: Callable[[], None]) -> float | None:
         """Accepting thread, after every wake-up: stop listening once graceful; reopen logs;
-        end an accept back-off that is over. Returns the most it may sleep (None: no limit)."""
+        end an accept back-off that is over; ask for a heartbeat when one is due. Returns the
+        most it may sleep (None: no limit)."""
         if self.graceful and self.acceptor.listeners:
             log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
             self.acceptor.close()
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
-        return self.acceptor.tick()
+        return earliest(self.acceptor.tick(), self._heartbeat_wait(wake_processor))
+
+    def _heartbeat_wait(self, wake_processor: Callable[[], None]) -> float | None:
+        """Seconds until the next heartbeat; when one is due, the processing thread is woken to
+        send it on its next turn."""
+        if self.hooks.heartbeat is None:
+            return None
+        now = time.monotonic()
+        if now >= self._next_beat:
+            self._next_beat = now + self.hooks.heartbeat_every
+            self._beat_due = True
+            wake_processor()
+        return self._next_beat - now
 
     # -- signals -------------------------------------------------------------------------------
 
@@ -247,16 +304,17 @@ class Server:
 
     def _serve_single(self) -> None:
         processor = self.processor
-        loop = IOLoop("main", self.settings.max_packet_size, processor.handle, threaded=False)
-        if self.writer is not None:
-            self.writer.deliver = loop.forward
+        loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
+                      threaded=False)
+        self._start_writer(loop.forward)
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
+        self.hooks.ready(status_line(self.engine))
         timeout = None
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = earliest(processor.tick(), self._management())
+                timeout = earliest(processor.tick(), self._management(self._wake_main))
         finally:
             self.acceptor.close()
             loop.selector.unregister(self._wake_r)
@@ -265,8 +323,10 @@ class Server:
     def _serve_threaded(self, count: int) -> None:
         processor = self.processor
         sys.setswitchinterval(SWITCH_INTERVAL)
-        loops = [IOLoop(f"io-{i}", self.settings.max_packet_size, processor.submit)
+        status = status_line(self.engine)  # while this thread is the only one using it
+        loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit)
                  for i in range(count)]
+        self._start_writer(processor.submit)
         threads = [fatal.thread(processor.run, "processing", self.fail)]
         threads += [fatal.thread(loop.run, loop.name, self.fail) for loop in loops]
         for thread in threads:
@@ -275,12 +335,13 @@ class Server:
         selector = selectors.DefaultSelector()
         self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
         log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
+        self.hooks.ready(status)
         timeout = None
         try:
             while not self.stop_requested:
                 for key, mask in selector.select(timeout):
                     key.data(key.fileobj, mask)
-                timeout = self._management()
+                timeout = self._management(processor.nudge)
         finally:
             self.acceptor.close()
             selector.close()
@@ -303,18 +364,3 @@ def earliest(a: float | None, b: float | None) -> float | None:
     if a is None:
         return b
     return a if b is None else min(a, b)
-
-
-def run(settings: Namespace) -> int:
-    """Start a server with parsed gearmand settings and serve until stopped."""
-    backend = None
-    try:
-        backend = open_backend(settings)
-        server = Server(settings, backend)
-    except (OSError, QueueError, ValueError) as exc:
-        log.critical("%s", exc)
-        if backend is not None:
-            backend.close()
-        raise SystemExit(f"gearmand-py: {exc}") from exc
-    tune_gc()
-    return server.serve()

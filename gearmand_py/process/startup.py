@@ -1,0 +1,182 @@
+"""The start-up sequence, one step after another, each done by its own module.
+
+parse (``cli``) → bind the listeners, or take them from systemd → detach (-d) → switch user
+(-u) → open the log and write the pid file → open the queue backend and replay it → start the
+threads → tell the parent (-d) and systemd that the server serves.
+
+Binding comes before the user switch so ports below 1024 work with -u; detaching comes after
+binding so a port in use is reported by the command the user typed. Until the server serves,
+SIGINT and SIGTERM end the start-up with one line and exit status 1, like any other start-up
+failure; from then on the server handles them (gearmand's meanings).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+from contextlib import ExitStack
+from types import FrameType
+
+from gearmand_py import logs
+from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd
+from gearmand_py.process.errors import Interrupted, SetupError
+from gearmand_py.process.pidfile import PidFile
+from gearmand_py.server.server import Hooks, Server, tune_gc
+from gearmand_py.settings import PROG, Config, version_text
+from queue_backends import QueueBackend, QueueError, database_file, open_backend
+
+log = logging.getLogger("gearmand_py.process")
+
+#: Seconds between STATUS= updates to systemd (more often when its watchdog needs it).
+STATUS_EVERY = 5.0
+
+
+class _UntilServing:
+    """SIGINT and SIGTERM raise Interrupted until :meth:`serving`; then the server's own
+    handlers take over, and this one ignores what arrives after they are restored."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __enter__(self) -> _UntilServing:
+        self._active = True
+        self._previous = {sig: signal.signal(sig, self._raise) for sig in self.SIGNALS}
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def serving(self) -> None:
+        self._active = False
+
+    def _raise(self, signum: int, _frame: FrameType | None) -> None:
+        if self._active:
+            raise Interrupted(signal.Signals(signum).name)
+
+
+def run(config: Config) -> int:
+    """Start the server the settings describe and serve until it stops; the exit status."""
+    return Startup(config).run()
+
+
+class Startup:
+    """One run of the sequence, and what its later steps and its clean-up need."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        #: Where the line of a failed step goes: stderr, or the waiting parent after -d.
+        self.report = _print
+        self.detached: daemon.Detached | None = None
+        self.log_open = False
+
+    def run(self) -> int:
+        """The steps; a failed one prints ``gearmand-py: <cause>`` and returns 1. Whatever the
+        steps set up is undone on the way out, before the line is printed."""
+        with _UntilServing() as self.signals:
+            try:
+                with ExitStack() as self.cleanup:
+                    try:
+                        return self._steps()
+                    except (SetupError, Interrupted) as exc:
+                        if self.log_open:
+                            log.critical("%s", exc)
+                        raise
+            except (SetupError, Interrupted) as exc:
+                self.report(f"{PROG}: {exc}")
+                return 1
+
+    def _steps(self) -> int:
+        config = self.config
+        process = config.process
+        user = privileges.lookup(process.user) if process.user else None
+        warnings = limits.apply(process)
+        bound = self._listen()
+        if process.daemon:
+            detached = daemon.detach()
+            if isinstance(detached, int):
+                return detached  # the parent: the child serves, or has said why not
+            self.detached = detached
+            self.report = detached.failed
+        if user is not None:
+            files = [path for path in (process.log_file, process.pid_file)
+                     if path not in ("stderr", "none")]
+            privileges.hand_over(user, files, database_file(config.queue))
+            privileges.drop(user)
+        self.cleanup.enter_context(logfile.opened(process))
+        self.log_open = True
+        for warning in warnings:
+            log.warning("%s", warning)
+        pid_file = PidFile.write(process.pid_file)
+        if pid_file is not None:
+            self.cleanup.callback(pid_file.remove)
+        backend = self._open_backend()
+        notifier = systemd.Notifier()
+        self.cleanup.callback(notifier.close)
+        server = Server(config, [listener.sock for listener in bound], backend,
+                        self._hooks(notifier))
+        try:
+            server.replay()
+        except QueueError as exc:
+            raise SetupError(f"failed to reload queue: {exc}") from None
+        _announce(f"{version_text()} started: pid {os.getpid()}"
+                  + (f", user {user.name}" if user else "")
+                  + f", listening on {listeners.describe(bound)}, {_threads(config.threads)}, "
+                  + f"queue {backend.name if backend else 'builtin (not persistent)'}")
+        tune_gc()
+        return server.serve()
+
+    def _listen(self) -> list[listeners.Listener]:
+        """systemd's sockets when it passed some, else the settings' listeners bound."""
+        inherited = systemd.inherited_sockets()
+        if inherited:
+            bound = listeners.inherited(inherited)
+        else:
+            bound = listeners.bind(self.config.listeners, self.config.network.backlog)
+        self.cleanup.callback(listeners.close, bound)
+        return bound
+
+    def _open_backend(self) -> QueueBackend | None:
+        try:
+            backend = open_backend(self.config.queue)
+        except (OSError, QueueError, ValueError) as exc:
+            raise SetupError(str(exc)) from None
+        if backend is not None:
+            self.cleanup.callback(backend.close)  # the server closes it too; closing is idempotent
+        return backend
+
+    def _hooks(self, notifier: systemd.Notifier) -> Hooks:
+        """What the server's milestones mean for this process."""
+
+        def ready(status: str) -> None:
+            self.signals.serving()
+            if self.detached is not None:
+                self.detached.ready()
+            notifier.notify("READY=1", f"STATUS={status}", f"MAINPID={os.getpid()}")
+
+        if not notifier.enabled:
+            return Hooks(ready=ready)
+        watchdog = notifier.watchdog_every
+
+        def heartbeat(status: str) -> None:
+            notifier.notify(f"STATUS={status}", *(["WATCHDOG=1"] if watchdog else []))
+
+        return Hooks(ready=ready,
+                     stopping=lambda: notifier.notify("STOPPING=1", "STATUS=stopping"),
+                     heartbeat=heartbeat,
+                     heartbeat_every=min(STATUS_EVERY, watchdog or STATUS_EVERY))
+
+
+def _threads(count: int) -> str:
+    return "1 thread (-t 0)" if count == 0 else f"{count} I/O threads and a processing thread"
+
+
+def _announce(text: str) -> None:
+    """The startup line, shown at every --verbose level: at NOTICE it would be hidden by the
+    default level, ERROR, which is no level for news."""
+    log.handle(log.makeRecord(log.name, logs.NOTICE, __file__, 0, text, None, None))
+
+
+def _print(line: str) -> None:
+    print(line, file=sys.stderr)

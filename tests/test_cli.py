@@ -1,5 +1,6 @@
 """What the ``gearmand-py`` command does before the server starts: refusing options that are not
-implemented yet, -V/--check-args, and setting up the log, the pid file and resource limits."""
+implemented yet, -V/--check-args, and the start-up steps that set up the log, the pid file and
+resource limits (``gearmand_py.process``)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,11 @@ from pathlib import Path
 import pytest
 
 from gearmand_py import __version__, cli, logs
-from gearmand_py.settings import parse_args
+from gearmand_py.process import limits, logfile, pidfile
+from gearmand_py.process.errors import SetupError
+from gearmand_py.process.pidfile import PidFile
+from gearmand_py.settings import Config, ProcessConfig, parse_args
+from tests.support.servers import free_port
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -31,14 +36,20 @@ def base(tmp_path) -> list[str]:
 
 @pytest.fixture(autouse=True)
 def no_server(monkeypatch):
-    """No test here may start the real server: reaching it means setup let a bad option through."""
+    """No test here may start the real server in-process: reaching the start-up sequence means
+    the command line let a bad option through."""
 
-    def run(settings):
-        pytest.fail("gearmand_py.server.run was called")
+    def run(config):
+        pytest.fail("gearmand_py.process.startup.run was called")
 
-    monkeypatch.setitem(sys.modules, "gearmand_py.server", types.SimpleNamespace(run=run))
+    monkeypatch.setitem(sys.modules, "gearmand_py.process.startup", types.SimpleNamespace(run=run))
     yield
     logs.close()
+
+
+def process(argv: list[str]) -> ProcessConfig:
+    """The start-up steps' settings for a command line."""
+    return Config.from_options(parse_args(argv)).process
 
 
 def run_main(capsys, argv: list[str]) -> tuple[int, str, str]:
@@ -57,10 +68,6 @@ def run_module(*args: str) -> subprocess.CompletedProcess:
 # --- options gearmand-py refuses for now --------------------------------------------------------
 
 UNSUPPORTED = [
-    (["-d"], "--daemon is not supported yet"),
-    (["--daemon"], "--daemon is not supported yet"),
-    (["-u", "nobody"], "--user is not supported yet"),
-    (["--user=nobody"], "--user is not supported yet"),
     (["-r", "http"], "--protocol is not supported yet"),
     (["--protocol", "foo"], "Unknown protocol module : foo"),
     (["-r", "HTTP"], "Unknown protocol module : HTTP"),
@@ -87,14 +94,14 @@ def test_unsupported_option_exits_1_with_its_message(capsys, base, args, message
 
 
 def test_unsupported_refused_even_with_check_args(capsys, base):
-    status, _, err = run_main(capsys, base + ["-d", "--check-args"])
-    assert status == 1 and "--daemon is not supported yet" in err
+    status, _, err = run_main(capsys, base + ["--ssl", "--check-args"])
+    assert status == 1 and "--ssl is not supported yet" in err
 
 
 def test_every_refused_option_is_reported_at_once(capsys, base):
-    status, _, err = run_main(capsys, base + ["-d", "--ssl", "-q", "redis"])
+    status, _, err = run_main(capsys, base + ["-r", "http", "--ssl", "-q", "redis"])
     assert status == 1
-    assert sorted(err.splitlines()) == ["gearmand-py: --daemon is not supported yet",
+    assert sorted(err.splitlines()) == ["gearmand-py: --protocol is not supported yet",
                                         "gearmand-py: --queue-type redis is not supported yet",
                                         "gearmand-py: --ssl is not supported yet"]
 
@@ -107,9 +114,9 @@ def test_unsupported_options_at_their_defaults_are_fine(capsys, base):
 
 def test_unsupported_option_in_config_file_is_refused(capsys, tmp_path):
     conf = tmp_path / "g.conf"
-    conf.write_text("--daemon\n")
+    conf.write_text("--ssl\n")
     status, _, err = run_main(capsys, ["--config-file", str(conf), "--check-args"])
-    assert status == 1 and "--daemon is not supported yet" in err
+    assert status == 1 and "--ssl is not supported yet" in err
 
 
 def test_refusal_through_python_m():
@@ -163,55 +170,55 @@ def test_unknown_option_exits_1(capsys, base):
     assert status == 1 and "--no-such-option" in err
 
 
-# --- main hands the settings to the server ------------------------------------------------------
+# --- main hands the typed settings to the start-up sequence ------------------------------------
 
 
-def test_main_runs_the_server_inside_the_prepared_process(capsys, base, monkeypatch):
-    seen = {}
+def test_main_runs_the_startup_sequence_with_typed_settings(capsys, base, monkeypatch):
+    seen = []
 
-    def run(settings):
-        seen["port"] = settings.port
-        seen["pid"] = Path(settings.pid_file).read_text()
+    def run(config):
+        seen.append(config)
         return 3
 
-    monkeypatch.setitem(sys.modules, "gearmand_py.server",
-                        types.SimpleNamespace(run=run))
-    status, _, err = run_main(capsys, base + ["-p", "4731"])
+    monkeypatch.setitem(sys.modules, "gearmand_py.process.startup", types.SimpleNamespace(run=run))
+    status, _, err = run_main(capsys, base + ["-p", "4731", "-d", "-u", "nobody"])
     assert (status, err) == (3, "")
-    assert seen == {"port": 4731, "pid": f"{os.getpid()}\n"}
-    assert not Path(base[-1]).exists()
+    [config] = seen
+    assert isinstance(config, Config)
+    assert (config.listeners[0].port, config.process.daemon, config.process.user) == (
+        4731, True, "nobody")
 
 
 # --- pid file ------------------------------------------------------------------------------------
 
 
-def test_pid_file_written_then_removed(base):
-    settings = parse_args(base)
-    pid_file = Path(settings.pid_file)
-    with cli.prepared(settings):
-        assert pid_file.read_text() == f"{os.getpid()}\n"
-    assert not pid_file.exists()
+def test_pid_file_written_then_removed(tmp_path):
+    path = tmp_path / "gearmand.pid"
+    written = PidFile.write(str(path))
+    assert path.read_text() == f"{os.getpid()}\n"
+    written.remove()
+    assert not path.exists()
 
 
-def test_pid_file_removed_when_the_server_fails(base):
-    settings = parse_args(base)
-    with pytest.raises(RuntimeError), cli.prepared(settings):
-        raise RuntimeError("server crashed")
-    assert not Path(settings.pid_file).exists()
-
-
-def test_unwritable_pid_file_is_fatal(capsys, base, tmp_path):
+def test_unwritable_pid_file_is_fatal(tmp_path):
     bad = str(tmp_path / "no" / "such" / "dir.pid")
-    status, _, err = run_main(capsys, base + ["-P", bad])
-    assert status == 1
-    assert err.startswith(f"gearmand-py: Could not open pid file for writing: {bad}")
+    with pytest.raises(SetupError, match=f"^Could not open pid file for writing: {bad} "):
+        PidFile.write(bad)
 
 
-def test_unwritable_default_pid_file_is_not_fatal(base, tmp_path, monkeypatch):
+def test_unwritable_pid_file_stops_the_command_with_one_line(tmp_path):
     bad = str(tmp_path / "no" / "such" / "dir.pid")
-    monkeypatch.setattr(cli, "DEFAULT_PID_FILE", bad)
-    with cli.prepared(parse_args(base + ["-P", bad])):
-        pass
+    done = run_module("--config-file", os.devnull, "-l", "none", "-L", "127.0.0.1",
+                      "-p", str(free_port()), "-P", bad)
+    assert (done.returncode, done.stdout) == (1, "")
+    assert done.stderr == (f"gearmand-py: Could not open pid file for writing: {bad} "
+                           "(No such file or directory)\n")
+
+
+def test_unwritable_default_pid_file_is_not_fatal(tmp_path, monkeypatch):
+    bad = str(tmp_path / "no" / "such" / "dir.pid")
+    monkeypatch.setattr(pidfile, "DEFAULT_PID_FILE", bad)
+    assert PidFile.write(bad) is None
 
 
 # --- log destination and level -------------------------------------------------------------------
@@ -220,13 +227,13 @@ LINE = re.compile(r"^  ERROR \d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6} \[  main \] h
 
 
 def test_log_file_none_writes_nothing(capsys, base):
-    with cli.prepared(parse_args(base)):
+    with logfile.opened(process(base)):
         logging.getLogger("gearmand_py.test").error("hello")
     assert capsys.readouterr() == ("", "")
 
 
 def test_log_file_stderr(capsys, base):
-    with cli.prepared(parse_args(base + ["-l", "stderr"])):
+    with logfile.opened(process(base + ["-l", "stderr"])):
         logging.getLogger("gearmand_py.test").error("hello %d", 42)
         logging.getLogger("gearmand_py.test").info("not at the default level")
     assert LINE.match(capsys.readouterr().err.rstrip("\n"))
@@ -235,7 +242,7 @@ def test_log_file_stderr(capsys, base):
 def test_log_file_path_and_reopen(base, tmp_path):
     path = tmp_path / "gearmand.log"
     log = logging.getLogger("gearmand_py.test")
-    with cli.prepared(parse_args(base + ["-l", str(path)])):
+    with logfile.opened(process(base + ["-l", str(path)])):
         log.error("hello %d", 42)
         path.rename(tmp_path / "gearmand.log.1")
         logs.reopen()
@@ -247,22 +254,23 @@ def test_log_file_path_and_reopen(base, tmp_path):
 def test_log_appends(base, tmp_path):
     path = tmp_path / "gearmand.log"
     path.write_text("old line\n")
-    with cli.prepared(parse_args(base + ["-l", str(path)])):
+    with logfile.opened(process(base + ["-l", str(path)])):
         logging.getLogger("gearmand_py").error("new line")
     assert path.read_text().startswith("old line\n") and path.read_text().endswith("new line\n")
 
 
-def test_explicit_log_file_that_cannot_be_opened_is_fatal(capsys, base, tmp_path):
+def test_explicit_log_file_that_cannot_be_opened_is_fatal(base, tmp_path):
     bad = str(tmp_path / "no" / "dir" / "g.log")
-    status, _, err = run_main(capsys, base + ["-l", bad])
-    assert status == 1 and err.startswith(f'gearmand-py: Could not open log file "{bad}"')
+    with pytest.raises(SetupError, match=f'^Could not open log file "{bad}"'):
+        with logfile.opened(process(base + ["-l", bad])):
+            pass
 
 
 def test_default_log_file_that_cannot_be_opened_falls_back_to_stderr(capsys, base, tmp_path,
                                                                      monkeypatch):
     bad = str(tmp_path / "no" / "dir" / "g.log")
-    monkeypatch.setattr(cli, "DEFAULT_LOG_FILE", bad)
-    with cli.prepared(parse_args(base + ["-l", bad])):
+    monkeypatch.setattr(logfile, "DEFAULT_LOG_FILE", bad)
+    with logfile.opened(process(base + ["-l", bad])):
         assert "switching to stderr" in capsys.readouterr().err
         logging.getLogger("gearmand_py.test").error("hello %d", 42)
     assert LINE.match(capsys.readouterr().err.rstrip("\n"))
@@ -276,7 +284,7 @@ def test_default_log_file_that_cannot_be_opened_falls_back_to_stderr(capsys, bas
 ])
 def test_verbose_level_filters_and_is_reported(capsys, base, level, shown, hidden):
     log = logging.getLogger("gearmand_py.test")
-    with cli.prepared(parse_args(base + ["-l", "stderr", "--verbose", level])):
+    with logfile.opened(process(base + ["-l", "stderr", "--verbose", level])):
         assert logs.level_name() == level.upper()
         for number in shown + hidden:
             log.log(number, "level %d", number)
@@ -288,7 +296,7 @@ def test_verbose_level_filters_and_is_reported(capsys, base, level, shown, hidde
 
 
 def test_gearmand_level_names_in_lines(capsys, base):
-    with cli.prepared(parse_args(base + ["-l", "stderr", "--verbose", "DEBUG"])):
+    with logfile.opened(process(base + ["-l", "stderr", "--verbose", "DEBUG"])):
         for number in (logs.FATAL, logs.ALERT, logs.NOTICE):
             logging.getLogger("gearmand_py").log(number, "x")
     names = [line.split()[0] for line in capsys.readouterr().err.splitlines()]
@@ -297,8 +305,9 @@ def test_gearmand_level_names_in_lines(capsys, base):
 
 def test_syslog_without_dev_log_is_an_error(capsys, base, tmp_path, monkeypatch):
     monkeypatch.setattr(logs, "SYSLOG_SOCKET", str(tmp_path / "no-syslog"))
-    status, _, err = run_main(capsys, base + ["--syslog"])
-    assert status == 1 and err.startswith("gearmand-py: --syslog:") and "no-syslog" in err
+    with pytest.raises(SetupError, match="^--syslog:.*no-syslog"):
+        with logfile.opened(process(base + ["--syslog"])):
+            pass
 
 
 def test_syslog_sends_gearmand_priorities(base, tmp_path, monkeypatch):
@@ -307,7 +316,7 @@ def test_syslog_sends_gearmand_priorities(base, tmp_path, monkeypatch):
         daemon.bind(path)
         daemon.settimeout(5)
         monkeypatch.setattr(logs, "SYSLOG_SOCKET", path)
-        with cli.prepared(parse_args(base + ["--syslog", "--verbose", "NOTICE"])):
+        with logfile.opened(process(base + ["--syslog", "--verbose", "NOTICE"])):
             logging.getLogger("gearmand_py").log(logs.NOTICE, "started")
             logging.getLogger("gearmand_py").log(logs.FATAL, "gone")
         # user facility (1 << 3) + notice (5) and + emerg (0)
@@ -322,26 +331,24 @@ def test_file_descriptors_sets_the_soft_limit(base):
     before = resource.getrlimit(resource.RLIMIT_NOFILE)
     wanted = min(before[0], 4096) - 1
     try:
-        with cli.prepared(parse_args(base + ["-f", str(wanted)])):
-            assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == wanted
+        assert limits.apply(process(base + ["-f", str(wanted)])) == []
+        assert resource.getrlimit(resource.RLIMIT_NOFILE)[0] == wanted
     finally:
         resource.setrlimit(resource.RLIMIT_NOFILE, before)
 
 
-def test_file_descriptors_beyond_what_is_allowed_is_fatal(capsys, base):
-    status, _, err = run_main(capsys, base + ["-f", str(2**62)])
-    assert status == 1
-    assert "Failed to set limit for the number of file descriptors" in err
-    assert not Path(base[-1]).exists()
+def test_file_descriptors_beyond_what_is_allowed_is_fatal(base):
+    with pytest.raises(SetupError, match="^Failed to set limit for the number of file descript"):
+        limits.apply(process(base + ["-f", str(2**62)]))
 
 
 def test_coredump_raises_the_core_limit(base):
     before = resource.getrlimit(resource.RLIMIT_CORE)
     resource.setrlimit(resource.RLIMIT_CORE, (0, before[1]))
     try:
-        with cli.prepared(parse_args(base + ["--coredump"])):
-            soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
-            assert soft == hard
-            assert soft == resource.RLIM_INFINITY or os.geteuid() != 0
+        limits.apply(process(base + ["--coredump"]))
+        soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+        assert soft == hard
+        assert soft == resource.RLIM_INFINITY or os.geteuid() != 0
     finally:
         resource.setrlimit(resource.RLIMIT_CORE, before)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from . import mysql, postgres, sqlite
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
 __all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "database_file",
-           "open_backend", "queue_type"]
+           "open_backend", "queue_engine", "queue_type"]
 
 # Accepted -q names (lower case; matched case-insensitively) -> gearmand's name for the backend.
 QUEUE_TYPES: dict[str, str] = {
@@ -55,16 +55,24 @@ def _supported() -> str:
 
 def open_backend(settings: QueueConfig) -> QueueBackend | None:
     """The backend the settings ask for, opened and with its table ready; None for builtin (no
+    persistence) without --queue-url."""
+    target = queue_engine(settings)
+    return None if target is None else SqlQueue(*target)
+
+
+def queue_engine(settings: QueueConfig) -> tuple[Engine, str] | None:
+    """The engine and table the settings ask for, not connected yet; None for builtin (no
     persistence) without --queue-url. A --queue-url chooses the database; -q may then be builtin
-    or must name the URL's kind."""
+    or must name the URL's kind. Making the engine loads the drivers, so -u makes it before
+    dropping root (the user may not be allowed to read them)."""
     kind = queue_type(settings.queue_type)
     url = settings.queue_url
     if url:
-        return _open_url(url, kind, settings)
+        return _url_engine(url, kind, settings)
     if kind == "builtin":
         return None
     module = _MODULES[kind]
-    return SqlQueue(module.from_settings(settings), module.table(settings))
+    return module.from_settings(settings), module.table(settings)
 
 
 def database_file(settings: QueueConfig) -> str | None:
@@ -80,7 +88,7 @@ def database_file(settings: QueueConfig) -> str | None:
     return url.database
 
 
-def _open_url(text: str, kind: str, settings: QueueConfig) -> SqlQueue:
+def _url_engine(text: str, kind: str, settings: QueueConfig) -> tuple[Engine, str]:
     """--queue-url: the backend module matching the URL's dialect supplies timeouts and the
     table option; other dialects get a plain engine and table ``gearman_queue``."""
     try:
@@ -92,5 +100,5 @@ def _open_url(text: str, kind: str, settings: QueueConfig) -> SqlQueue:
     if kind != "builtin" and _MODULES[kind] is not module:
         raise ValueError(f"--queue-url is a {backend} URL but --queue-type is {kind}")
     if module is None:
-        return SqlQueue(create_engine(url), URL_DEFAULT_TABLE)
-    return SqlQueue(module.engine(url), module.table(settings))
+        return create_engine(url), URL_DEFAULT_TABLE
+    return module.engine(url), module.table(settings)

@@ -19,13 +19,15 @@ import sys
 from contextlib import ExitStack
 from types import FrameType
 
+from sqlalchemy.engine import Engine
+
 from gearmand_py import logs
 from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd
 from gearmand_py.process.errors import Interrupted, SetupError
 from gearmand_py.process.pidfile import PidFile
 from gearmand_py.server.server import Hooks, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
-from queue_backends import QueueBackend, QueueError, database_file, open_backend
+from queue_backends import QueueBackend, QueueError, SqlQueue, database_file, queue_engine
 
 log = logging.getLogger("gearmand_py.process")
 
@@ -99,6 +101,7 @@ class Startup:
                 return detached  # the parent: the child serves, or has said why not
             self.detached = detached
             self.report = detached.failed
+        queue = self._queue_engine()
         if user is not None:
             files = [path for path in (process.log_file, process.pid_file)
                      if path not in ("stderr", "none")]
@@ -111,7 +114,7 @@ class Startup:
         pid_file = PidFile.write(process.pid_file)
         if pid_file is not None:
             self.cleanup.callback(pid_file.remove)
-        backend = self._open_backend()
+        backend = self._open_backend(queue)
         notifier = systemd.Notifier()
         self.cleanup.callback(notifier.close)
         server = Server(config, [listener.sock for listener in bound], backend,
@@ -137,14 +140,26 @@ class Startup:
         self.cleanup.callback(listeners.close, bound)
         return bound
 
-    def _open_backend(self) -> QueueBackend | None:
+    def _queue_engine(self) -> tuple[Engine, str] | None:
+        """The queue's engine, drivers loaded but not connected (before -u)."""
         try:
-            backend = open_backend(self.config.queue)
+            target = queue_engine(self.config.queue)
         except (OSError, QueueError, ValueError) as exc:
             raise SetupError(str(exc)) from None
-        if backend is not None:
-            self.cleanup.callback(backend.close)  # the server closes it too; closing is idempotent
-        return backend
+        if target is not None:
+            # Disposing is idempotent: the backend and the server dispose of it too.
+            self.cleanup.callback(target[0].dispose)
+        return target
+
+    @staticmethod
+    def _open_backend(target: tuple[Engine, str] | None) -> QueueBackend | None:
+        """Connect and prepare the table (as the user the server runs as)."""
+        if target is None:
+            return None
+        try:
+            return SqlQueue(*target)
+        except (OSError, QueueError, ValueError) as exc:
+            raise SetupError(str(exc)) from None
 
     def _hooks(self, notifier: systemd.Notifier) -> Hooks:
         """What the server's milestones mean for this process."""

@@ -310,7 +310,7 @@ class Server:
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
-        timeout = None
+        timeout = self._heartbeat_wait(self._wake_main)
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
@@ -336,7 +336,7 @@ class Server:
         self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
         log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
         self.hooks.ready(status)
-        timeout = None
+        timeout = self._heartbeat_wait(processor.nudge)
         try:
             while not self.stop_requested:
                 for key, mask in selector.select(timeout):

@@ -329,15 +329,6 @@ def test_notify_watchdog_pings_at_half_the_timeout(tmp_path, notify_socket, thre
         stop(proc)
 
 
-def test_without_notify_socket_nothing_is_sent(tmp_path):
-    port = free_port()
-    proc = start("-L", "127.0.0.1", "-p", str(port), "-l", "none", "-P", str(tmp_path / "pid"))
-    try:
-        wait_serving(port, proc)
-    finally:
-        assert stop(proc) == 0
-
-
 @pytest.mark.parametrize("threads", THREADS)
 def test_socket_activation_serves_on_the_socket_it_is_given(tmp_path, threads):
     given = socket.socket()

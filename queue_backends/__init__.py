@@ -2,12 +2,15 @@
 
 ``-q/--queue-type`` takes gearmand's names (any case) or short aliases; ``--queue-url`` takes any
 SQLAlchemy URL. ``open_backend`` raises ValueError for bad settings and QueueError when the
-database cannot be opened or its table prepared.
+database cannot be opened or its table prepared; either message starts with the option that
+chose the database (``--queue-url: ...``, ``-q mysql: ...``), so startup can print it as it is.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -57,11 +60,25 @@ def open_backend(settings: argparse.Namespace) -> QueueBackend | None:
     kind = queue_type(getattr(settings, "queue_type", None) or "builtin")
     url = getattr(settings, "queue_url", None)
     if url:
-        return _open_url(url, kind, settings)
+        with _blamed("--queue-url"):
+            return _open_url(url, kind, settings)
     if kind == "builtin":
         return None
     module = _MODULES[kind]
-    return SqlQueue(module.from_settings(settings), module.table(settings))
+    with _blamed(f"-q {settings.queue_type}"):
+        return SqlQueue(module.from_settings(settings), module.table(settings))
+
+
+@contextlib.contextmanager
+def _blamed(option: str) -> Iterator[None]:
+    """Start the message of a ValueError or QueueError raised inside with ``option``: the
+    messages below say what failed, this says which setting to look at."""
+    try:
+        yield
+    except QueueError as exc:
+        raise QueueError(f"{option}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from exc
 
 
 def _open_url(text: str, kind: str, settings: argparse.Namespace) -> SqlQueue:
@@ -70,11 +87,11 @@ def _open_url(text: str, kind: str, settings: argparse.Namespace) -> SqlQueue:
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
-        raise ValueError(f"invalid --queue-url: {exc}") from exc
+        raise ValueError(f"not a database URL ({exc})") from exc
     backend = url.get_backend_name()
     module = next((m for m in _MODULES.values() if backend in m.DIALECTS), None)
     if kind != "builtin" and _MODULES[kind] is not module:
-        raise ValueError(f"--queue-url is a {backend} URL but --queue-type is {kind}")
+        raise ValueError(f"a {backend} URL, but --queue-type is {kind}")
     if module is None:
         return SqlQueue(create_engine(url), URL_DEFAULT_TABLE)
     return SqlQueue(module.engine(url), module.table(settings))

@@ -14,7 +14,8 @@ from sqlalchemy.engine import URL, Engine
 
 from .sql import create_engine
 
-DIALECTS = ("postgresql",)
+# "postgres" is libpq's other URI scheme; SQLAlchemy knows only "postgresql".
+DIALECTS = ("postgresql", "postgres")
 DEFAULT_TABLE = "queue"
 CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
 
@@ -36,7 +37,11 @@ def from_settings(settings: argparse.Namespace) -> Engine:
 
 
 def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:
-    """An engine with a short connect timeout (libpq drivers)."""
+    """An engine with a short connect timeout (libpq drivers). A URL without a driver gets
+    psycopg2, the one gearmand-py ships and tests (SQLAlchemy 2.1's default is psycopg 3)."""
+    backend, _, driver = url.drivername.partition("+")
+    if backend in DIALECTS:
+        url = url.set(drivername=f"postgresql+{driver or 'psycopg2'}")
     defaults = {}
     if url.get_driver_name() in ("psycopg2", "psycopg"):
         defaults = {"connect_timeout": CONNECT_TIMEOUT}

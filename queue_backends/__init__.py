@@ -2,11 +2,14 @@
 
 ``-q/--queue-type`` takes gearmand's names (any case) or short aliases; ``--queue-url`` takes any
 SQLAlchemy URL. ``open_backend`` raises ValueError for bad settings and QueueError when the
-database cannot be opened or its table prepared.
+database cannot be opened or its table prepared; either message starts with the option that
+chose the database (``--queue-url: ...``, ``-q mysql: ...``), so startup can print it as it is.
 """
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import Engine, make_url
@@ -20,7 +23,7 @@ if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
 __all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "database_file",
-           "open_backend", "queue_engine", "queue_type"]
+           "connect", "open_backend", "queue_engine", "queue_type"]
 
 # Accepted -q names (lower case; matched case-insensitively) -> gearmand's name for the backend.
 QUEUE_TYPES: dict[str, str] = {
@@ -57,7 +60,7 @@ def open_backend(settings: QueueConfig) -> QueueBackend | None:
     """The backend the settings ask for, opened and with its table ready; None for builtin (no
     persistence) without --queue-url."""
     target = queue_engine(settings)
-    return None if target is None else SqlQueue(*target)
+    return None if target is None else connect(settings, target)
 
 
 def queue_engine(settings: QueueConfig) -> tuple[Engine, str] | None:
@@ -68,11 +71,32 @@ def queue_engine(settings: QueueConfig) -> tuple[Engine, str] | None:
     kind = queue_type(settings.queue_type)
     url = settings.queue_url
     if url:
-        return _url_engine(url, kind, settings)
+        with _blamed("--queue-url"):
+            return _url_engine(url, kind, settings)
     if kind == "builtin":
         return None
     module = _MODULES[kind]
-    return module.from_settings(settings), module.table(settings)
+    with _blamed(f"-q {settings.queue_type}"):
+        return module.from_settings(settings), module.table(settings)
+
+
+def connect(settings: QueueConfig, target: tuple[Engine, str]) -> SqlQueue:
+    """The backend on ``queue_engine``'s engine: connected, its table ready (as the user the
+    server runs as)."""
+    with _blamed("--queue-url" if settings.queue_url else f"-q {settings.queue_type}"):
+        return SqlQueue(*target)
+
+
+@contextlib.contextmanager
+def _blamed(option: str) -> Iterator[None]:
+    """Start the message of a ValueError or QueueError raised inside with ``option``: the
+    messages below say what failed, this says which setting to look at."""
+    try:
+        yield
+    except QueueError as exc:
+        raise QueueError(f"{option}: {exc}") from exc
+    except ValueError as exc:
+        raise ValueError(f"{option}: {exc}") from exc
 
 
 def database_file(settings: QueueConfig) -> str | None:
@@ -94,11 +118,11 @@ def _url_engine(text: str, kind: str, settings: QueueConfig) -> tuple[Engine, st
     try:
         url = make_url(text)
     except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
-        raise ValueError(f"invalid --queue-url: {exc}") from exc
+        raise ValueError(f"not a database URL ({exc})") from exc
     backend = url.get_backend_name()
     module = next((m for m in _MODULES.values() if backend in m.DIALECTS), None)
     if kind != "builtin" and _MODULES[kind] is not module:
-        raise ValueError(f"--queue-url is a {backend} URL but --queue-type is {kind}")
+        raise ValueError(f"a {backend} URL, but --queue-type is {kind}")
     if module is None:
         return create_engine(url), URL_DEFAULT_TABLE
     return module.engine(url), module.table(settings)

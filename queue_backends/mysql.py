@@ -31,6 +31,9 @@ def from_settings(settings: QueueConfig) -> Engine:
     """The engine for gearmand's MySQL options. Like libmysqlclient, host ``localhost`` means the
     Unix socket (so e.g. unix_socket authentication works as it did for gearmand); use
     127.0.0.1 for TCP."""
+    if not settings.mysql_db:
+        raise ValueError("needs --mysql-db NAME, the database that holds the queue table "
+                         "(MySQL: No database selected)")
     host = settings.mysql_host
     query = {}
     if host == "localhost":
@@ -46,6 +49,8 @@ def from_settings(settings: QueueConfig) -> Engine:
 def engine(url: URL) -> Engine:
     """An engine with short connect and I/O timeouts (for the drivers that take them). A URL
     without a driver gets PyMySQL (SQLAlchemy's default, mysqlclient, is not a dependency)."""
+    if not url.database:
+        raise ValueError(f"the URL names no database ({url.drivername}://USER@HOST/DATABASE)")
     if url.drivername in DIALECTS:
         url = url.set(drivername=f"{url.drivername}+pymysql")
     defaults = {}

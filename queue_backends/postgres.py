@@ -16,7 +16,8 @@ from .sql import create_engine
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-DIALECTS = ("postgresql",)
+# "postgres" is libpq's other URI scheme; SQLAlchemy knows only "postgresql".
+DIALECTS = ("postgresql", "postgres")
 CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
 
 
@@ -37,7 +38,11 @@ def from_settings(settings: QueueConfig) -> Engine:
 
 
 def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:
-    """An engine with a short connect timeout (libpq drivers)."""
+    """An engine with a short connect timeout (libpq drivers). A URL without a driver gets
+    psycopg2, the one gearmand-py ships and tests (SQLAlchemy 2.1's default is psycopg 3)."""
+    backend, _, driver = url.drivername.partition("+")
+    if backend in DIALECTS:
+        url = url.set(drivername=f"postgresql+{driver or 'psycopg2'}")
     defaults = {}
     if url.get_driver_name() in ("psycopg2", "psycopg"):
         defaults = {"connect_timeout": CONNECT_TIMEOUT}

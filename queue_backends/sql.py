@@ -86,14 +86,37 @@ def create_engine(url: URL, connect_defaults: Mapping[str, Any] | None = None,
                   connect_args: Mapping[str, Any] | None = None) -> Engine:
     """An engine whose pool pings connections before use, so one broken by a database restart or
     a killed session is replaced on the next call. ``connect_defaults`` (timeouts) apply unless
-    the URL's query or ``connect_args`` set them. A malformed URL or unknown dialect is a
-    configuration error: ValueError."""
+    the URL's query or ``connect_args`` set them. An unknown dialect or driver, one that is not
+    installed, or an asyncio driver (the queue writer is a plain thread) is a configuration
+    error: ValueError."""
     args = {k: v for k, v in (connect_defaults or {}).items() if k not in url.query}
     args.update(connect_args or {})
     try:
-        return sa.create_engine(url, pool_pre_ping=True, connect_args=args)
-    except (sa.exc.ArgumentError, sa.exc.NoSuchModuleError, ImportError) as exc:
-        raise ValueError(f"cannot use queue database URL {url!r}: {exc}") from exc
+        engine = sa.create_engine(url, pool_pre_ping=True, connect_args=args)
+    except sa.exc.NoSuchModuleError as exc:
+        raise ValueError(f"SQLAlchemy has no database driver {url.drivername!r} "
+                         f"({describe(exc)})") from exc
+    except ImportError as exc:
+        raise ValueError(f"the {_driver(url)} driver is not installed ({exc}); gearmand-py "
+                         f"ships PyMySQL (mysql://) and psycopg2 (postgresql://)") from exc
+    except sa.exc.ArgumentError as exc:
+        raise ValueError(describe(exc)) from exc
+    except (TypeError, ValueError) as exc:  # a URL query value of the wrong type
+        raise ValueError(f"invalid connection options ({exc})") from exc
+    if engine.dialect.is_async:
+        engine.dispose()
+        raise ValueError(f"the {_driver(url)} driver is for asyncio; name a synchronous one, "
+                         f"such as mysql+pymysql:// or postgresql+psycopg2://")
+    return engine
+
+
+def _driver(url: URL) -> str:
+    """``dialect+driver`` as SQLAlchemy resolves it, e.g. ``postgresql+psycopg`` for a plain
+    ``postgresql://`` URL."""
+    try:
+        return f"{url.get_backend_name()}+{url.get_dialect().driver}"
+    except (sa.exc.NoSuchModuleError, ImportError):
+        return url.drivername
 
 
 # What a failed INSERT raises: SQLAlchemy's errors, and the OverflowError SQLite's driver raises
@@ -124,20 +147,36 @@ def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     return False
 
 
+def _connect_once(engine: Engine) -> None:
+    """Connect (the connection stays pooled for what follows). A driver checks its keyword
+    arguments, which a URL's query supplies, only here, with TypeError or ValueError rather than
+    its own errors: ValueError naming the driver."""
+    try:
+        engine.connect().close()
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"the {engine.dialect.driver} driver refused the connection options "
+                         f"({exc})") from exc
+
+
 class SqlQueue:
     """The QueueBackend protocol on an SQLAlchemy engine; every method is one transaction, but
     ``add`` when it has to sort refused rows out."""
 
     def __init__(self, engine: Engine, table: str) -> None:
         """Take ownership of ``engine``; create ``table``, or convert gearmand's table of that
-        name (see ``migrate``). Raises QueueError (after disposing the engine) on failure."""
+        name (see ``migrate``). On failure the engine is disposed of and QueueError raised, or
+        ValueError when the driver refused the connection options (say an unknown or malformed
+        URL query parameter); their messages leave the naming of the settings to the caller."""
         self.engine = engine
         self.name = DISPLAY_NAMES.get(engine.dialect.name, engine.dialect.name)
         self.table = queue_table(table)
         try:
-            with self._errors():
-                prepare_table(engine, self.table)
-        except QueueError:
+            _connect_once(engine)
+            prepare_table(engine, self.table)
+        except sa.exc.SQLAlchemyError as exc:
+            engine.dispose()
+            raise QueueError(describe(exc)) from exc
+        except (QueueError, ValueError):
             engine.dispose()
             raise
 

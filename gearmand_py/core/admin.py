@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from gearmand_py.core.engine import Engine
-from gearmand_py.core.model import PRIORITIES, Peer
+from gearmand_py.core.model import PRIORITIES, Function, Peer
 from gearmand_py.protocol import admin as reply
 from gearmand_py.protocol.numbers import atoi
 
@@ -21,7 +21,6 @@ UNKNOWN_ERROR = reply.err(b"UNKNOWN_ERROR")
 UNKNOWN_JOB = reply.err(b"UNKNOWN_JOB")
 UNKNOWN_SHOW_ARGUMENTS = reply.err(b"UNKNOWN_SHOW_ARGUMENTS")
 FUNCTION_NOT_FOUND = reply.err(b"function not found")
-FUNCTION_BUSY = reply.err(b"there are still connected workers or executing clients")
 SHUTDOWN_DENIED = reply.err(b"PERMISSION_DENIED Shutdown+is+only+accepted+from+a+loopback+address")
 
 
@@ -34,6 +33,18 @@ class ServerInfo:
     verbose: Callable[[], str]
     #: Stop the server; True for a graceful stop (finish queued jobs first).
     shutdown: Callable[[bool], None] = lambda graceful: None
+
+
+def function_holders(function: Function) -> bytes:
+    """What keeps ``function`` from being dropped, e.g. ``connected workers and queued jobs``;
+    empty when nothing does. Queued jobs include epoch jobs not due yet."""
+    queued = function.job_total - function.job_running
+    held = [what for count, what in ((function.worker_count, b"connected workers"),
+                                     (function.job_running, b"running jobs"),
+                                     (queued, b"queued jobs")) if count]
+    if len(held) > 1:
+        return b", ".join(held[:-1]) + b" and " + held[-1]
+    return b"".join(held)
 
 
 def status(engine: Engine) -> bytes:
@@ -139,12 +150,14 @@ class Admin:
     @staticmethod
     def _drop_function(engine: Engine, name: bytes) -> bytes:
         """gearmand matches the name case-insensitively; unlike gearmand, a function with queued
-        jobs is not dropped (gearmand frees it under them)."""
+        jobs is not dropped (gearmand frees it under them), and the refusal names what holds
+        the function rather than gearmand's "connected workers or executing clients"."""
         wanted = name.lower()
         for function in engine.functions.values():
             if function.name.lower() == wanted:
-                if function.worker_count or function.job_total:
-                    return FUNCTION_BUSY
+                holders = function_holders(function)
+                if holders:
+                    return reply.err(b"there are still " + holders)
                 del engine.functions[function.name]
                 return reply.OK
         return FUNCTION_NOT_FOUND

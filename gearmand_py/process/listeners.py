@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from gearmand_py.process.errors import SetupError
-from gearmand_py.server.listener import open_listeners
+from gearmand_py.server.listener import endpoint, open_listeners
 from gearmand_py.settings import ListenerSpec
 
 
@@ -21,12 +21,9 @@ class Listener:
 
     def address(self) -> str:
         """``host:port`` (``[v6]:port``), or the path of a Unix socket."""
-        name = self.sock.getsockname()
-        if self.sock.family == socket.AF_INET6:
-            return f"[{name[0]}]:{name[1]}"
-        if self.sock.family == socket.AF_INET:
-            return f"{name[0]}:{name[1]}"
-        return str(name)
+        if self.sock.family in (socket.AF_INET, socket.AF_INET6):
+            return endpoint(self.sock.family, self.sock.getsockname())
+        return str(self.sock.getsockname())
 
 
 def bind(specs: Iterable[ListenerSpec], backlog: int) -> list[Listener]:

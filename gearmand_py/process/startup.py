@@ -27,7 +27,7 @@ from gearmand_py.process.errors import Interrupted, SetupError
 from gearmand_py.process.pidfile import PidFile
 from gearmand_py.server.server import Hooks, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
-from queue_backends import QueueBackend, QueueError, SqlQueue, database_file, queue_engine
+from queue_backends import QueueBackend, QueueError, connect, database_file, queue_engine
 
 log = logging.getLogger("gearmand_py.process")
 
@@ -151,13 +151,12 @@ class Startup:
             self.cleanup.callback(target[0].dispose)
         return target
 
-    @staticmethod
-    def _open_backend(target: tuple[Engine, str] | None) -> QueueBackend | None:
+    def _open_backend(self, target: tuple[Engine, str] | None) -> QueueBackend | None:
         """Connect and prepare the table (as the user the server runs as)."""
         if target is None:
             return None
         try:
-            return SqlQueue(*target)
+            return connect(self.config.queue, target)
         except (OSError, QueueError, ValueError) as exc:
             raise SetupError(str(exc)) from None
 

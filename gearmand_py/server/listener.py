@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 from dataclasses import dataclass
@@ -19,34 +20,91 @@ class SocketOptions:
     keepalive_count: int = -1
 
 
+class ListenError(OSError):
+    """The server cannot listen where it was asked to. The message names the options (-L, -p),
+    the addresses and why, as the one line startup prints."""
+
+
+#: What to add to the system's words for the bind errors a new user meets.
+BIND_HINTS = {
+    errno.EADDRNOTAVAIL: "not an address of this machine",
+    errno.EADDRINUSE: "another process listens there",
+}
+
+
+#: Bind errors that are about the port, not the address, and so stop the server even when
+#: another address was bound: serving on [::]:4730 alone while another process holds
+#: 0.0.0.0:4730 would send IPv4 clients there. (gearmand stops on any bind error.)
+FATAL_BIND_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES})
+
+
 def open_listeners(host: str | None, port: int, backlog: int) -> list[socket.socket]:
-    """Bind every address ``host`` resolves to (all interfaces, IPv4 and IPv6, when None)."""
-    infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
-                               socket.AI_PASSIVE)
+    """Bind every address ``host`` resolves to (all interfaces, IPv4 and IPv6, when None).
+    An address this machine cannot use (no IPv6, say) is logged and skipped while another one
+    works; a port in use or not permitted, or no address at all, is ListenError."""
+    options = f"-L {host} -p {port}" if host else f"-p {port}"
+    try:
+        infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
+                                   socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise ListenError(f"-L {host}: cannot resolve host ({exc.strerror})") from None
     listeners: list[socket.socket] = []
-    errors: list[str] = []
+    errors: dict[str, list[str]] = {}  # why -> the addresses that failed so
+    fatal = False
     seen = set()
     for family, kind, proto, _name, address in infos:
         if (family, address) in seen:
             continue
         seen.add((family, address))
-        sock = socket.socket(family, kind, proto)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            if family == socket.AF_INET6:
-                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
-            sock.bind(address)
-            sock.listen(backlog)
+            sock = _listen(family, kind, proto, address, backlog)
         except OSError as exc:
-            sock.close()
-            errors.append(f"{address[0]}:{address[1]}: {exc.strerror or exc}")
+            errors.setdefault(bind_error(exc, port), []).append(endpoint(family, address))
+            fatal = fatal or exc.errno in FATAL_BIND_ERRORS
             continue
-        sock.setblocking(False)
         listeners.append(sock)
-        log.log(25, "Listening on %s:%s", address[0], address[1])
-    if not listeners:
-        raise OSError(f"could not listen on port {port}: " + "; ".join(errors))
+    failures = "; ".join(f"{', '.join(where)} ({why})" for why, where in errors.items())
+    if fatal or not listeners:
+        for sock in listeners:
+            sock.close()
+        raise ListenError(f"{options}: cannot listen on {failures}")
+    if failures:
+        log.warning("%s: not listening on %s", options, failures)
+    for sock in listeners:
+        log.log(25, "Listening on %s", endpoint(sock.family, sock.getsockname()))
     return listeners
+
+
+def _listen(family: int, kind: int, proto: int, address: tuple, backlog: int) -> socket.socket:
+    """One non-blocking listening socket (IPv6 sockets IPv6 only: IPv4 has its own)."""
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if family == socket.AF_INET6:
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind(address)
+        sock.listen(backlog)
+    except OSError:
+        sock.close()
+        raise
+    sock.setblocking(False)
+    return sock
+
+
+def bind_error(exc: OSError, port: int) -> str:
+    """The system's words for a failed bind or listen, with a hint for the usual causes."""
+    why = exc.strerror or str(exc)
+    if exc.errno == errno.EACCES and port < 1024:
+        return f"{why}: ports below 1024 need root"
+    hint = BIND_HINTS.get(exc.errno or 0)
+    return f"{why}: {hint}" if hint else why
+
+
+def endpoint(family: int, address: tuple) -> str:
+    """``host:port``, with brackets around an IPv6 host."""
+    if family == socket.AF_INET6:
+        return f"[{address[0]}]:{address[1]}"
+    return f"{address[0]}:{address[1]}"
 
 
 def configure_accepted(sock: socket.socket, options: SocketOptions) -> None:

@@ -223,3 +223,45 @@ def test_connection_stays_open_after_an_unknown_command():
     w.admin("a", b"bogus")
     assert "a" not in w.closed
     assert w.admin("a", b"version") == b"OK " + VERSION + b"\n"
+
+
+# -- drop function ---------------------------------------------------------------------------
+
+def test_drop_function_refusal_names_what_holds_the_function():
+    """Each holder is named: connected workers, running jobs, queued jobs; once nothing holds
+    the function, it is dropped."""
+    w = World()
+    w.connect("a")
+    w.submit("c", b"f", b"", b"", T.SUBMIT_JOB_BG)
+    assert w.admin("a", b"drop function f") == b"ERR there are still queued jobs\r\n"
+    w.worker("w", b"f")
+    assert w.admin("a", b"drop function F") == (
+        b"ERR there are still connected workers and queued jobs\r\n")
+    w.submit("c", b"f", b"", b"", T.SUBMIT_JOB_BG)
+    first = w.grab("w")[1]
+    assert w.admin("a", b"drop function f") == (
+        b"ERR there are still connected workers, running jobs and queued jobs\r\n")
+    w.send("w", T.WORK_COMPLETE, first, b"")
+    second = w.grab("w")[1]
+    assert w.admin("a", b"drop function f") == (
+        b"ERR there are still connected workers and running jobs\r\n")
+    w.send("w", T.WORK_COMPLETE, second, b"")
+    w.send("w", T.RESET_ABILITIES)
+    assert w.admin("a", b"drop function f") == b"OK\r\n"
+
+
+def test_drop_function_with_only_a_worker():
+    w = World()
+    w.connect("a")
+    w.worker("w", b"f")
+    assert w.admin("a", b"drop function f") == b"ERR there are still connected workers\r\n"
+    w.send("w", T.RESET_ABILITIES)
+    assert w.admin("a", b"drop function f") == b"OK\r\n"
+
+
+def test_drop_function_counts_a_scheduled_epoch_job_as_queued():
+    w = World()
+    w.connect("a")
+    w.connect("c")
+    w.request("c", T.SUBMIT_JOB_EPOCH, b"e", b"", b"4102444800", b"")
+    assert w.admin("a", b"drop function e") == b"ERR there are still queued jobs\r\n"

@@ -10,9 +10,10 @@ recorded and stops at the first divergence, so a wrong or missing reply fails fa
 diff instead of a chain of timeouts.
 
 Only what must differ between gearmand and gearmand-py is normalised: the ``version`` reply, the
-``getpid`` number, the FD column and line order of ``workers``, and the row order of ``status``,
+``getpid`` number, the FD column and line order of ``workers``, the row order of ``status``,
 ``prioritystatus``, ``show jobs`` and ``show unique jobs`` (gearmand lists those in hash order,
-gearmand-py in creation order).
+gearmand-py in creation order), and the text after ``ERR there are still`` of a refused
+``drop function`` (gearmand-py names what holds the function).
 
 A scenario may ask for extra server options (``@with_args("-j", "2")``); both servers get them.
 """
@@ -55,6 +56,14 @@ def normalise_getpid(line: bytes, pid: int) -> bytes:
     """``OK <pid>\\n`` → ``OK <pid>\\n`` when the number is the server's process id."""
     m = re.fullmatch(rb"OK (\d+)\n", line)
     return b"OK <pid>\n" if m and int(m.group(1)) == pid else line
+
+
+def normalise_drop_refusal(line: bytes) -> bytes:
+    """``ERR there are still <anything>\\r\\n`` → ``ERR there are still <holders>\\r\\n``; any
+    other reply is kept."""
+    if re.fullmatch(rb"ERR there are still [^\r\n]+\r\n", line):
+        return b"ERR there are still <holders>\r\n"
+    return line
 
 
 def normalise_rows(lines: list[bytes]) -> list[bytes]:
@@ -228,11 +237,19 @@ class Session:
         except ConnectionClosed as closed:
             return ("<closed>", closed.data)
 
-    def admin_line(self, name: str, line: str | bytes, ending: bytes = b"\r\n") -> Any:
-        """Send an admin command and record its one-line reply (exact bytes)."""
+    def admin_line(self, name: str, line: str | bytes, ending: bytes = b"\r\n",
+                   normalise: Callable[[bytes], bytes] | None = None) -> Any:
+        """Send an admin command and record its one-line reply (exact bytes, or ``normalise``d)."""
         c = self.conn(name)
         c.send_line(line, ending)
-        return self.record(name, f"admin {line!r}", self._line(c, repr(line)))
+        got = self._line(c, repr(line))
+        if normalise is not None and isinstance(got, bytes):
+            got = normalise(got)
+        return self.record(name, f"admin {line!r}", got)
+
+    def drop_function(self, name: str, line: str) -> Any:
+        """A ``drop function`` line, a refusal's reason normalised."""
+        return self.admin_line(name, line, normalise=normalise_drop_refusal)
 
     def _list(self, name: str, line: str | bytes, ending: bytes) -> Any:
         c = self.conn(name)

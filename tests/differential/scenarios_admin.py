@@ -165,31 +165,31 @@ def admin_create_function(s: Session) -> None:
 @scenario
 def admin_drop_function(s: Session) -> None:
     """``drop function``: OK for a function without workers or running jobs (matched
-    case-insensitively), ERR function not found, ERR there are still connected workers or
-    executing clients; wrong shapes → ERR INVALID_ARGUMENTS ...drop.  A dropped function is
-    created afresh by the next reference."""
+    case-insensitively), ERR function not found, ERR there are still ... (the rest normalised:
+    gearmand-py names what holds the function); wrong shapes → ERR INVALID_ARGUMENTS ...drop.
+    A dropped function is created afresh by the next reference."""
     s.admin_line("admin", "create function dropme")
-    s.admin_line("admin", "drop function dropme")
-    s.admin_line("admin", "drop function dropme")
-    s.admin_line("admin", "drop function nosuch")
+    s.drop_function("admin", "drop function dropme")
+    s.drop_function("admin", "drop function dropme")
+    s.drop_function("admin", "drop function nosuch")
     for line in ("drop function", "drop function a b", "drop fn x", "drop"):
         s.admin_line("admin", line)
     worker(s, "w", "busy")
-    s.admin_line("admin", "drop function busy")
+    s.drop_function("admin", "drop function busy")
     h = s.submit("c", "SUBMIT_JOB", "busy", "", "x")
     s.request("w", "GRAB_JOB")
-    s.admin_line("admin", "drop function busy")
+    s.drop_function("admin", "drop function busy")
     s.send("w", "WORK_COMPLETE", h, "ok")
     s.recv("c", "WORK_COMPLETE")
-    s.admin_line("admin", "drop function busy")
+    s.drop_function("admin", "drop function busy")
     s.send("w", "RESET_ABILITIES")
     s.barrier("w")
     s.admin_list("admin", "status")
-    s.admin_line("admin", "DROP FUNCTION BUSY")
+    s.drop_function("admin", "DROP FUNCTION BUSY")
     s.admin_list("admin", "status")
     worker(s, "w2", "leaving")
     s.close("w2", settle=SETTLE)
-    s.admin_line("admin", "Drop Function leaving")
+    s.drop_function("admin", "Drop Function leaving")
     s.submit("c", "SUBMIT_JOB_BG", "busy", "", "again")
     s.admin_list("admin", "status")
 

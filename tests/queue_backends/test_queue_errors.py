@@ -39,23 +39,33 @@ def test_mysql_unreachable() -> None:
     with pytest.raises(QueueError) as exc:
         open_backend(settings(queue_type="mysql", mysql_host="127.0.0.1", mysql_port=port,
                               mysql_user="root", mysql_db="test"))
-    assert_short_queue_error(exc, "MySQL: (2003) Can't connect to MySQL server on '127.0.0.1'")
+    assert_short_queue_error(exc, "-q mysql: (2003) Can't connect to MySQL server on '127.0.0.1'")
 
 
 def test_postgres_unreachable() -> None:
     port = closed_port()
     with pytest.raises(QueueError) as exc:
         open_backend(settings(queue_type="postgres", libpq_conninfo=f"host=127.0.0.1 port={port}"))
-    assert_short_queue_error(exc, f'Postgres: connection to server at "127.0.0.1", port {port} '
+    assert_short_queue_error(exc, f'-q postgres: connection to server at "127.0.0.1", port {port} '
                                   "failed: Connection refused")
 
 
-def test_sqlite_unwritable_path(tmp_path: Path) -> None:
+def test_sqlite_path_under_a_file(tmp_path: Path) -> None:
     not_a_directory = tmp_path / "file"
     not_a_directory.write_text("")
     with pytest.raises(QueueError) as exc:
         open_backend(settings(queue_type="libsqlite3", libsqlite3_db=f"{not_a_directory}/q.db"))
-    assert_short_queue_error(exc, "SQLite: unable to open database file")
+    assert_short_queue_error(exc, f"-q libsqlite3: cannot create the directory {not_a_directory} "
+                                  f"for the database {not_a_directory}/q.db "
+                                  f"({not_a_directory} is not a directory)")
+
+
+def test_sqlite_missing_directories_are_created(tmp_path: Path) -> None:
+    path = tmp_path / "var" / "lib" / "gearmand" / "queue.db"
+    queue = open_backend(settings(queue_type="sqlite", libsqlite3_db=str(path)))
+    assert queue is not None
+    queue.close()
+    assert path.is_file()
 
 
 def test_operation_errors_after_open(db: Database) -> None:
@@ -122,9 +132,10 @@ def test_mysql_that_never_answers_fails_promptly(silent_server: int,
     monkeypatch.setattr(mysql, "IO_TIMEOUT", 1)
     started = time.monotonic()
     with pytest.raises(QueueError) as exc:
-        open_backend(settings(queue_type="mysql", mysql_host="127.0.0.1", mysql_port=silent_server))
+        open_backend(settings(queue_type="mysql", mysql_host="127.0.0.1", mysql_port=silent_server,
+                              mysql_db="test"))
     assert time.monotonic() - started < 5
-    assert_short_queue_error(exc, "MySQL: (2013) Lost connection")
+    assert_short_queue_error(exc, "-q mysql: (2013) Lost connection")
 
 
 def test_postgres_that_never_answers_fails_promptly(silent_server: int,
@@ -135,5 +146,5 @@ def test_postgres_that_never_answers_fails_promptly(silent_server: int,
         open_backend(settings(queue_type="postgres",
                               libpq_conninfo=f"host=127.0.0.1 port={silent_server}"))
     assert time.monotonic() - started < 5
-    assert_short_queue_error(exc, "Postgres: ")
+    assert_short_queue_error(exc, "-q postgres: ")
     assert "timeout" in str(exc.value)

@@ -42,23 +42,44 @@ def test_builtin_is_no_persistence() -> None:
 
 
 def test_libsqlite3_needs_a_database_file() -> None:
-    with pytest.raises(ValueError, match="--libsqlite3-db"):
+    with pytest.raises(ValueError, match="^-q libsqlite3: needs --libsqlite3-db FILE$"):
         open_backend(settings(queue_type="libsqlite3"))
 
 
+def test_mysql_needs_a_database() -> None:
+    """gearmand fails with MySQL's "No database selected"; here the message names --mysql-db."""
+    with pytest.raises(ValueError, match=r"^-q mysql: needs --mysql-db NAME.*No database selected"):
+        open_backend(settings(queue_type="mysql", mysql_host="127.0.0.1", mysql_user="root"))
+    with pytest.raises(ValueError, match=r"^--queue-url: the URL names no database"):
+        open_backend(settings(queue_url="mysql://root@127.0.0.1/"))
+
+
 def test_invalid_conninfo_is_a_settings_error() -> None:
-    with pytest.raises(ValueError, match="invalid --libpq-conninfo"):
+    with pytest.raises(ValueError, match="^-q Postgres: invalid --libpq-conninfo: "):
         open_backend(settings(queue_type="Postgres", libpq_conninfo="host"))
 
 
 @pytest.mark.parametrize("url", ["not a url", "nosuchdialect://x/y", "mysql://h:port/db"])
 def test_invalid_queue_url_is_a_settings_error(url: str) -> None:
-    with pytest.raises(ValueError, match="queue database URL|--queue-url"):
+    with pytest.raises(ValueError, match="^--queue-url: "):
         open_backend(settings(queue_url=url))
 
 
+@pytest.mark.parametrize("url, message", [
+    ("postgresql+pg8000://u@h/db", "the postgresql+pg8000 driver is not installed "
+                                   "(No module named 'pg8000')"),
+    ("mysql+mysqldb://u@h/db", "the mysql+mysqldb driver is not installed"),
+    ("postgresql+nosuch://u@h/db", "SQLAlchemy has no database driver 'postgresql+nosuch'"),
+    ("mysql://root@127.0.0.1/test?connect_timeout=abc", "invalid connection options"),
+])
+def test_unusable_driver_is_named(url: str, message: str) -> None:
+    with pytest.raises(ValueError) as exc:
+        open_backend(settings(queue_url=url))
+    assert str(exc.value).startswith(f"--queue-url: {message}"), exc.value
+
+
 def test_queue_url_must_match_an_explicit_queue_type(tmp_path: Path) -> None:
-    with pytest.raises(ValueError, match="--queue-url is a sqlite URL but --queue-type is MySQL"):
+    with pytest.raises(ValueError, match="^--queue-url: a sqlite URL, but --queue-type is MySQL"):
         open_backend(settings(queue_type="mysql", queue_url=f"sqlite:///{tmp_path}/q.db"))
 
 
@@ -97,7 +118,7 @@ def test_mysql_localhost_means_the_unix_socket(db: Database,
     assert queue.engine.url.query["unix_socket"] == "/run/mysqld/mysqld.sock"
     assert queue.max_id() == 0
     monkeypatch.setenv("MYSQL_UNIX_PORT", "/nonexistent/mysqld.sock")
-    with pytest.raises(QueueError, match=r"^MySQL: \(2003\) .*'localhost'"):
+    with pytest.raises(QueueError, match=r"^-q MySQL: \(2003\) .*'localhost'"):
         db.open(mysql_host="localhost")
 
 
@@ -113,9 +134,14 @@ def test_queue_url_mysql_uses_the_mysql_table(db: Database, url: str) -> None:
 
 
 @pytest.mark.parametrize("db", ["postgres"], indirect=True)
-def test_queue_url_postgres_uses_the_libpq_table(db: Database) -> None:
-    queue = db.open(queue_type="postgresql", queue_url=PG_URL)
+@pytest.mark.parametrize("url", [PG_URL, "postgresql://postgres@127.0.0.1/test",
+                                 "postgres://postgres@127.0.0.1/test?connect_timeout=3"])
+def test_queue_url_postgres_uses_the_libpq_table(db: Database, url: str) -> None:
+    """A URL without a driver gets psycopg2, which gearmand-py ships (SQLAlchemy 2.1 would pick
+    psycopg 3); ``postgres://`` is libpq's other spelling."""
+    queue = db.open(queue_type="postgresql", queue_url=url)
     assert (queue.name, queue.table.name) == ("Postgres", db.table)
+    assert queue.engine.url.drivername == "postgresql+psycopg2"
     assert queue.max_id() == 0
 
 

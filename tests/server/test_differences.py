@@ -29,7 +29,7 @@ from tests.support.servers import ServerProcess, start_server
 THREADS = [pytest.param("4", id="t4"), pytest.param("0", id="t0")]
 SETTLE = 0.3
 NOT_FOUND = ("ERROR", (b"JOB_NOT_FOUND", b"Job given in work result not found"))
-BUSY = b"ERR there are still connected workers or executing clients\r\n"
+BUSY = b"ERR there are still queued jobs\r\n"
 
 
 # --- helpers -------------------------------------------------------------------------------------

@@ -155,8 +155,9 @@ def test_daemon_on_a_taken_port_fails_with_the_cause(tmp_path):
                                       "-P", str(tmp_path / "pid")),
                               env=ENV, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1
-    assert done.stderr == (f"gearmand-py: could not listen on port {port}: 127.0.0.1:{port}: "
-                           "Address already in use\n")
+    assert done.stderr == (f"gearmand-py: -L 127.0.0.1 -p {port}: cannot listen on "
+                           f"127.0.0.1:{port} (Address already in use: another process listens "
+                           "there)\n")
     assert not (tmp_path / "pid").exists()
 
 
@@ -168,7 +169,7 @@ def test_daemon_with_a_bad_queue_fails_with_the_childs_error(tmp_path, threads):
                                   "-l", "none", "-P", str(tmp_path / "pid"), "-q", "libsqlite3"),
                           env=ENV, cwd=REPO, capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout) == (1, "")
-    assert done.stderr == "gearmand-py: the libsqlite3 queue needs --libsqlite3-db FILE\n"
+    assert done.stderr == "gearmand-py: -q libsqlite3: needs --libsqlite3-db FILE\n"
     assert not (tmp_path / "pid").exists()
     with socket.socket() as s:  # the child is gone and its port free
         s.bind(("127.0.0.1", port))

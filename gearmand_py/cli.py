@@ -47,19 +47,14 @@ def _configure_logging(settings: argparse.Namespace) -> None:
     """-l/--syslog/--verbose. Like gearmand, an unusable default log file falls back to stderr;
     unlike gearmand, an unusable file the user named is an error rather than a surprise."""
     try:
-        try:
-            logs.configure(settings.verbose, settings.log_file, settings.syslog)
-        except logs.SyslogUnavailable:
-            raise
-        except OSError as e:
-            if settings.log_file != DEFAULT_LOG_FILE:
-                raise SetupError(
-                    f'Could not open log file "{settings.log_file}" ({e.strerror})') from None
-            print(f'{PROG}: Could not open log file "{settings.log_file}", switching to stderr. '
-                  f"({e.strerror})", file=sys.stderr)
-            logs.configure(settings.verbose, "stderr", settings.syslog)
-    except logs.SyslogUnavailable as e:
-        raise SetupError(f"--syslog: {e}") from None
+        logs.configure(settings.verbose, settings.log_file, settings.syslog)
+    except OSError as e:
+        if settings.log_file != DEFAULT_LOG_FILE:
+            raise SetupError(
+                f'Could not open log file "{settings.log_file}" ({e.strerror})') from None
+        print(f'{PROG}: Could not open log file "{settings.log_file}", switching to stderr. '
+              f"({e.strerror})", file=sys.stderr)
+        logs.configure(settings.verbose, "stderr", settings.syslog)
 
 
 def _set_file_descriptors(count: int) -> None:

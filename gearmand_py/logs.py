@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime
 import logging
 import logging.handlers
-import os
+import socket
 import sys
 import threading
 
@@ -37,7 +37,11 @@ LEVELS: dict[str, int] = {
 for _name in ("FATAL", "ALERT", "NOTICE"):
     logging.addLevelName(LEVELS[_name], _name)
 
+#: Where --syslog sends the log (read when the log is configured, so a test can point it at its
+#: own socket before the server starts).
 SYSLOG_SOCKET = "/dev/log"
+#: The name syslog lines carry (gearmand's is ``gearmand``).
+SYSLOG_IDENT = "gearmand-py"
 
 logger = logging.getLogger(LOGGER_NAME)
 
@@ -66,51 +70,99 @@ class ReopenableFileHandler(logging.FileHandler):
             old.close()
 
 
-class SyslogUnavailable(OSError):
-    """--syslog was asked for but there is no syslog daemon to talk to."""
+class Verbosity:
+    """Whether INFO and DEBUG records are logged, as plain attributes refreshed whenever the level
+    is set: the per-connection and per-job log lines check one of them, which costs an attribute
+    read where ``logger.isEnabledFor`` costs a call on every packet."""
+
+    __slots__ = ("info", "debug")
+
+    def __init__(self) -> None:
+        self.info = False
+        self.debug = False
+
+    def refresh(self) -> None:
+        level = logger.getEffectiveLevel()
+        self.info = level <= logging.INFO
+        self.debug = level <= logging.DEBUG
 
 
-def _syslog_handler() -> logging.Handler:
-    """A handler for the local syslog daemon, with gearmand's extra levels mapped to priorities."""
-    if not os.path.exists(SYSLOG_SOCKET):
-        raise SyslogUnavailable(f"{SYSLOG_SOCKET} does not exist (is a syslog daemon running?)")
-    try:
-        handler = logging.handlers.SysLogHandler(address=SYSLOG_SOCKET)
-    except OSError as e:
-        raise SyslogUnavailable(f"cannot connect to {SYSLOG_SOCKET}: {e.strerror or e}") from None
+verbosity = Verbosity()
+
+
+def _syslog_socket_type(path: str) -> int:
+    """The socket type the syslog daemon at ``path`` takes (datagram, else stream, as glibc's
+    openlog tries them). Raises the datagram attempt's OSError when neither connects."""
+    failure: OSError | None = None
+    for socktype in (socket.SOCK_DGRAM, socket.SOCK_STREAM):
+        with socket.socket(socket.AF_UNIX, socktype) as probe:
+            try:
+                probe.connect(path)
+            except OSError as e:
+                failure = failure or e
+                continue
+        return socktype
+    assert failure is not None
+    raise failure
+
+
+def _syslog_handler(path: str) -> logging.Handler:
+    """A handler for the syslog daemon at ``path``: facility user, gearmand's eight levels as
+    their syslog priorities, lines as gearmand's ``syslog(level, "%7s %s", ...)`` writes them.
+    The pid is the record's, so it stays right in a child that forked after this was made.
+    Raises OSError when no daemon listens there."""
+    handler = logging.handlers.SysLogHandler(address=path, socktype=_syslog_socket_type(path))
     handler.priority_map = dict(handler.priority_map, FATAL="emerg", ALERT="alert", NOTICE="notice")
-    handler.ident = f"gearmand-py[{os.getpid()}]: "
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    line = f"{SYSLOG_IDENT}[%(process)d]: %(levelname)7s %(message)s"
+    handler.setFormatter(logging.Formatter(line))
     return handler
+
+
+def _warn_whatever_the_level(message: str) -> None:
+    """Log a WARNING even when --verbose hides warnings (the default, ERROR, does): the user
+    asked for a log that is missing and must hear of it. With no other log it goes to stderr."""
+    record = logger.makeRecord(logger.name, logging.WARNING, __file__, 0, message, None, None)
+    if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
+        logger.handle(record)
+    else:
+        fallback = logging.StreamHandler(sys.stderr)
+        fallback.setFormatter(GearmandFormatter())
+        fallback.handle(record)
 
 
 def configure(level: str, log_file: str, use_syslog: bool = False) -> None:
     """Send the ``gearmand_py`` log to ``log_file`` (a path, ``stderr`` or ``none``) and, with
-    ``use_syslog``, also to syslog, at gearmand level ``level``.
+    ``use_syslog``, also to the syslog daemon at SYSLOG_SOCKET, at gearmand level ``level``.
 
-    Raises :class:`SyslogUnavailable` or, when the file cannot be opened, OSError; nothing is
-    changed then, so the caller can fall back. Replaces whatever an earlier call set up.
+    Raises OSError when the file cannot be opened; nothing is changed then, so the caller can
+    fall back. Without a syslog daemon the server runs on, as gearmand does, and the other log
+    says so. Replaces whatever an earlier call set up.
     """
-    handlers: list[logging.Handler] = [_syslog_handler()] if use_syslog else []
-    try:
-        if log_file == "stderr":
-            handlers.append(logging.StreamHandler(sys.stderr))
-        elif log_file != "none":
-            handlers.append(ReopenableFileHandler(log_file, encoding="utf-8"))
-    except OSError:
-        for handler in handlers:
-            handler.close()
-        raise
+    handlers: list[logging.Handler] = []
+    if log_file == "stderr":
+        handlers.append(logging.StreamHandler(sys.stderr))
+    elif log_file != "none":
+        handlers.append(ReopenableFileHandler(log_file, encoding="utf-8"))
+    for handler in handlers:
+        handler.setFormatter(GearmandFormatter())
+    missing_syslog = None
+    if use_syslog:
+        try:
+            handlers.append(_syslog_handler(SYSLOG_SOCKET))
+        except OSError as e:
+            missing_syslog = (f"--syslog: no syslog daemon at {SYSLOG_SOCKET} ({e.strerror or e}); "
+                              "logging without syslog")
     close()
     for handler in handlers:
-        if not isinstance(handler, logging.handlers.SysLogHandler):
-            handler.setFormatter(GearmandFormatter())
         logger.addHandler(handler)
     if not handlers:
         logger.addHandler(logging.NullHandler())
     # The server's log goes only where --log-file/--syslog say, never to a root handler too.
     logger.propagate = False
     logger.setLevel(LEVELS[level])
+    verbosity.refresh()
+    if missing_syslog is not None:
+        _warn_whatever_the_level(missing_syslog)
 
 
 def close() -> None:
@@ -120,6 +172,7 @@ def close() -> None:
         handler.close()
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
+    verbosity.refresh()
 
 
 def reopen() -> None:

@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import resource
-import socket
 import subprocess
 import sys
 import types
@@ -301,27 +300,6 @@ def test_gearmand_level_names_in_lines(capsys, base):
             logging.getLogger("gearmand_py").log(number, "x")
     names = [line.split()[0] for line in capsys.readouterr().err.splitlines()]
     assert names == ["FATAL", "ALERT", "NOTICE"]
-
-
-def test_syslog_without_dev_log_is_an_error(capsys, base, tmp_path, monkeypatch):
-    monkeypatch.setattr(logs, "SYSLOG_SOCKET", str(tmp_path / "no-syslog"))
-    with pytest.raises(SetupError, match="^--syslog:.*no-syslog"):
-        with logfile.opened(process(base + ["--syslog"])):
-            pass
-
-
-def test_syslog_sends_gearmand_priorities(base, tmp_path, monkeypatch):
-    path = str(tmp_path / "log.sock")
-    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as daemon:
-        daemon.bind(path)
-        daemon.settimeout(5)
-        monkeypatch.setattr(logs, "SYSLOG_SOCKET", path)
-        with logfile.opened(process(base + ["--syslog", "--verbose", "NOTICE"])):
-            logging.getLogger("gearmand_py").log(logs.NOTICE, "started")
-            logging.getLogger("gearmand_py").log(logs.FATAL, "gone")
-        # user facility (1 << 3) + notice (5) and + emerg (0)
-        assert daemon.recv(1000) == f"<13>gearmand-py[{os.getpid()}]: NOTICE started\x00".encode()
-        assert daemon.recv(1000) == f"<8>gearmand-py[{os.getpid()}]: FATAL gone\x00".encode()
 
 
 # --- resource limits -----------------------------------------------------------------------------

@@ -58,7 +58,7 @@ from gearmand_py.core.model import (
     Peer,
 )
 from gearmand_py.core.timers import Timer, Timers
-from gearmand_py.logs import NOTICE
+from gearmand_py.logs import NOTICE, verbosity
 from gearmand_py.protocol import errors
 from gearmand_py.protocol.codec import Spread, encode
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
@@ -80,10 +80,13 @@ MAX_REDUCER = 64
 #: gearmand refuses a CAN_DO_TIMEOUT whose timeout field is longer than this.
 MAX_TIMEOUT_FIELD = 20
 MAX_CLIENT_ID = 127
+#: Bytes of a function name, unique or handle a log line shows.
+LOGGED_NAME = 256
 
 NOOP = encode(T.NOOP)
 NO_JOB = encode(T.NO_JOB)
 _JOB_CREATED_HEAD = RES + _U32(T.JOB_CREATED)
+_PRIORITY_NAMES = {HIGH: "high", NORMAL: "normal", LOW: "low"}
 
 
 def job_created(handle: bytes) -> bytes:
@@ -122,6 +125,12 @@ def log_failure(peer: Peer, exc: RequestFailed) -> None:
     the handler's traceback (the connection is closed)."""
     log.error("internal error handling %s on connection %s (%s); closing it",
               exc, peer.fd, peer.ip, exc_info=exc.__cause__)
+
+
+def _text(value: bytes | memoryview) -> str:
+    """A name or handle as a log line shows it: a peer may send a name of any length (as the
+    last field of a packet, a view of it), the line shows its start."""
+    return bytes(value[:LOGGED_NAME]).decode(errors="replace")
 
 
 def describe(event: Event | None) -> str:
@@ -203,6 +212,8 @@ class Engine:
         """Forget a connection: requeue what it was running, abandon what it was waiting for."""
         if peer.gone:
             return
+        if verbosity.info:
+            log.info("Connection %d (%s) closed", peer.fd, peer.ip)
         if peer.parked is not None:
             self._run_parked_before_leaving(peer)
         peer.gone = True
@@ -442,6 +453,9 @@ class Engine:
                             job.clients = [peer]
                         peer.client_jobs[job] = None
                         job.ignore = False
+                    if verbosity.debug:
+                        log.debug("Job %s: connection %d (%s) submitted it again",
+                                  _text(job.handle), peer.fd, peer.ip)
                     self._created(peer, job)
                 return job
         limit = function.max_queue[priority]
@@ -453,6 +467,11 @@ class Engine:
         handle = self._handle_prefix + b"%d" % self._handle_count
         job = Job(handle, function, unique, key, data, priority, background, reducer, when)
         self.jobs[handle] = job
+        if verbosity.debug:
+            log.debug("Job %s created: function %s, unique %r, %s priority, %s, %s", _text(handle),
+                      _text(name), _text(unique), _PRIORITY_NAMES[priority],
+                      "background" if background else "foreground",
+                      "replayed" if peer is None else f"from connection {peer.fd} ({peer.ip})")
         if key is not None:
             function.uniques[key] = job
         function.job_total += 1
@@ -554,6 +573,8 @@ class Engine:
         job = self.jobs.get(handle)
         if job is None:
             return False
+        if verbosity.debug:
+            log.debug("Job %s cancelled", _text(handle))
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         job.ignore = True
         self._drop_row(job)
@@ -613,6 +634,9 @@ class Engine:
 
     def _can_do(self, peer: Peer, args: tuple[bytes, ...], timeout: float = 0.0) -> None:
         function = self.function(args[0])
+        if verbosity.info:
+            log.info("Connection %d (%s) can do %s%s", peer.fd, peer.ip, _text(args[0]),
+                     f" (timeout {timeout:g} s)" if timeout else "")
         peer.functions.insert(0, function)
         peer.abilities.append(function.add_worker(peer))
         # The newest CAN_DO for a function decides its timeout, as gearmand reads the first entry.
@@ -636,9 +660,13 @@ class Engine:
     def _cant_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         function = self.functions.get(args[0])
         if function is not None and function in peer.functions:
+            if verbosity.info:
+                log.info("Connection %d (%s) can no longer do %s", peer.fd, peer.ip, _text(args[0]))
             self._drop_abilities(peer, function)
 
     def _reset_abilities(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        if verbosity.info:
+            log.info("Connection %d (%s) reset its abilities", peer.fd, peer.ip)
         self._drop_abilities(peer, None)
 
     def _drop_abilities(self, peer: Peer, only: Function | None) -> None:
@@ -675,6 +703,8 @@ class Engine:
             self._relay(job, encode(T.WORK_FAIL, job.handle))
             self._forget(job)
             return
+        if verbosity.debug:
+            log.debug("Job %s requeued: its worker let go of it", _text(job.handle))
         function.queues[job.priority].append(job)
         self._wake(function)
 
@@ -722,6 +752,8 @@ class Engine:
                     job = queue[0]
                     if job.ignore:
                         queue.popleft()
+                        if verbosity.debug:
+                            log.debug("Job %s dropped: no client waits for it", _text(job.handle))
                         self._forget(job)
                         continue
                     if peek:
@@ -743,6 +775,8 @@ class Engine:
             self.send(peer, NO_JOB)
             return None
         job.worker = peer
+        if verbosity.debug:
+            log.debug("Job %s assigned to connection %d (%s)", _text(job.handle), peer.fd, peer.ip)
         job.function.job_running += 1
         peer.running.append(job)
         timeout = peer.timeouts.get(job.function) if peer.timeouts else None
@@ -822,12 +856,16 @@ class Engine:
     def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
+            if verbosity.debug:
+                log.debug("Job %s completed", _text(job.handle))
             self._relay(job, encode(T.WORK_COMPLETE, *args), peer)
             self._finish(job)
 
     def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
+            if verbosity.debug:
+                log.debug("Job %s failed", _text(job.handle))
             self._relay(job, encode(T.WORK_FAIL, args[0]), peer)
             self._finish(job)
 
@@ -835,6 +873,8 @@ class Engine:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_EXCEPTION)
         if job is None:
             return
+        if verbosity.debug:
+            log.debug("Job %s failed with an exception", _text(job.handle))
         exception = fail = b""
         for client in job.clients:
             if client.exceptions:

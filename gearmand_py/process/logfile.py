@@ -18,19 +18,14 @@ def opened(config: ProcessConfig) -> Iterator[None]:
     Like gearmand, an unusable default log file falls back to stderr; unlike gearmand, an
     unusable file the user named is an error rather than a surprise."""
     try:
-        try:
-            logs.configure(config.verbose, config.log_file, config.syslog)
-        except logs.SyslogUnavailable:
-            raise
-        except OSError as e:
-            if config.log_file != DEFAULT_LOG_FILE:
-                raise SetupError(
-                    f'Could not open log file "{config.log_file}" ({e.strerror})') from None
-            print(f'{PROG}: Could not open log file "{config.log_file}", switching to stderr. '
-                  f"({e.strerror})", file=sys.stderr)
-            logs.configure(config.verbose, "stderr", config.syslog)
-    except logs.SyslogUnavailable as e:
-        raise SetupError(f"--syslog: {e}") from None
+        logs.configure(config.verbose, config.log_file, config.syslog)
+    except OSError as e:
+        if config.log_file != DEFAULT_LOG_FILE:
+            raise SetupError(
+                f'Could not open log file "{config.log_file}" ({e.strerror})') from None
+        print(f'{PROG}: Could not open log file "{config.log_file}", switching to stderr. '
+              f"({e.strerror})", file=sys.stderr)
+        logs.configure(config.verbose, "stderr", config.syslog)
     try:
         yield
     finally:

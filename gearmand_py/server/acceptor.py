@@ -40,6 +40,12 @@ REPORT_EVERY = 10.0
 Take = Callable[[socket.socket, str], None]
 
 
+def _peer_name(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    host, port = address[0], address[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 class Acceptor:
     """The listening sockets, watched on one thread's selector; ``take`` gets each new socket."""
 
@@ -116,6 +122,8 @@ class Acceptor:
                 self._back_off(exc, accepted)
                 return
             accepted = True
+            if logs.verbosity.info:
+                log.info("Accepted connection %d from %s", sock.fileno(), _peer_name(address))
             try:
                 configure_accepted(sock, self.options)
             except OSError as exc:

@@ -370,9 +370,14 @@ class ConfigFileTokens(configargparse.ConfigFileParser):
 
     def parse(self, stream: IO[str]) -> dict[str, str]:
         tokens: list[str] = []
-        for line in stream:
-            if not line.lstrip().startswith("#"):
-                tokens += line.split()
+        try:
+            for line in stream:
+                if not line.lstrip().startswith("#"):
+                    tokens += line.split()
+        except UnicodeDecodeError as e:
+            raise configargparse.ConfigFileParserException(
+                f"config file {getattr(stream, 'name', '?')}: not UTF-8 text ({e.reason} at byte "
+                f"{e.start})") from None
         try:
             values = vars(self._parser.parse_args(tokens))
         except configargparse.ConfigFileParserException as e:

@@ -301,6 +301,13 @@ def test_config_file_that_cannot_be_read(tmp_path: Path) -> None:
     assert str(tmp_path / "nosuch") in message and "No such file or directory" in message
 
 
+def test_config_file_that_is_not_utf8(tmp_path: Path) -> None:
+    conf = tmp_path / "latin1.conf"
+    conf.write_bytes("--port=4730 # café\n".encode("latin-1"))
+    message = one_line_error(gearmand_py(tmp_path, "--config-file", str(conf)))
+    assert message.startswith(f"config file {conf}: not UTF-8 text"), message
+
+
 def test_file_descriptor_limit_above_the_hard_limit(nobody_dir: Path) -> None:
     message = one_line_error(gearmand_py(nobody_dir, "-f", str(2**40), prelude=AS_NOBODY))
     assert message.startswith(f"Failed to set limit for the number of file descriptors to "

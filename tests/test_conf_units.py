@@ -5,6 +5,7 @@ parses and, run for real, makes a running server write to a fresh log file."""
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import signal
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.prerequisites import require
-from tests.support.servers import REPO, start_server
+from tests.support.servers import REPO, free_port, start_server
 
 CONF = REPO / "conf"
 SERVICE = CONF / "gearmand-py.service"
@@ -79,6 +80,46 @@ def test_debian_unit_with_the_drop_in_verifies(tmp_path):
     # It keeps Debian's pid file, which the unit's PIDFile= waits for.
     assert f"--pid-file={directive(DEBIAN_UNIT, 'PIDFile')[0]} $PARAMS" in \
         directive(DEBIAN_DROP_IN, "ExecStart")[-1]
+
+
+DEBIAN_DEFAULTS = Path("/etc/default/gearman-job-server")
+
+
+def test_debian_unit_command_forks_and_serves_with_debians_params(tmp_path):
+    """What Debian's Type=forking unit runs through the drop-in, with the PARAMS from its
+    /etc/default file (which pass --daemon): the command returns once the server serves and
+    the pid file names the server (systemd's PIDFile= reads it). Paths and port are moved
+    into the test's directory."""
+    require(DEBIAN_DEFAULTS.exists(), f"{DEBIAN_DEFAULTS} is missing (Debian: gearman-job-server)")
+    params = shlex.split(subprocess.run(
+        ["sh", "-c", f". {DEBIAN_DEFAULTS} && printf %s \"$PARAMS\""],
+        capture_output=True, text=True, check=True).stdout)
+    assert "--daemon" in params
+    params = [f"--log-file={tmp_path / 'gearmand.log'}" if p.startswith("--log-file=") else p
+              for p in params]
+    pid_file = tmp_path / "gearmand.pid"
+    port = free_port()
+    command = shlex.split(directive(DEBIAN_DROP_IN, "ExecStart")[-1].replace(
+        "$PARAMS", "").replace(f"--pid-file={directive(DEBIAN_UNIT, 'PIDFile')[0]}",
+                               f"--pid-file={pid_file}"))
+    assert command[0] == INSTALLED
+    done = subprocess.run([sys.executable, "-m", "gearmand_py", *command[1:], *params,
+                           "-p", str(port)], cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stderr) == (0, "")
+    pid = int(pid_file.read_text())
+    try:
+        assert Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[1:3] == [b"-m",
+                                                                                 b"gearmand_py"]
+        with socket.create_connection(("localhost", port), timeout=5) as conn:
+            conn.sendall(b"version\n")
+            assert conn.recv(100).startswith(b"OK 1.1.20")
+    finally:
+        os.kill(pid, signal.SIGTERM)
+    for _ in range(100):
+        if not Path(f"/proc/{pid}").exists():
+            break
+        time.sleep(0.05)
+    assert not pid_file.exists()
 
 
 def env_options(line: str) -> tuple[str, list[str]]:

@@ -93,7 +93,8 @@ def _verbose_level(text: str) -> str:
     level = text.upper()
     if level not in VERBOSE_LEVELS:
         raise argparse.ArgumentTypeError(
-            f"Invalid value for --verbose supplied: {text!r} (use one of {', '.join(VERBOSE_LEVELS)})")
+            f"Invalid value for --verbose supplied: {text!r} "
+            f"(use one of {', '.join(VERBOSE_LEVELS)})")
     return level
 
 

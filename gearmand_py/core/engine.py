@@ -796,7 +796,8 @@ class Engine:
     def _worker_timeout(self, job: Job) -> None:
         """CAN_DO_TIMEOUT expired while the worker still holds the job: fail it."""
         del self._deadlines[job]
-        log.warning("Worker timeout reached on job, failing: %s", job.handle.decode(errors="replace"))
+        log.warning("Worker timeout reached on job, failing: %s",
+                    job.handle.decode(errors="replace"))
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         self._finish(job)
 

@@ -6,8 +6,9 @@ can hold), so a burst of connects is taken in one go rather than a few per turn 
 
 At the descriptor limit (EMFILE, ENFILE), out of kernel memory (ENOBUFS, ENOMEM), or on any
 other accept() error that is not one connection's own, the waiting connection stays queued and
-the listener stays readable: retrying at once spins the thread and floods the log. Instead the listeners are left out of the selector for a while that grows from
-BACKOFF_FIRST to BACKOFF_MAX and then tried again; the condition is logged when it starts, at
+the listener stays readable: retrying at once spins the thread and floods the log. Instead the
+listeners are left out of the selector for a while that grows from BACKOFF_FIRST to BACKOFF_MAX
+and then tried again; the condition is logged when it starts, at
 most once per REPORT_EVERY while it lasts (with the count of failed attempts), and once more
 when the listen queue has been emptied again. Queued clients are served as descriptors free
 up; the back-off starts short again after any retry that accepted something.

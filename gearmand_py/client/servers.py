@@ -8,7 +8,7 @@ holds; when that server is down the job fails over to the next ones in list orde
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import NamedTuple
 
 DEFAULT_PORT = 4730

@@ -16,6 +16,7 @@ import pytest
 import gearmand_py.client.compat as gearman
 from gearmand_py.client.servers import order_for
 from tests.client.harness import hosts, worker_thread
+from tests.protocol.corpus import read_events
 from tests.support.servers import ServerProcess, start_server
 from gearmand_py.protocol.codec import Decoder, encode
 from gearmand_py.protocol.packets import NUMBERS as N
@@ -134,26 +135,18 @@ def test_an_idle_worker_sleeps_until_noop() -> None:
             with conn:
                 conn.settimeout(5)
                 decoder = Decoder()
-                assert _read(conn, decoder, 3) == [(N.RESET_ABILITIES, ()),
+                assert read_events(conn, decoder, 3) == [(N.RESET_ABILITIES, ()),
                                                    (N.CAN_DO, (b"sleepy",)),
                                                    (N.GRAB_JOB_UNIQ, ())]
                 conn.sendall(encode(N.NO_JOB))
-                assert _read(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
+                assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
                 conn.settimeout(1.0)
                 with pytest.raises(TimeoutError):
                     conn.recv(100)
                 conn.settimeout(5)
                 conn.sendall(encode(N.NOOP))
-                assert _read(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
+                assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
                 conn.sendall(encode(N.JOB_ASSIGN_UNIQ, b"H:x:1", b"sleepy", b"u", b"data"))
-                assert _read(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:1", b"data")),
+                assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:1", b"data")),
                                                    (N.GRAB_JOB_UNIQ, ())]
 
-
-def _read(conn: socket.socket, decoder: Decoder, count: int) -> list:
-    events: list = []
-    while len(events) < count:
-        chunk = conn.recv(65536)
-        assert chunk, "worker closed the connection"
-        events.extend(decoder.feed(chunk))
-    return events

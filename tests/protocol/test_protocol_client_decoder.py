@@ -10,7 +10,9 @@ import pytest
 
 from gearmand_py.protocol.codec import LARGE, Decoder, ResponseDecoder, encode, encode_request
 from gearmand_py.protocol.events import Rejected
-from tests.protocol.corpus import CLOSE, RES_MAGIC, TOO_FEW, TOO_LARGE, P, T, frame, norm, req, res
+from tests.protocol.corpus import (
+    CLOSE, RES_MAGIC, TOO_FEW, TOO_LARGE, P, T, frame, norm, read_events, req, res,
+)
 from tests.support.servers import ServerProcess
 
 #: What a server sends a client or worker, as raw bytes and the packet they decode to.
@@ -97,23 +99,15 @@ def test_what_real_servers_send_decodes(server: ServerProcess) -> None:
         worker.sendall(encode_request(T.CAN_DO, b"decode-fn")
                        + encode_request(T.ECHO_REQ, b"sync"))
         wdec, cdec = ResponseDecoder(), ResponseDecoder()
-        assert _recv(worker, wdec, 1) == [P(T.ECHO_RES, b"sync")]
+        assert read_events(worker, wdec, 1) == [P(T.ECHO_RES, b"sync")]
         client.sendall(encode_request(T.SUBMIT_JOB, b"decode-fn", b"uq", b"payload"))
-        [(ptype, (handle,))] = _recv(client, cdec, 1)
+        [(ptype, (handle,))] = read_events(client, cdec, 1)
         assert ptype == T.JOB_CREATED
         worker.sendall(encode_request(T.GRAB_JOB_UNIQ))
-        assert _recv(worker, wdec, 1) == [P(T.JOB_ASSIGN_UNIQ, handle, b"decode-fn", b"uq",
+        assert read_events(worker, wdec, 1) == [P(T.JOB_ASSIGN_UNIQ, handle, b"decode-fn", b"uq",
                                             b"payload")]
         worker.sendall(encode_request(T.WORK_STATUS, handle, b"1", b"2")
                        + encode_request(T.WORK_COMPLETE, handle, b"done"))
-        assert _recv(client, cdec, 2) == [P(T.WORK_STATUS, handle, b"1", b"2"),
+        assert read_events(client, cdec, 2) == [P(T.WORK_STATUS, handle, b"1", b"2"),
                                           P(T.WORK_COMPLETE, handle, b"done")]
 
-
-def _recv(sock: socket.socket, decoder: ResponseDecoder, count: int) -> list:
-    events: list = []
-    while len(events) < count:
-        chunk = sock.recv(65536)
-        assert chunk, "server closed the connection"
-        events.extend(decoder.feed(chunk))
-    return events

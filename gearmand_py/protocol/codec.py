@@ -51,6 +51,9 @@ TOO_FEW_ARGS = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
 #: is passed on short (two fields) for the core to ignore.
 _SHORT_WORK_STATUS = int(PacketType.WORK_STATUS)
 RESPONSE_MAGIC = Rejected(b"INVALID_MAGIC", b"Request magic expected")
+#: ``\0REQ`` magic in what a server sent; a client treats it, like any ``Rejected``, as the
+#: server breaking the protocol.
+REQUEST_MAGIC = Rejected(b"INVALID_MAGIC", b"Response magic expected")
 
 
 def admin_tokens(line: bytes) -> list[bytes]:
@@ -64,9 +67,18 @@ class Decoder:
 
     After a ``Fatal`` event the decoder is dead: it returns nothing more, because the stream can
     no longer be trusted and the connection is about to close.
+
+    This one reads what clients and workers send (``\0REQ``); ``ResponseDecoder`` reads what a
+    server sends. The side is fixed by the class, so ``feed`` reads it once per call, never per
+    packet.
     """
 
     __slots__ = ("_buf", "_pos", "max_packet_size", "dead")
+    #: The magic this side expects, the other side's magic (a complete packet, refused with
+    #: ``_refused``) and, as ints, compared with the header's first word.
+    _accepted = _REQ
+    _other = _RES
+    _refused = RESPONSE_MAGIC
 
     def __init__(self, max_packet_size: int = DEFAULT_MAX_PACKET_SIZE) -> None:
         self._buf = bytearray()
@@ -95,6 +107,8 @@ class Decoder:
             pos = 0
         events: list[Event] = []
         append = events.append
+        accepted = self._accepted
+        other = self._other
         exported = False  # a view of self._buf went out: it must not change any more
         end = len(buf)
         while pos < end:
@@ -102,7 +116,7 @@ class Decoder:
                 if end - pos < HEADER_SIZE:
                     break
                 magic, ptype, size = _HEADER_INTS.unpack_from(buf, pos)
-                if magic != _REQ and magic != _RES:
+                if magic != accepted and magic != other:
                     return self._die(events, Fatal("bad magic"))
                 if ptype == 0 or ptype >= TYPE_LIMIT:
                     return self._die(events, Fatal(f"invalid packet type {ptype}"))
@@ -113,8 +127,8 @@ class Decoder:
                 stop = pos + HEADER_SIZE + size
                 if stop > end:
                     break
-                if magic == _RES:
-                    append(RESPONSE_MAGIC)
+                if magic == other:
+                    append(self._refused)
                 elif buffered and size >= LARGE and _HAS_DATA[ptype]:
                     append(_large_packet(ptype, self._buf, pos + HEADER_SIZE, stop))
                     exported = True
@@ -168,6 +182,17 @@ class Decoder:
         self._pos = 0
         events.append(fatal)
         return events
+
+
+class ResponseDecoder(Decoder):
+    """Decodes what a server sends to a client or worker (``\0RES``), for the client library
+    and tools. Text lines come out as ``AdminCommand`` as on the server side; a client, which
+    never asked for one on a binary connection, treats that as a protocol error."""
+
+    __slots__ = ()
+    _accepted = _RES
+    _other = _REQ
+    _refused = REQUEST_MAGIC
 
 
 class Spread(tuple):  # type: ignore[type-arg]

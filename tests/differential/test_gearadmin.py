@@ -156,7 +156,9 @@ def normalise(stdout: bytes, pid: int) -> bytes:
     return b"".join(out + rows)
 
 
-def run_steps(kind: str, threads: str) -> dict[str, Result]:
+def run_steps(kind: str, threads: str, tool: tuple[str, ...] = (GEARADMIN,)) -> dict[str, Result]:
+    """Every step of STEPS run with ``tool`` (gearadmin, or a command line that acts like it)
+    on a fresh server of ``kind`` in the prepared state."""
     server = start_server(kind, ["-t", threads])
     results: dict[str, Result] = {}
     p = Prepared(server)
@@ -164,7 +166,7 @@ def run_steps(kind: str, threads: str) -> dict[str, Result]:
         prepare(p)
         for name, argv in STEPS:
             settle(p)
-            done = subprocess.run([GEARADMIN, "-h", "127.0.0.1", "-p", str(server.port), *argv(p)],
+            done = subprocess.run([*tool, "-h", "127.0.0.1", "-p", str(server.port), *argv(p)],
                                   capture_output=True, timeout=20)
             results[name] = (done.returncode, normalise(done.stdout, server.proc.pid), done.stderr)
         assert server.proc.poll() is None, f"{kind} died: {server.log()[-2000:]}"

@@ -15,6 +15,7 @@ wire); every other event is compared exactly, class included.
 from __future__ import annotations
 
 import runpy
+import socket
 import struct
 from pathlib import Path
 from typing import NamedTuple
@@ -25,7 +26,7 @@ from gearmand_py.protocol.packets import PacketType as T
 
 __all__ = [
     "A", "CLOSE", "GEARMAND_COMMAND_INFO", "P", "RES_MAGIC", "T", "TOO_FEW", "TOO_LARGE", "Case",
-    "decode_chunks", "frame", "load_corpus", "norm", "req", "res",
+    "decode_chunks", "frame", "load_corpus", "norm", "read_events", "req", "res",
 ]
 
 PACKETS_DIR = Path(__file__).resolve().parent / "packets"
@@ -127,3 +128,13 @@ def load_corpus() -> list[Case]:
             xfail=spec.get("XFAIL"),
         ))
     return cases
+
+
+def read_events(sock: socket.socket, decoder: Decoder, count: int) -> list:
+    """Read from ``sock`` until ``decoder`` has produced at least ``count`` events."""
+    events: list = []
+    while len(events) < count:
+        chunk = sock.recv(65536)
+        assert chunk, "the peer closed the connection"
+        events.extend(decoder.feed(chunk))
+    return events

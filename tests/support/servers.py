@@ -102,11 +102,12 @@ def _wait_until_alone(server: ServerProcess, deadline: float) -> None:
 
 
 def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: float = 15.0,
-                 prelude: str | None = None) -> ServerProcess:
+                 prelude: str | None = None, port: int | None = None) -> ServerProcess:
     """Start ``kind`` ("gearmand" or "gearmand-py") with extra gearmand-style ``args``; wait until
-    it answers the admin ``version`` command. ``prelude`` is Python that gearmand-py runs first."""
+    it answers the admin ``version`` command. ``prelude`` is Python that gearmand-py runs first;
+    ``port`` (default: a free one) lets a test restart a server where its clients expect it."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-"))
-    port = free_port()
+    port = free_port() if port is None else port
     cmd, log = _command(kind, port, workdir, list(args), prelude)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,

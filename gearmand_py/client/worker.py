@@ -1,0 +1,233 @@
+"""``GearmanWorker``: python-gearman 2.0.2's worker, registered on every server at once.
+
+Per server the worker is awake (it may have jobs there) or asleep (it sent PRE_SLEEP and waits
+for NOOP), so an idle worker sends nothing: no polling. It holds one job at a time, so at most
+one GRAB is outstanding, taken from the awake servers in turn. A server that goes away is
+reconnected with the pool's backoff and registered again; the others keep working meanwhile.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, readable
+from gearmand_py.client.errors import ConnectionLost, ProtocolError
+from gearmand_py.client.jobs import GearmanJob, TextEncoder, to_bytes
+from gearmand_py.client.pool import Pool
+from gearmand_py.client.servers import parse_addresses
+from gearmand_py.protocol.codec import encode_request
+from gearmand_py.protocol.events import Packet
+from gearmand_py.protocol.packets import NUMBERS
+
+POLL_TIMEOUT_IN_SECONDS = 60.0
+N = NUMBERS
+Task = Callable[["GearmanWorker", GearmanJob], Any]
+
+
+class GearmanWorker:
+    """Runs registered tasks for jobs from every server (python-gearman 2.0.2's API)."""
+
+    data_encoder = TextEncoder
+    job_class = GearmanJob
+
+    def __init__(self, host_list: Iterable[Any] | None = None,
+                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+        self._pool = Pool(parse_addresses(host_list), connect_timeout)
+        self.worker_abilities: dict[Any, Task] = {}
+        self.worker_client_id: Any = None
+        #: Connections registered so far, and whether each may have a job for us.
+        self._awake: dict[Connection, bool] = {}
+        self._grabbing: Connection | None = None
+        self._turn = 0
+
+    # ---- python-gearman's public methods ------------------------------------------------------
+
+    def register_task(self, task: Any, callback_function: Task) -> Any:
+        """``callback_function(worker, job)`` returns the job's result."""
+        self.worker_abilities[task] = callback_function
+        self._tell_all(encode_request(N.CAN_DO, to_bytes(task)))
+        return task
+
+    def unregister_task(self, task: Any) -> Any:
+        self.worker_abilities.pop(task, None)
+        self._tell_all(encode_request(N.CANT_DO, to_bytes(task)))
+        return task
+
+    def set_client_id(self, client_id: Any) -> Any:
+        self.worker_client_id = client_id
+        self._tell_all(encode_request(N.SET_CLIENT_ID, to_bytes(client_id)))
+        return client_id
+
+    def work(self, poll_timeout: float = POLL_TIMEOUT_IN_SECONDS) -> None:
+        """Take and run jobs until ``after_poll`` or ``after_job`` returns False.
+        ``after_poll(any_activity)`` is called after each batch of packets, or after
+        ``poll_timeout`` seconds with none."""
+        idle_since = time.monotonic()
+        while True:
+            self._connect()
+            self._grab()
+            wait = poll_timeout - (time.monotonic() - idle_since)
+            retry = self._pool.next_retry()
+            ready = readable(list(self._awake), max(0.0, wait if retry is None
+                                                          else min(wait, retry)))
+            if not ready and time.monotonic() - idle_since < poll_timeout:
+                continue  # woken to reconnect, not a poll timeout
+            ran_job = False
+            for conn in ready:
+                ran_job |= self._read(conn)
+            idle_since = time.monotonic()
+            if not self.after_poll(bool(ready)):
+                break
+            if ran_job and not self.after_job():
+                break
+        self.shutdown()
+
+    def after_poll(self, any_activity: bool) -> bool:
+        """Override: return False to leave ``work``."""
+        return True
+
+    def after_job(self) -> bool:
+        """Override: called after each job; return False to leave ``work``."""
+        return True
+
+    def send_job_status(self, current_job: GearmanJob, numerator: int | float,
+                        denominator: int | float, poll_timeout: float | None = None) -> None:
+        current_job.connection.send(N.WORK_STATUS, to_bytes(current_job.handle),
+                                    str(numerator).encode(), str(denominator).encode())
+
+    def send_job_data(self, current_job: GearmanJob, data: Any,
+                      poll_timeout: float | None = None) -> None:
+        self._send_job(N.WORK_DATA, current_job, data)
+
+    def send_job_warning(self, current_job: GearmanJob, data: Any,
+                         poll_timeout: float | None = None) -> None:
+        self._send_job(N.WORK_WARNING, current_job, data)
+
+    def send_job_complete(self, current_job: GearmanJob, data: Any,
+                          poll_timeout: float | None = None) -> None:
+        self._send_job(N.WORK_COMPLETE, current_job, data)
+
+    def send_job_failure(self, current_job: GearmanJob, poll_timeout: float | None = None) -> None:
+        current_job.connection.send(N.WORK_FAIL, to_bytes(current_job.handle))
+
+    def send_job_exception(self, current_job: GearmanJob, data: Any,
+                           poll_timeout: float | None = None) -> None:
+        """WORK_EXCEPTION then WORK_FAIL, as python-gearman sends them."""
+        self._send_job(N.WORK_EXCEPTION, current_job, data)
+        self.send_job_failure(current_job)
+
+    def on_job_execute(self, current_job: GearmanJob) -> bool:
+        try:
+            result = self.worker_abilities[current_job.task](self, current_job)
+        except Exception:
+            return self.on_job_exception(current_job, sys.exc_info())
+        return self.on_job_complete(current_job, result)
+
+    def on_job_exception(self, current_job: GearmanJob, exc_info: Any) -> bool:
+        self.send_job_failure(current_job)
+        return False
+
+    def on_job_complete(self, current_job: GearmanJob, job_result: Any) -> bool:
+        self.send_job_complete(current_job, job_result)
+        return True
+
+    def shutdown(self) -> None:
+        self._pool.close()
+        self._awake.clear()
+        self._grabbing = None
+
+    # ---- connections, grabbing and packets -----------------------------------------------------
+
+    def _registration(self) -> bytes:
+        packets = [encode_request(N.RESET_ABILITIES)]
+        if self.worker_client_id is not None:
+            packets.append(encode_request(N.SET_CLIENT_ID, to_bytes(self.worker_client_id)))
+        packets += [encode_request(N.CAN_DO, to_bytes(task)) for task in self.worker_abilities]
+        return b"".join(packets)
+
+    def _connect(self) -> None:
+        """Open and register every server that is not connected and not in its backoff."""
+        for index in range(len(self._pool)):
+            try:
+                conn = self._pool.connection(index)
+            except ConnectionLost:
+                continue
+            if conn not in self._awake:
+                try:
+                    conn.send_raw(self._registration())
+                except ConnectionLost:
+                    self._pool.lost(conn)
+                    continue
+                self._awake[conn] = True
+
+    def _tell_all(self, packet: bytes) -> None:
+        for conn in list(self._awake):
+            try:
+                conn.send_raw(packet)
+            except ConnectionLost:
+                self._lost(conn)
+
+    def _grab(self) -> None:
+        """With no GRAB outstanding, send one to the next awake server."""
+        if self._grabbing is not None:
+            return
+        awake = [conn for conn, is_awake in self._awake.items() if is_awake]
+        if not awake:
+            return
+        self._turn += 1
+        conn = awake[self._turn % len(awake)]
+        try:
+            conn.send(N.GRAB_JOB_UNIQ)
+            self._grabbing = conn
+        except ConnectionLost:
+            self._lost(conn)
+
+    def _lost(self, conn: Connection) -> None:
+        self._pool.lost(conn)
+        self._awake.pop(conn, None)
+        if self._grabbing is conn:
+            self._grabbing = None
+
+    def _read(self, conn: Connection) -> bool:
+        """Handle what ``conn`` sent; True if a job ran."""
+        ran_job = False
+        try:
+            for packet in conn.receive(0.0):
+                ran_job |= self._handle(conn, packet)
+        except ConnectionLost:
+            self._lost(conn)
+        return ran_job
+
+    def _handle(self, conn: Connection, packet: Packet) -> bool:
+        ptype, args = packet
+        if ptype == N.NOOP:
+            self._awake[conn] = True
+        elif ptype == N.NO_JOB:
+            self._grabbing = None
+            self._awake[conn] = False
+            conn.send(N.PRE_SLEEP)
+        elif ptype == N.JOB_ASSIGN_UNIQ:
+            self._grabbing = None
+            decode = self.data_encoder.decode
+            handle, task, unique, data = args
+            job = self.job_class(conn, TextEncoder.decode(handle), self._task(task),
+                                 TextEncoder.decode(unique), decode(data))
+            self.on_job_execute(job)
+            return True
+        elif ptype != N.ERROR:
+            raise ProtocolError(f"{conn.address} sent unexpected packet type {ptype}")
+        return False
+
+    def _task(self, name: bytes) -> Any:
+        """The registered task (``str`` or ``bytes``, as it was registered) named ``name``."""
+        for task in self.worker_abilities:
+            if to_bytes(task) == name:
+                return task
+        return TextEncoder.decode(name)
+
+    def _send_job(self, ptype: int, current_job: GearmanJob, data: Any) -> None:
+        current_job.connection.send(ptype, to_bytes(current_job.handle),
+                                    self.data_encoder.encode(data))

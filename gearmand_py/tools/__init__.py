@@ -1,0 +1,1 @@
+"""Command-line tools that talk to a job server: gearadmin-py."""

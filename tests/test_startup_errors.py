@@ -245,6 +245,12 @@ def test_listen_host_that_does_not_resolve(tmp_path: Path) -> None:
     assert re.fullmatch(r"-L nosuchhost\.invalid: cannot resolve host \(.+\)", message), message
 
 
+def test_listen_host_the_idna_codec_refuses(tmp_path: Path) -> None:
+    host = "a" * 70 + ".example"
+    message = one_line_error(gearmand_py(tmp_path, "-L", host))
+    assert message.startswith(f"-L {host}: not a valid host name ("), message
+
+
 def test_port_in_use(tmp_path: Path) -> None:
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))

@@ -66,18 +66,22 @@ def _wait_for_child(pid: int, read_end: int) -> int:
     """0 once the child is ready; otherwise print its error and return non-zero. Interrupted
     (Ctrl-C, SIGTERM) while waiting, the parent stops the child and reports what it says."""
     data = b""
+    stopped = False
     while not data.endswith(b"\n"):
         try:
             chunk = os.read(read_end, 4096)
         except Interrupted:
             os.kill(pid, signal.SIGTERM)
+            stopped = True
             continue
         if not chunk:
             break
         data += chunk
     os.close(read_end)
-    if data == READY:
+    if data == READY and not stopped:
         return 0
+    if data == READY:  # it was serving by the time it got the SIGTERM, which stops it
+        data = f"{PROG}: interrupted during startup\n".encode()
     status = _exit_status(pid)
     if data:
         sys.stderr.write(data.decode(errors="replace"))

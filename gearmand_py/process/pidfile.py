@@ -35,10 +35,15 @@ class PidFile:
         return cls(path)
 
     def remove(self) -> None:
-        """Remove it at exit; after -u the directory may not let us, which is only reported."""
+        """Remove it at exit. After -u the directory may not let us: then it is emptied, so it
+        names no process that could be another's by the time someone reads it."""
         try:
             os.unlink(self.path)
         except FileNotFoundError:
             pass
         except OSError as e:
+            try:
+                os.truncate(self.path, 0)
+            except OSError:
+                pass
             log.warning("Could not remove pid file %s (%s)", self.path, e.strerror)

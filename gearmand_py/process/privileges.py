@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import pwd
+import stat
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -36,21 +37,32 @@ def lookup(name: str) -> User:
     return User(entry.pw_name, entry.pw_uid, entry.pw_gid)
 
 
-def hand_over(user: User, files: Iterable[str], database: str | None) -> None:
+def hand_over(user: User, files: Iterable[str], database: str | None) -> list[str]:
     """Create ``files`` (if they can be) and the database's missing directories, owned by
-    ``user``; give ``user`` the database and its companions that exist. A path that cannot be
-    prepared is left alone: opening it as the user then reports why."""
+    ``user``; give ``user`` the database and its companions that exist; return the files this
+    created. A path that cannot be prepared is left alone: opening it as the user then reports
+    why. Only regular files are handed over, never through a symlink: the user may write in
+    these directories, and root must not chown or open what it plants there."""
+    created = []
     for path in files:
+        existed = os.path.lexists(path)
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND | os.O_NOFOLLOW
+                         | os.O_NONBLOCK, 0o644)
         except OSError:
             continue
         try:
-            os.fchown(fd, user.uid, user.gid)
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.fchown(fd, user.uid, user.gid)
+                if not existed:
+                    created.append(path)
+        except OSError:
+            pass
         finally:
             os.close(fd)
     if database:
         _hand_over_database(user, os.path.abspath(database))
+    return created
 
 
 def _hand_over_database(user: User, path: str) -> None:
@@ -66,8 +78,8 @@ def _hand_over_database(user: User, path: str) -> None:
             os.mkdir(directory, 0o750)
             os.chown(directory, user.uid, user.gid)
         for suffix in SQLITE_COMPANIONS:
-            if os.path.exists(path + suffix):
-                os.chown(path + suffix, user.uid, user.gid)
+            if os.path.lexists(path + suffix) and stat.S_ISREG(os.lstat(path + suffix).st_mode):
+                os.chown(path + suffix, user.uid, user.gid, follow_symlinks=False)
     except OSError:
         pass
 

@@ -18,6 +18,7 @@ import signal
 import sys
 from contextlib import ExitStack
 from types import FrameType
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
@@ -36,14 +37,19 @@ STATUS_EVERY = 5.0
 
 
 class _UntilServing:
-    """SIGINT and SIGTERM raise Interrupted until :meth:`serving`; then the server's own
-    handlers take over, and this one ignores what arrives after they are restored."""
+    """Until :meth:`serving`, SIGINT, SIGTERM and SIGUSR1 (a graceful stop of a server not yet
+    serving is a stop) raise Interrupted, and SIGHUP, whose default would end the process, is
+    ignored (the log is opened fresh anyway). While serving, the server's own handlers are in
+    place; it puts these back on its way out, and then a stop signal ends the shutdown at once
+    (SystemExit), so a hung database cannot make the process deaf."""
 
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+    STOPS = (signal.SIGINT, signal.SIGTERM, signal.SIGUSR1)
 
     def __enter__(self) -> _UntilServing:
-        self._active = True
-        self._previous = {sig: signal.signal(sig, self._raise) for sig in self.SIGNALS}
+        self._serving = False
+        self._previous: dict[int, Any] = {sig: signal.signal(sig, self._stop)
+                                          for sig in self.STOPS}
+        self._previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, signal.SIG_IGN)
         return self
 
     def __exit__(self, *_exc: object) -> None:
@@ -51,11 +57,14 @@ class _UntilServing:
             signal.signal(sig, handler)
 
     def serving(self) -> None:
-        self._active = False
+        self._serving = True
 
-    def _raise(self, signum: int, _frame: FrameType | None) -> None:
-        if self._active:
-            raise Interrupted(signal.Signals(signum).name)
+    def _stop(self, signum: int, _frame: FrameType | None) -> None:
+        name = signal.Signals(signum).name
+        if self._serving:
+            log.warning("%s during shutdown: stopping at once", name)
+            raise SystemExit(1)
+        raise Interrupted(name)
 
 
 def run(config: Config) -> int:
@@ -105,7 +114,9 @@ class Startup:
         if user is not None:
             files = [path for path in (process.log_file, process.pid_file)
                      if path not in ("stderr", "none")]
-            privileges.hand_over(user, files, database_file(config.queue))
+            created = privileges.hand_over(user, files, database_file(config.queue))
+            if process.pid_file in created:  # written below; gone again if a step fails first
+                self.cleanup.callback(_remove_if_empty, process.pid_file)
             privileges.drop(user)
         self.cleanup.enter_context(logfile.opened(process))
         self.log_open = True
@@ -190,6 +201,14 @@ def _announce(text: str) -> None:
     """The startup line, shown at every --verbose level: at NOTICE it would be hidden by the
     default level, ERROR, which is no level for news."""
     log.handle(log.makeRecord(log.name, logs.NOTICE, __file__, 0, text, None, None))
+
+
+def _remove_if_empty(path: str) -> None:
+    try:
+        if os.path.getsize(path) == 0:
+            os.unlink(path)
+    except OSError:
+        pass
 
 
 def _print(line: str) -> None:

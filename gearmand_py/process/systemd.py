@@ -85,6 +85,9 @@ def inherited_sockets() -> list[socket.socket]:
                 or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN)):
             raise SetupError(f"socket activation: descriptor {fd} is not a listening stream "
                              "socket (use ListenStream= in the .socket unit)")
+        if sock.family not in (socket.AF_INET, socket.AF_INET6):
+            raise SetupError(f"socket activation: descriptor {fd} is not a TCP socket (gear "
+                             "is served over TCP only: ListenStream=PORT or ADDRESS:PORT)")
         sock.set_inheritable(False)
         sock.setblocking(False)
         sockets.append(sock)

@@ -48,6 +48,8 @@ def open_listeners(host: str | None, port: int, backlog: int) -> list[socket.soc
                                    socket.AI_PASSIVE)
     except socket.gaierror as exc:
         raise ListenError(f"-L {host}: cannot resolve host ({exc.strerror})") from None
+    except UnicodeError as exc:  # a name the IDNA codec refuses, e.g. a label over 63 bytes
+        raise ListenError(f"-L {host}: not a valid host name ({exc})") from None
     listeners: list[socket.socket] = []
     errors: dict[str, list[str]] = {}  # why -> the addresses that failed so
     fatal = False

@@ -246,6 +246,23 @@ def test_user_when_not_root_is_refused_as_gearmand_refuses_it():
     assert (done.returncode, done.stderr) == (1, "gearmand-py: Must be root to switch users.\n")
 
 
+def test_user_is_not_handed_a_file_through_a_symlink(shared_dir):
+    """The user owns the run directory after a first start, so it may plant a symlink where the
+    pid file goes; root must neither chown nor write the file it points at."""
+    run_dir = shared_dir / "run"
+    run_dir.mkdir()
+    os.chown(run_dir, NOBODY.pw_uid, NOBODY.pw_gid)
+    secret = shared_dir / "secret"
+    secret.write_text("root's\n")
+    secret.chmod(0o600)
+    (run_dir / "gearmand.pid").symlink_to(secret)
+    done = subprocess.run(command("-u", "nobody", "-L", "127.0.0.1", "-p", str(free_port()),
+                                  "-l", "none", "-P", str(run_dir / "gearmand.pid")),
+                          env=ENV, cwd=REPO, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1 and "Could not open pid file" in done.stderr, done.stderr
+    assert (secret.stat().st_uid, secret.read_text()) == (0, "root's\n")
+
+
 def test_unknown_user_is_a_clear_error():
     done = subprocess.run(command("-u", "no-such-user-x", "-l", "none", "-p", str(free_port())),
                           env=ENV, cwd=REPO, capture_output=True, text=True, timeout=60)
@@ -357,6 +374,23 @@ def test_socket_activation_serves_on_the_socket_it_is_given(tmp_path, threads):
     assert f"listening on gear 127.0.0.1:{given_port}," in proc.stderr.read()
 
 
+def test_socket_activation_refuses_a_unix_socket(tmp_path):
+    """A ListenStream=/path socket is not one gear is served on: a clear line at startup, not a
+    failure at the first connection."""
+    given = socket.socket(socket.AF_UNIX)
+    given.bind(str(tmp_path / "gear.sock"))
+    given.listen()
+    fd = given.fileno()
+    script = f'exec 3<&{fd} {fd}<&-; LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"'
+    done = subprocess.run(
+        ["bash", "-c", script, "bash", *command("-l", "none", "-P", str(tmp_path / "pid"))],
+        env=ENV, cwd=REPO, pass_fds=(fd,), capture_output=True, text=True, timeout=60)
+    given.close()
+    assert (done.returncode, done.stderr) == (
+        1, "gearmand-py: socket activation: descriptor 3 is not a TCP socket (gear is served "
+           "over TCP only: ListenStream=PORT or ADDRESS:PORT)\n")
+
+
 # --- Ctrl-C and SIGTERM during start-up -----------------------------------------------------------
 
 
@@ -370,23 +404,31 @@ def connected_to(port: int) -> bool:
     return False
 
 
+def start_with_a_silent_database(tmp_path: Path, silent: socket.socket,
+                                 *options: str) -> subprocess.Popen:
+    """A server whose database accepts the connection but never greets, once it waits in its
+    connect."""
+    silent.bind(("127.0.0.1", 0))
+    silent.listen()
+    db_port = silent.getsockname()[1]
+    proc = start(*options, "-L", "127.0.0.1", "-p", str(free_port()), "-l", "none",
+                 "-P", str(tmp_path / "pid"),
+                 "--queue-url", f"mysql+pymysql://root@127.0.0.1:{db_port}/test")
+    deadline = time.monotonic() + 20
+    while not connected_to(db_port):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "the server never connected to the database"
+        time.sleep(0.05)
+    return proc
+
+
 @pytest.mark.parametrize("daemon", [False, True], ids=["foreground", "daemon"])
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["INT", "TERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGUSR1],
+                         ids=["INT", "TERM", "USR1"])
 def test_signal_during_a_slow_database_connect_ends_startup_with_one_line(tmp_path, sig, daemon):
-    """A database that accepts the connection but never greets: the server waits in its connect
-    until the signal ends the start-up."""
+    """The server waits in its connect until the signal ends the start-up."""
     with socket.socket() as silent:
-        silent.bind(("127.0.0.1", 0))
-        silent.listen()
-        db_port = silent.getsockname()[1]
-        proc = start(*(["-d"] if daemon else []), "-L", "127.0.0.1", "-p", str(free_port()),
-                     "-l", "none", "-P", str(tmp_path / "pid"),
-                     "--queue-url", f"mysql+pymysql://root@127.0.0.1:{db_port}/test")
-        deadline = time.monotonic() + 20
-        while not connected_to(db_port):
-            assert proc.poll() is None, proc.stderr.read()
-            assert time.monotonic() < deadline, "the server never connected to the database"
-            time.sleep(0.05)
+        proc = start_with_a_silent_database(tmp_path, silent, *(["-d"] if daemon else []))
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     # With -d the parent stops the child with SIGTERM and prints what the child says.
@@ -394,3 +436,16 @@ def test_signal_during_a_slow_database_connect_ends_startup_with_one_line(tmp_pa
     assert (proc.returncode, out, err) == (1, "", f"gearmand-py: interrupted by {name} during "
                                                   "startup\n")
     assert not (tmp_path / "pid").exists()
+
+
+def test_sighup_during_startup_is_ignored(tmp_path):
+    """logrotate's postrotate may send SIGHUP while the server starts: its default would end
+    the process without a word; the start-up goes on (here until SIGINT ends it)."""
+    with socket.socket() as silent:
+        proc = start_with_a_silent_database(tmp_path, silent)
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(0.5)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=20)
+    assert (proc.returncode, err) == (1, "gearmand-py: interrupted by SIGINT during startup\n")

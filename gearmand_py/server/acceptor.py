@@ -24,7 +24,7 @@ import time
 from collections.abc import Callable
 
 from gearmand_py import logs
-from gearmand_py.server.listener import SocketOptions, configure_accepted
+from gearmand_py.server.listener import SocketOptions, configure_accepted, endpoint
 
 log = logging.getLogger("gearmand_py.listener")
 
@@ -39,12 +39,6 @@ BACKOFF_MAX = 1.0
 REPORT_EVERY = 10.0
 
 Take = Callable[[socket.socket, str], None]
-
-
-def _peer_name(address: tuple[str, int] | tuple[str, int, int, int]) -> str:
-    """``host:port``, with an IPv6 host in brackets."""
-    host, port = address[0], address[1]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class Acceptor:
@@ -124,7 +118,8 @@ class Acceptor:
                 return
             accepted = True
             if logs.verbosity.info:
-                log.info("Accepted connection %d from %s", sock.fileno(), _peer_name(address))
+                log.info("Accepted connection %d from %s", sock.fileno(),
+                         endpoint(sock.family, address))
             try:
                 configure_accepted(sock, self.options)
             except OSError as exc:

@@ -7,6 +7,8 @@ import logging
 import socket
 from dataclasses import dataclass
 
+from gearmand_py import logs
+
 log = logging.getLogger("gearmand_py.listener")
 
 
@@ -73,7 +75,7 @@ def open_listeners(host: str | None, port: int, backlog: int) -> list[socket.soc
     if failures:
         log.warning("%s: not listening on %s", options, failures)
     for sock in listeners:
-        log.log(25, "Listening on %s", endpoint(sock.family, sock.getsockname()))
+        log.log(logs.NOTICE, "Listening on %s", endpoint(sock.family, sock.getsockname()))
     return listeners
 
 

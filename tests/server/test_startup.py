@@ -429,6 +429,8 @@ def test_signal_during_a_slow_database_connect_ends_startup_with_one_line(tmp_pa
     """The server waits in its connect until the signal ends the start-up."""
     with socket.socket() as silent:
         proc = start_with_a_silent_database(tmp_path, silent, *(["-d"] if daemon else []))
+        time.sleep(0.5)
+        assert proc.poll() is None  # -d returns only once the child serves, which it cannot
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     # With -d the parent stops the child with SIGTERM and prints what the child says.

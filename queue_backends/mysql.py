@@ -42,7 +42,7 @@ def from_settings(settings: QueueConfig) -> Engine:
         "mysql+pymysql", host=host, port=settings.mysql_port,
         username=settings.mysql_user or None,
         password=settings.mysql_password or None,
-        database=settings.mysql_db or None, query=query)
+        database=settings.mysql_db, query=query)
     return engine(url)
 
 

@@ -35,6 +35,7 @@ WORKERS = [
     ["-f", "echo"],
 ]
 TIMEOUT = 20
+WORKER_UNIT = REPO / "conf" / "gearman-py-worker@.service"
 
 
 def require_tools() -> None:
@@ -221,3 +222,17 @@ def test_sigterm_mid_job_finishes_the_job(tmp_path: Path) -> None:
                 process.kill()
                 process.wait()
         server.stop()
+
+
+def test_worker_unit_template_verifies(tmp_path: Path) -> None:
+    """The template passes ``systemd-analyze verify`` for an instance, on a copy whose ExecStart
+    runs gearman-py from this checkout (verify wants an executable)."""
+    require(shutil.which("systemd-analyze"), "systemd-analyze is not installed (Debian: systemd)")
+    installed = "ExecStart=/usr/local/bin/gearman-py "
+    text = WORKER_UNIT.read_text()
+    assert installed in text and "KillMode=mixed" in text
+    here = f"ExecStart={sys.executable} -m gearmand_py.tools.gearman "
+    (tmp_path / WORKER_UNIT.name).write_text(text.replace(installed, here))
+    done = subprocess.run(["systemd-analyze", "verify", "gearman-py-worker@resize.service"],
+                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout + done.stderr) == (0, "")

@@ -139,6 +139,10 @@ class GearmanClient:
             request.timed_out = stale(request)
         return list(job_requests)
 
+    def on_job_packet(self, request: GearmanJobRequest, ptype: int, args: Any) -> None:
+        """Override to act on a request's JOB_CREATED and WORK_* packets as they arrive (the
+        request is already updated); gearman-py prints them the moment libgearman would."""
+
     def shutdown(self) -> None:
         """Close every connection."""
         self._pool.close()
@@ -220,6 +224,7 @@ class GearmanClient:
             request.state = JOB_CREATED
             if not request.background:
                 waiting.running[handle] = request
+            self.on_job_packet(request, ptype, args)
         elif ptype == N.ERROR and waiting.accepting:
             request = waiting.accepting.popleft()
             request.state = JOB_FAILED
@@ -232,6 +237,7 @@ class GearmanClient:
             request = waiting.running.get(bytes(args[0]))
             if request is not None:
                 _UPDATES[ptype](self, waiting, request, args)
+                self.on_job_packet(request, ptype, args)
         else:
             raise ProtocolError(f"{conn.address} sent unexpected packet type {ptype}")
 

@@ -1,1 +1,1 @@
-"""Command-line tools that talk to a job server: gearadmin-py."""
+"""Command-line tools that talk to a job server: gearadmin-py and gearman-py."""

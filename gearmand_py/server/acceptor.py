@@ -97,7 +97,12 @@ class Acceptor:
             return wait
         self.resume_at = None
         self._register()
-        return None
+        # Try at once: with the queue already empty the listener would never turn readable, so
+        # the end of the condition (accept() saying EAGAIN, not EMFILE) would go unseen.
+        for sock in list(self.listeners):
+            if self.resume_at is None:
+                self._ready(sock, selectors.EVENT_READ)
+        return None if self.resume_at is None else max(self.resume_at - time.monotonic(), 0.0)
 
     def _ready(self, listener: socket.socket, _mask: int) -> None:
         take = self._take

@@ -105,8 +105,11 @@ def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: flo
                  prelude: str | None = None, port: int | None = None) -> ServerProcess:
     """Start ``kind`` ("gearmand" or "gearmand-py") with extra gearmand-style ``args``; wait until
     it answers the admin ``version`` command. ``prelude`` is Python that gearmand-py runs first;
-    ``port`` (default: a free one) lets a test restart a server where its clients expect it."""
+    ``port`` (default: a free one) lets a test restart a server where its clients expect it;
+    then they may connect at once, so the server is not awaited alone (the readiness probe
+    gone from ``workers``) as a fresh one is."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-"))
+    restarted = port is not None
     port = free_port() if port is None else port
     cmd, log = _command(kind, port, workdir, list(args), prelude)
     env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -123,7 +126,8 @@ def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: flo
                 s.sendall(b"version\r\n")
                 ready = s.recv(100).startswith(b"OK")
             if ready:
-                _wait_until_alone(server, deadline)
+                if not restarted:
+                    _wait_until_alone(server, deadline)
                 return server
         except OSError:
             pass

@@ -118,14 +118,15 @@ def _syslog_handler(path: str) -> logging.Handler:
     return handler
 
 
-def _warn_whatever_the_level(message: str) -> None:
-    """Log a WARNING even when --verbose hides warnings (the default, ERROR, does): the user
-    asked for a log that is missing and must hear of it. With no other log it goes to stderr."""
-    record = logger.makeRecord(logger.name, logging.WARNING, __file__, 0, message, None, None)
+def log_whatever_the_level(level: int, message: str,
+                           fallback: logging.Handler | None = None) -> None:
+    """Log ``message`` at ``level`` even when --verbose hides that level (the default, ERROR,
+    hides warnings and news alike), for what the user must hear of whatever the level. When
+    the log goes nowhere (``--log-file none`` without syslog) it goes to ``fallback``, if any."""
+    record = logger.makeRecord(logger.name, level, __file__, 0, message, None, None)
     if any(not isinstance(h, logging.NullHandler) for h in logger.handlers):
         logger.handle(record)
-    else:
-        fallback = logging.StreamHandler(sys.stderr)
+    elif fallback is not None:
         fallback.setFormatter(GearmandFormatter())
         fallback.handle(record)
 
@@ -162,7 +163,8 @@ def configure(level: str, log_file: str, use_syslog: bool = False) -> None:
     logger.setLevel(LEVELS[level])
     verbosity.refresh()
     if missing_syslog is not None:
-        _warn_whatever_the_level(missing_syslog)
+        # The user asked for a log that is missing: say so, on stderr if there is no other log.
+        log_whatever_the_level(logging.WARNING, missing_syslog, logging.StreamHandler(sys.stderr))
 
 
 def close() -> None:

@@ -134,10 +134,12 @@ class Startup:
             server.replay()
         except QueueError as exc:
             raise SetupError(f"failed to reload queue: {exc}") from None
-        _announce(f"{version_text()} started: pid {os.getpid()}"
-                  + (f", user {user.name}" if user else "")
-                  + f", listening on {listeners.describe(bound)}, {_threads(config.threads)}, "
-                  + f"queue {backend.name if backend else 'builtin (not persistent)'}")
+        # Shown at every --verbose level: at NOTICE it would be hidden by the default, ERROR.
+        logs.log_whatever_the_level(
+            logs.NOTICE, f"{version_text()} started: pid {os.getpid()}"
+            + (f", user {user.name}" if user else "")
+            + f", listening on {listeners.describe(bound)}, {_threads(config.threads)}, "
+            + f"queue {backend.name if backend else 'builtin (not persistent)'}")
         tune_gc()
         return server.serve()
 
@@ -195,12 +197,6 @@ class Startup:
 
 def _threads(count: int) -> str:
     return "1 thread (-t 0)" if count == 0 else f"{count} I/O threads and a processing thread"
-
-
-def _announce(text: str) -> None:
-    """The startup line, shown at every --verbose level: at NOTICE it would be hidden by the
-    default level, ERROR, which is no level for news."""
-    log.handle(log.makeRecord(log.name, logs.NOTICE, __file__, 0, text, None, None))
 
 
 def _remove_if_empty(path: str) -> None:

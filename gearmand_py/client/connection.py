@@ -65,19 +65,31 @@ class Connection:
         """Wait up to ``timeout`` (None: the connection's own) for data; return the packets it
         completes, possibly none. EOF, a socket error or a protocol error close the connection
         and raise ``ConnectionLost`` or ``ProtocolError``."""
+        try:
+            data = self.recv_bytes(timeout)
+        except TimeoutError:
+            return []
+        return self.decode(data)
+
+    def recv_bytes(self, timeout: float | None) -> bytes:
+        """Whatever arrives within ``timeout`` (None: the connection's own), undecoded;
+        TimeoutError when nothing does. EOF or a socket error close the connection and raise
+        ``ConnectionLost``."""
         sock = self._live()
         try:
             sock.settimeout(self.timeout if timeout is None else timeout)
             data = sock.recv(RECV_SIZE)
-        except (TimeoutError, BlockingIOError):
-            return []
+        except BlockingIOError:
+            raise TimeoutError("timed out") from None
+        except TimeoutError:
+            raise
         except OSError as exc:
             self.close()
             raise ConnectionLost(f"{self.address}: {exc}") from exc
         if not data:
             self.close()
             raise ConnectionLost(f"{self.address} closed the connection")
-        return self.decode(data)
+        return data
 
     def decode(self, data: bytes) -> list[Packet]:
         """Packets from ``data``; anything but a well-formed response packet is the server

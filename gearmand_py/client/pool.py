@@ -29,10 +29,6 @@ class Pool:
     def __len__(self) -> int:
         return len(self.addresses)
 
-    def live(self) -> list[Connection]:
-        """The connections open now."""
-        return [conn for conn in self._conns if conn is not None and not conn.closed]
-
     def connection(self, index: int, force: bool = False) -> Connection:
         """The open connection to server ``index``, connecting if needed; a server in its
         backoff delay raises ``ConnectionLost`` at once unless ``force``."""

@@ -15,6 +15,7 @@ import socket
 import sys
 from collections.abc import Sequence
 
+from gearmand_py.client.servers import DEFAULT_PORT
 from gearmand_py.tools.options import Option, UsageError, parse
 
 OPTIONS = [
@@ -89,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if "ssl" in given:
         sys.stderr.write(f"{program}: -S: TLS is not supported yet\n")
         return 1
-    host, port = given.get("host") or "localhost", given.get("port") or "4730"
+    host, port = given.get("host") or "localhost", given.get("port") or str(DEFAULT_PORT)
     try:
         run(host, port, commands, ends_connection="shutdown" in given)
     except Failed as exc:

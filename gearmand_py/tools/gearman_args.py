@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from gearmand_py.client.jobs import to_bytes
 from gearmand_py.client.servers import DEFAULT_PORT, Address, parse_address
 from gearmand_py.protocol.numbers import atoi
 from gearmand_py.tools.getopt_short import BAD, getopt
@@ -61,11 +62,11 @@ def parse(argv: Sequence[str]) -> Args:
         elif option == "h":
             args.host = text
         elif option == "p":
-            args.port = atoi(_c(text)) & 0xFFFF
+            args.port = atoi(to_bytes(text)) & 0xFFFF
         elif option == "c":
-            args.count = atoi(_c(text)) & 0xFFFFFFFF
+            args.count = atoi(to_bytes(text)) & 0xFFFFFFFF
         elif option == "t":
-            args.timeout = atoi(_c(text))
+            args.timeout = atoi(to_bytes(text))
         elif option == "u":
             args.unique = text
         elif option == "i":
@@ -81,10 +82,6 @@ def parse(argv: Sequence[str]) -> Args:
 
 _SWITCHES = {"b": "background", "d": "daemon", "n": "job_per_newline", "P": "prefix",
              "s": "suppress_input", "w": "worker", "H": "usage", "v": "verbose", "S": "ssl"}
-
-
-def _c(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")
 
 
 def usage(args: Args, program: str) -> str:

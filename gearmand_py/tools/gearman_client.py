@@ -34,7 +34,7 @@ class CliClient(GearmanClient):
     data_encoder = BytesEncoder
 
     def __init__(self, addresses: list[Address], args: Args, out: output.Stdout) -> None:
-        super().__init__([tuple(address) for address in addresses])
+        super().__init__(addresses)
         self.addresses = addresses
         self.args = args
         self.out = out
@@ -50,9 +50,8 @@ class CliClient(GearmanClient):
             requests = self.submit_multiple_jobs(jobs, background=args.background,
                                                  poll_timeout=timeout)
         except ServerUnavailable:
-            output.message(LABEL, output.could_not_connect(self.addresses[0]))
-            return
-        if any(request.state == JOB_UNKNOWN for request in requests):
+            requests = None
+        if requests is None or any(request.state == JOB_UNKNOWN for request in requests):
             output.message(LABEL, output.could_not_connect(self.addresses[0]))
         elif any(request.timed_out for request in requests):
             output.message(LABEL, output.timed_out(len(self.addresses), worker=False))
@@ -82,7 +81,7 @@ class CliClient(GearmanClient):
 def workloads(args: Args, stdin: BinaryIO) -> Iterator[bytes]:
     """Each job's data, in the order gearman sends them."""
     if args.operands:
-        yield from (operand.encode("utf-8", "surrogateescape") for operand in args.operands)
+        yield from map(to_bytes, args.operands)
     elif args.suppress_input:
         yield b""
     elif args.job_per_newline:

@@ -43,7 +43,7 @@ class CliWorker(GearmanWorker):
     data_encoder = BytesEncoder
 
     def __init__(self, addresses: list[Address], args: Args) -> None:
-        super().__init__([tuple(address) for address in addresses])
+        super().__init__(addresses)
         self.args = args
         self.servers = len(addresses)
         self.left = args.count

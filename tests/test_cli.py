@@ -20,7 +20,7 @@ from gearmand_py.process import limits, logfile, pidfile
 from gearmand_py.process.errors import SetupError
 from gearmand_py.process.pidfile import PidFile
 from gearmand_py.settings import Config, ProcessConfig, parse_args
-from tests.support.servers import free_port
+from tests.support.servers import free_port, repo_env
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -59,7 +59,7 @@ def run_main(capsys, argv: list[str]) -> tuple[int, str, str]:
 
 def run_module(*args: str) -> subprocess.CompletedProcess:
     """``python -m gearmand_py`` as a user runs it."""
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = repo_env()
     return subprocess.run([sys.executable, "-m", "gearmand_py", *args], capture_output=True,
                           text=True, env=env, cwd=REPO, timeout=60)
 

@@ -15,8 +15,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from tests.support.prerequisites import require
 from tests.support.servers import REPO, free_port, start_server
 

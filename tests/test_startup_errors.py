@@ -24,7 +24,7 @@ import pytest
 
 from tests.server.test_durable import Backend, drain, reachable, submit_bg
 from tests.support.prerequisites import require
-from tests.support.servers import REPO, free_port, start_server
+from tests.support.servers import free_port, repo_env, start_server
 from tests.support.wire import Conn
 
 #: Run before the server in its process: become ``nobody`` once the interpreter and the modules
@@ -47,7 +47,7 @@ def gearmand_py(workdir: Path, *args: str, prelude: str = "") -> subprocess.Comp
     conf.write_text("")
     port = [] if "-p" in args else ["-p", str(free_port())]
     program = f"{prelude}\nfrom gearmand_py.cli import main\nraise SystemExit(main())"
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = repo_env()
     return subprocess.run(
         [sys.executable, "-c", program, "--config-file", str(conf), "-l", "none",
          "-P", str(workdir / "gearmand.pid"), *port, *args],

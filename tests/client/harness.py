@@ -3,7 +3,6 @@ real servers) or as a python-gearman-style script in a process of its own."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from gearmand_py.client.compat import GearmanWorker
-from tests.support.servers import REPO, ServerProcess
+from tests.support.servers import ServerProcess, repo_env
 
 SCRIPTS = Path(__file__).resolve().parent / "scripts"
 
@@ -24,11 +23,7 @@ def hosts(*servers: ServerProcess) -> list[str]:
 
 def run_script(name: str, *args: str, timeout: float = 30) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, str(SCRIPTS / name), *args], capture_output=True,
-                          text=True, timeout=timeout, env=script_env())
-
-
-def script_env() -> dict[str, str]:
-    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+                          text=True, timeout=timeout, env=repo_env())
 
 
 class _StoppableWorker(GearmanWorker):

@@ -11,14 +11,14 @@ import time
 import pytest
 
 import gearmand_py.client.compat as gearman
-from tests.client.harness import SCRIPTS, hosts, run_script, script_env, worker_thread
+from tests.client.harness import SCRIPTS, hosts, run_script, worker_thread
 from tests.support.prerequisites import require
-from tests.support.servers import ServerProcess, gearmand_available, start_server
+from tests.support.servers import ServerProcess, gearmand_available, repo_env, start_server
 
 
 def test_echo_worker_and_client_scripts(server: ServerProcess) -> None:
     worker = subprocess.Popen([sys.executable, str(SCRIPTS / "echo_worker.py"), *hosts(server)],
-                              env=script_env(), stderr=subprocess.PIPE)
+                              env=repo_env(), stderr=subprocess.PIPE)
     try:
         client = run_script("echo_client.py", *hosts(server))
         assert (client.returncode, client.stdout, client.stderr) == (0, "foo\n", "")

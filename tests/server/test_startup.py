@@ -3,7 +3,6 @@ activation, and Ctrl-C while it starts. Real processes, real sockets."""
 
 from __future__ import annotations
 
-import grp
 import os
 import pwd
 import shutil
@@ -19,11 +18,11 @@ from pathlib import Path
 import pytest
 
 from tests.server.test_process import read_packet, request
-from tests.support.servers import REPO, free_port
+from tests.support.servers import REPO, free_port, repo_env
 
 THREADS = [pytest.param("0", id="t0"), pytest.param("4", id="t4")]
 SUBMIT_JOB_BG, JOB_CREATED = 18, 8
-ENV = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+ENV = repo_env()
 for _name in ("NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID", "LISTEN_FDS", "LISTEN_PID"):
     ENV.pop(_name, None)
 NOBODY = pwd.getpwnam("nobody")

@@ -20,6 +20,11 @@ REPO = Path(__file__).resolve().parents[2]
 GEARMAND = shutil.which("gearmand") or "/usr/sbin/gearmand"
 
 
+def repo_env() -> dict[str, str]:
+    """The environment for a process that must import this checkout's packages."""
+    return dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -112,7 +117,7 @@ def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: flo
     restarted = port is not None
     port = free_port() if port is None else port
     cmd, log = _command(kind, port, workdir, list(args), prelude)
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env = repo_env()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))
     server = ServerProcess(kind, port, proc, log, workdir, list(args))

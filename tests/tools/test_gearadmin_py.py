@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from tests.differential.test_gearadmin import GEARADMIN, STEPS, require_tools, run_steps
-from tests.support.servers import REPO, start_server
+from tests.support.servers import REPO, free_port, start_server
 
 GEARADMIN_PY = (sys.executable, "-c", f"import sys; sys.path.insert(0, {str(REPO)!r}); "
                 "sys.argv[0] = 'gearadmin-py'; from gearmand_py.tools.gearadmin import main; "
@@ -32,12 +32,6 @@ def _normalise(stdout: bytes) -> bytes:
     return EXTRA_HELP.sub(b"", stdout)
 
 
-def _dead_port() -> str:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return str(s.getsockname()[1])
-
-
 OFFLINE = [
     [], ["--help"], ["--help", "--status"], ["--bogus"], ["-x"], ["--cancel-job"], ["-h"],
     ["--status", "--status"], ["--cancel-job=a", "--cancel-job=b"], ["--status=1"],
@@ -52,7 +46,7 @@ OFFLINE = [
 @pytest.mark.parametrize("args", OFFLINE, ids=" ".join)
 def test_same_output_without_a_server(args: list[str]) -> None:
     require_tools()
-    dead = _dead_port()
+    dead = str(free_port())
     args = [arg.replace("<dead>", dead) for arg in args]
     assert _run(GEARADMIN_PY, args) == _run((GEARADMIN,), args)
 

@@ -8,7 +8,7 @@ class SetupError(Exception):
 
 
 class Interrupted(BaseException):
-    """SIGINT or SIGTERM arrived before the server served.
+    """SIGINT, SIGTERM or SIGUSR1 arrived before the server served.
 
     A BaseException, as KeyboardInterrupt is, so the database drivers' ``except Exception``
     blocks let it through.

@@ -119,7 +119,7 @@ class Admin:
             return self._show(engine, tokens)
         if word == b"create":
             if argc == 3 and tokens[1].lower() == b"function":
-                engine.function(tokens[2])
+                engine.function(tokens[2]).declared = True
                 return reply.OK
             return reply.err_invalid_arguments(tokens[0])
         if word == b"drop":
@@ -158,7 +158,7 @@ class Admin:
                 holders = function_holders(function)
                 if holders:
                     return reply.err(b"there are still " + holders)
-                del engine.functions[function.name]
+                engine.functions.forget(function)
                 return reply.OK
         return FUNCTION_NOT_FOUND
 

@@ -46,6 +46,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from gearmand_py.core.functions import FunctionTable
 from gearmand_py.core.model import (
     HIGH,
     HIGH_WATER,
@@ -159,7 +160,7 @@ class Engine:
         #: Stop (True) or resume (False) reading from a peer while its events are parked.
         self.throttle: Callable[[Peer, bool], None] = lambda peer, paused: None
         self.next_queue_id = 1
-        self.functions: dict[bytes, Function] = {}
+        self.functions = FunctionTable()
         self.jobs: dict[bytes, Job] = {}
         self.peers: dict[Any, Peer] = {}
         self._handle_count = 0
@@ -392,10 +393,7 @@ class Engine:
 
     def function(self, name: bytes) -> Function:
         """The function called ``name``, created on first reference."""
-        function = self.functions.get(name)
-        if function is None:
-            function = self.functions[name] = Function(name)
-        return function
+        return self.functions.get(name) or self.functions.make(name)
 
     def _error(self, peer: Peer, reply: errors.ErrorReply) -> None:
         self.send(peer, encode(T.ERROR, reply[0], reply[1]))

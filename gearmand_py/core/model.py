@@ -55,7 +55,7 @@ class Function:
     """A function name with its three FIFO queues and the workers that can do it."""
 
     __slots__ = ("name", "queues", "uniques", "worker_head", "worker_count", "job_total",
-                 "job_running", "scheduled", "max_queue")
+                 "job_running", "scheduled", "max_queue", "declared")
 
     def __init__(self, name: bytes) -> None:
         self.name = name
@@ -72,6 +72,8 @@ class Function:
         #: Epoch jobs waiting for their time, outside the queues.
         self.scheduled = 0
         self.max_queue = [0, 0, 0]
+        #: Made by the admin command ``create function``: kept while idle (``functions``).
+        self.declared = False
 
     def add_worker(self, worker: Peer) -> Ability:
         """Enter one CAN_DO just before the head, so the walk reaches it last (as gearmand)."""

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import argparse
 import io
+import os
 import sys
 import textwrap
 from dataclasses import dataclass, fields
-from typing import IO, Any, Callable, NoReturn, Sequence
+from typing import IO, Any, Callable, Mapping, NoReturn, Sequence
 
 import configargparse
 
@@ -25,6 +26,13 @@ PROG = "gearmand-py"
 DEFAULT_CONFIG_FILE = "/etc/gearmand.conf"
 DEFAULT_LOG_FILE = "/var/log/gearmand.log"
 DEFAULT_PID_FILE = "/var/gearmand.pid"
+#: gearmand's TLS files ($(sysconfdir)/ssl/certs/...), and the environment variables that
+#: override them when the option is not given.
+DEFAULT_SSL_FILES = {
+    "ssl_ca_file": ("/etc/ssl/certs/gearmand-ca.pem", "GEARMAND_CA_CERTIFICATE"),
+    "ssl_certificate": ("/etc/ssl/certs/gearmand.pem", "GEARMAND_SERVER_PEM"),
+    "ssl_key": ("/etc/ssl/certs/gearmand.key", "GEARMAND_SERVER_KEY"),
+}
 
 #: gearmand's --verbose levels, most severe first.
 VERBOSE_LEVELS = ("FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
@@ -262,14 +270,23 @@ SETTINGS: tuple[Setting, ...] = (
             default=8080, type=_port, meta="PORT", section=HTTP, supported=False),
     Setting("port", ("-p", "--port"), "Port the server should listen on.",
             default=4730, type=_port, meta="PORT", section=GEAR),
-    Setting("ssl", ("--ssl",), "Enable ssl connections.",
-            default=False, action="store_true", section=GEAR, supported=False),
-    Setting("ssl_ca_file", ("--ssl-ca-file",), "CA file.",
-            meta="FILE", section=GEAR, supported=False),
-    Setting("ssl_certificate", ("--ssl-certificate",), "SSL certificate.",
-            meta="FILE", section=GEAR, supported=False),
-    Setting("ssl_key", ("--ssl-key",), "SSL key for certificate.",
-            meta="FILE", section=GEAR, supported=False),
+    Setting("ssl", ("--ssl",),
+            "Enable ssl connections: every connection to the Gear port (admin commands "
+            "included) is TLS, and so is the HTTP port's.",
+            default=False, action="store_true", section=GEAR),
+    Setting("ssl_ca_file", ("--ssl-ca-file",),
+            "CA file: the certificates client certificates are checked against with "
+            "--ssl-verify-clients. Default: $GEARMAND_CA_CERTIFICATE, else "
+            f"{DEFAULT_SSL_FILES['ssl_ca_file'][0]}.",
+            meta="FILE", section=GEAR),
+    Setting("ssl_certificate", ("--ssl-certificate",),
+            "SSL certificate (PEM; may hold the chain after it). Default: $GEARMAND_SERVER_PEM, "
+            f"else {DEFAULT_SSL_FILES['ssl_certificate'][0]}.",
+            meta="FILE", section=GEAR),
+    Setting("ssl_key", ("--ssl-key",),
+            "SSL key for certificate (PEM). Default: $GEARMAND_SERVER_KEY, else "
+            f"{DEFAULT_SSL_FILES['ssl_key'][0]}.",
+            meta="FILE", section=GEAR),
     Setting("libmemcached_servers", ("--libmemcached-servers",),
             "List of Memcached servers to use.",
             meta="SERVERS", section=LIBMEMCACHED, supported=False),
@@ -311,6 +328,11 @@ SETTINGS: tuple[Setting, ...] = (
             "postgresql://user@host/db); with -q builtin it turns persistence on, otherwise it "
             "must match -q. The table comes from that backend's table option.",
             meta="URL", section=ADDITIONS),
+    Setting("ssl_verify_clients", ("--ssl-verify-clients",),
+            "With --ssl: require a client certificate signed by the CA file on every "
+            "connection (mutual TLS); its subject is logged at --verbose INFO. gearmand never "
+            "checks client certificates.",
+            default=False, action="store_true", section=ADDITIONS),
     Setting("max_packet_size", ("--max-packet-size",),
             "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
             "default. gearmand has no limit, so a client could make it buffer any amount.",
@@ -462,11 +484,41 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 class ListenerSpec:
     """Where to listen and what to speak there; each spec is bound to one socket per address.
 
-    ``protocol`` is ``gear`` for now; TLS and HTTP listeners will be further specs."""
+    ``protocol`` names one of ``frontend.PROTOCOLS``; ``port_flag`` is the option that set the
+    port, for messages."""
 
     protocol: str
     host: str | None
     port: int
+    tls: bool = False
+    port_flag: str = "-p"
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """``--ssl`` and its files, each from its option, else its environment variable, else
+    gearmand's default path (``DEFAULT_SSL_FILES``)."""
+
+    ssl: bool
+    ssl_ca_file: str
+    ssl_certificate: str
+    ssl_key: str
+    ssl_verify_clients: bool
+    #: Which files were named by an option or the environment rather than defaulted.
+    given: frozenset[str] = frozenset()
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace,
+                     environ: Mapping[str, str] = os.environ) -> TlsConfig:
+        files: dict[str, str] = {}
+        given = set()
+        for name, (default, variable) in DEFAULT_SSL_FILES.items():
+            value = getattr(options, name) or environ.get(variable)
+            if value:
+                given.add(name)
+            files[name] = value or default
+        return cls(ssl=options.ssl, ssl_verify_clients=options.ssl_verify_clients,
+                   given=frozenset(given), **files)
 
 
 @dataclass(frozen=True)
@@ -531,6 +583,7 @@ class Config:
 
     listeners: tuple[ListenerSpec, ...]
     threads: int
+    tls: TlsConfig
     network: NetworkConfig
     engine: EngineConfig
     queue: QueueConfig
@@ -539,8 +592,9 @@ class Config:
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Config:
         return cls(
-            listeners=(ListenerSpec("gear", options.listen, options.port),),
+            listeners=(ListenerSpec("gear", options.listen, options.port, options.ssl),),
             threads=options.threads,
+            tls=TlsConfig.from_options(options),
             network=_by_name(NetworkConfig, options),
             engine=_by_name(EngineConfig, options),
             queue=_by_name(QueueConfig, options),

@@ -38,6 +38,7 @@ DEFAULTS = {
     "mysql_user": None, "mysql_password": None, "mysql_db": None,
     "mysql_table": "gearman_queue",
     "check_args": False, "max_packet_size": 67108864, "queue_url": None,
+    "ssl_verify_clients": False,
 }
 
 # (flags, value given, attribute, value parsed). value None: a flag without argument.
@@ -89,6 +90,7 @@ OPTIONS = [
     (("--mysql-db",), "gear", "mysql_db", "gear"),
     (("--mysql-table",), "t", "mysql_table", "t"),
     (("--max-packet-size",), "1048576", "max_packet_size", 1048576),
+    (("--ssl-verify-clients",), None, "ssl_verify_clients", True),
     (("--queue-url",), "sqlite:////tmp/q.db", "queue_url", "sqlite:////tmp/q.db"),
     (("--check-args",), None, "check_args", True),
 ]

@@ -1,48 +1,45 @@
-"""The listening sockets, typed by what they speak, bound from the settings' specs or taken
-from systemd. TLS and HTTP listeners will be more specs and protocols on the same list."""
+"""The listening sockets, each with what it speaks, bound from the settings' specs or taken
+from systemd."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterable
-from dataclasses import dataclass
+import ssl
+from collections.abc import Iterable, Sequence
 
 from gearmand_py.process.errors import SetupError
-from gearmand_py.server.listener import endpoint, open_listeners
+from gearmand_py.server.frontend import FrontEnd
+from gearmand_py.server.listener import Listener, open_listeners
 from gearmand_py.settings import ListenerSpec
 
 
-@dataclass(frozen=True)
-class Listener:
-    """One listening socket and the protocol its connections speak."""
-
-    protocol: str
-    sock: socket.socket
-
-    def address(self) -> str:
-        """``host:port`` (``[v6]:port``), or the path of a Unix socket."""
-        if self.sock.family in (socket.AF_INET, socket.AF_INET6):
-            return endpoint(self.sock.family, self.sock.getsockname())
-        return str(self.sock.getsockname())
+def front_end(spec: ListenerSpec, tls: ssl.SSLContext | None) -> FrontEnd:
+    return FrontEnd(spec.protocol, tls if spec.tls else None)
 
 
-def bind(specs: Iterable[ListenerSpec], backlog: int) -> list[Listener]:
+def bind(specs: Iterable[ListenerSpec], backlog: int,
+         tls: ssl.SSLContext | None) -> list[Listener]:
     """Every spec bound on every address it resolves to. Raises SetupError, with nothing left
     bound."""
     listeners: list[Listener] = []
     try:
         for spec in specs:
-            listeners += [Listener(spec.protocol, sock)
-                          for sock in open_listeners(spec.host, spec.port, backlog)]
+            listeners += [Listener(front_end(spec, tls), sock)
+                          for sock in open_listeners(spec.host, spec.port, backlog,
+                                                     spec.port_flag)]
     except (OSError, ValueError) as exc:
         close(listeners)
         raise SetupError(str(exc)) from None
     return listeners
 
 
-def inherited(sockets: Iterable[socket.socket]) -> list[Listener]:
-    """Sockets systemd passed: all speak the Gearman protocol for now."""
-    return [Listener("gear", sock) for sock in sockets]
+def inherited(sockets: Iterable[socket.socket], specs: Sequence[ListenerSpec],
+              tls: ssl.SSLContext | None) -> list[Listener]:
+    """Sockets systemd passed: each speaks what the spec of its port says, or the first spec's
+    (gear) when no spec has its port."""
+    by_port = {spec.port: spec for spec in reversed(specs)}
+    return [Listener(front_end(by_port.get(sock.getsockname()[1], specs[0]), tls), sock)
+            for sock in sockets]  # systemd.inherited_sockets passes TCP sockets only
 
 
 def close(listeners: Iterable[Listener]) -> None:
@@ -51,5 +48,5 @@ def close(listeners: Iterable[Listener]) -> None:
 
 
 def describe(listeners: Iterable[Listener]) -> str:
-    """``gear 127.0.0.1:4730, gear [::1]:4730`` for the startup line."""
-    return ", ".join(f"{l.protocol} {l.address()}" for l in listeners)
+    """``gear 127.0.0.1:4730, gear+tls [::1]:4730`` for the startup line."""
+    return ", ".join(f"{l.front_end.name} {l.address()}" for l in listeners)

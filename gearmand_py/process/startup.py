@@ -1,6 +1,7 @@
 """The start-up sequence, one step after another, each done by its own module.
 
-parse (``cli``) → bind the listeners, or take them from systemd → detach (-d) → switch user
+parse (``cli``) → load the TLS certificate (--ssl) → bind the listeners, or take them from
+systemd → detach (-d) → switch user
 (-u) → open the log and write the pid file → open the queue backend and replay it → start the
 threads → tell the parent (-d) and systemd that the server serves.
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import ssl
 import sys
 from contextlib import ExitStack
 from types import FrameType
@@ -23,9 +25,10 @@ from typing import Any
 from sqlalchemy.engine import Engine
 
 from gearmand_py import logs
-from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd
+from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd, tls
 from gearmand_py.process.errors import Interrupted, SetupError
 from gearmand_py.process.pidfile import PidFile
+from gearmand_py.server.listener import Listener
 from gearmand_py.server.server import Hooks, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
 from queue_backends import QueueBackend, QueueError, connect, database_file, queue_engine
@@ -103,7 +106,7 @@ class Startup:
         process = config.process
         user = privileges.lookup(process.user) if process.user else None
         warnings = limits.apply(process)
-        bound = self._listen()
+        bound = self._listen(tls.context(config.tls))
         if process.daemon:
             detached = daemon.detach()
             if isinstance(detached, int):
@@ -128,8 +131,7 @@ class Startup:
         backend = self._open_backend(queue)
         notifier = systemd.Notifier()
         self.cleanup.callback(notifier.close)
-        server = Server(config, [listener.sock for listener in bound], backend,
-                        self._hooks(notifier))
+        server = Server(config, bound, backend, self._hooks(notifier))
         try:
             server.replay()
         except QueueError as exc:
@@ -143,13 +145,13 @@ class Startup:
         tune_gc()
         return server.serve()
 
-    def _listen(self) -> list[listeners.Listener]:
+    def _listen(self, context: ssl.SSLContext | None) -> list[Listener]:
         """systemd's sockets when it passed some, else the settings' listeners bound."""
         inherited = systemd.inherited_sockets()
         if inherited:
-            bound = listeners.inherited(inherited)
+            bound = listeners.inherited(inherited, self.config.listeners, context)
         else:
-            bound = listeners.bind(self.config.listeners, self.config.network.backlog)
+            bound = listeners.bind(self.config.listeners, self.config.network.backlog, context)
         self.cleanup.callback(listeners.close, bound)
         return bound
 

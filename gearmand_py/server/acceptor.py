@@ -24,7 +24,8 @@ import time
 from collections.abc import Callable
 
 from gearmand_py import logs
-from gearmand_py.server.listener import SocketOptions, configure_accepted, endpoint
+from gearmand_py.server.frontend import FrontEnd
+from gearmand_py.server.listener import Listener, SocketOptions, configure_accepted, endpoint
 
 log = logging.getLogger("gearmand_py.listener")
 
@@ -38,15 +39,17 @@ BACKOFF_FIRST = 0.1
 BACKOFF_MAX = 1.0
 REPORT_EVERY = 10.0
 
-Take = Callable[[socket.socket, str], None]
+Take = Callable[[socket.socket, str, FrontEnd], None]
 
 
 class Acceptor:
     """The listening sockets, watched on one thread's selector; ``take`` gets each new socket."""
 
-    def __init__(self, listeners: list[socket.socket], options: SocketOptions,
+    def __init__(self, listeners: list[Listener], options: SocketOptions,
                  backlog: int) -> None:
-        self.listeners = listeners
+        #: Each listening socket and what its connections speak.
+        self.listeners: dict[socket.socket, FrontEnd] = {
+            listener.sock: listener.front_end for listener in listeners}
         self.options = options
         # What a full listen queue holds (Linux queues backlog + 1).
         self.per_wakeup = backlog + 1
@@ -83,7 +86,7 @@ class Acceptor:
         self._unregister()
         for sock in self.listeners:
             sock.close()
-        self.listeners = []
+        self.listeners = {}
         self.resume_at = None
 
     def tick(self) -> float | None:
@@ -129,7 +132,7 @@ class Acceptor:
                 configure_accepted(sock, self.options)
             except OSError as exc:
                 log.debug("socket option failed on new connection: %s", exc)
-            take(sock, address[0])
+            take(sock, address[0], self.listeners[listener])
 
     def _back_off(self, exc: OSError, accepted: bool) -> None:
         """accept() failed for want of a resource: stop watching the listeners for a while,

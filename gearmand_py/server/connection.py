@@ -1,4 +1,4 @@
-"""One client socket as the server holds it: the socket, its decoder and its unsent bytes."""
+"""One client socket as the server holds it: the socket, its protocol and its unsent bytes."""
 
 from __future__ import annotations
 
@@ -6,20 +6,20 @@ import socket
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from gearmand_py.protocol.codec import Decoder
-
 if TYPE_CHECKING:
+    from gearmand_py.server.frontend import FrontEnd
     from gearmand_py.server.io_loop import IOLoop
 
 
 class Connection:
     """The server side of a connection.
 
-    Who touches what: ``peer``, ``handed`` and ``reads_done`` belong to the processing thread,
-    which also writes to ``sock`` while ``handed`` is 0; ``decoder``, ``wbuf``, ``pieces``,
-    ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads`` and
-    ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and writes what it
-    was handed. The I/O loop closes the socket only when the processing thread asked it
+    Who touches what: ``peer``, ``handed``, ``reads_done`` and ``render`` belong to the
+    processing thread, which also writes to ``sock`` while ``handed`` is 0 if the connection is
+    ``direct`` (plain TCP; ``frontend`` has the rule for TLS); ``decoder``, ``handshaking``,
+    ``wbuf``, ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``,
+    ``reads`` and ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and
+    writes what it was handed. The I/O loop closes the socket only when the processing thread asked it
     to (after which that thread never writes to it again); a connection the peer dropped is closed
     by the processing thread once it has heard of it, so a descriptor is never reused while the
     other thread may still write to it.
@@ -40,16 +40,23 @@ class Connection:
     again (``IOLoop.recheck``): one of the two always sees the other's write.
     """
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "wbuf", "pieces",
-                 "piece_bytes", "taken", "closing", "closed",
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "render", "direct", "handshaking",
+                 "wbuf", "pieces", "piece_bytes", "taken", "closing", "closed",
                  "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
 
-    def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int) -> None:
+    def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int,
+                 front_end: FrontEnd) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.ip = ip
         self.loop = loop
-        self.decoder = Decoder(max_packet_size)
+        #: The protocol's halves: bytes read -> events, and the core's replies -> bytes (None
+        #: when the replies are the bytes, as in gear).
+        self.decoder, self.render = front_end.open(max_packet_size)
+        #: The processing thread may write to the socket itself (plain TCP, not TLS).
+        self.direct = front_end.tls is None
+        #: A TLS handshake is under way: the core does not know the connection yet.
+        self.handshaking = not self.direct
         #: Output waiting to be written: ``wbuf`` first, then ``pieces`` (large fields, not
         #: copied, and whatever came after them), which hold ``piece_bytes``.
         self.wbuf = bytearray()

@@ -11,6 +11,10 @@ also stops reading from a peer the processing thread pauses (one whose events wa
 peer's output to drain) until it is resumed, and from one whose input waits for the processing
 thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread and the hand-offs
 become plain calls.
+
+A TLS connection (``frontend`` has the rule) is read and written only here: the loop runs its
+handshake without blocking, tells the core of it once the handshake is done, and is handed all
+of its output.
 """
 
 from __future__ import annotations
@@ -18,13 +22,16 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
+import ssl
 from collections.abc import Callable
 from typing import Any
 
+from gearmand_py import logs
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import LARGE
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
+from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.mailbox import Mailbox
 
 log = logging.getLogger("gearmand_py.io")
@@ -36,6 +43,9 @@ RECV_SIZE = 64 * 1024
 #: Reads of one connection that may wait for the processing thread before the loop stops reading
 #: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
 MAX_READS_AHEAD = 16
+#: A send or recv that cannot go on now; a TLS one may wait for the other direction, which the
+#: loop watches anyway while it has output or reads. TLS renegotiation is off (``tls``).
+WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 # What the loop's mailbox receives: (kind, payload).
 ADD, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
@@ -59,12 +69,12 @@ class IOLoop:
 
     # -- called from other threads -----------------------------------------------------------
 
-    def add_socket(self, sock: socket.socket, ip: str) -> None:
+    def add_socket(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
         """Take over an accepted socket (from the listener)."""
         if self.threaded:
-            self.mailbox.put((ADD, (sock, ip)))
+            self.mailbox.put((ADD, (sock, ip, front_end)))
         else:
-            self._add(sock, ip)
+            self._add(sock, ip, front_end)
 
     def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
         """Bytes to write (and whether to close after them) that the processing thread could not
@@ -141,11 +151,23 @@ class IOLoop:
             else:
                 self.running = False
 
-    def _add(self, sock: socket.socket, ip: str) -> None:
-        conn = Connection(sock, ip, self, self.max_packet_size)
+    def _add(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
+        if front_end.tls is not None:
+            try:
+                sock = front_end.tls.wrap_socket(sock, server_side=True,
+                                                 do_handshake_on_connect=False)
+            except OSError as exc:  # the peer is already gone
+                log.info("TLS connection %d (%s) lost before its handshake: %s",
+                         sock.fileno(), ip, exc)
+                sock.close()
+                return
+        conn = Connection(sock, ip, self, self.max_packet_size, front_end)
         self.connections.add(conn)
         self.selector.register(sock, selectors.EVENT_READ, self._make_handler(conn))
-        self.pending.append((CONNECTED, conn, None))
+        if conn.handshaking:
+            self._handshake(conn)
+        else:
+            self.pending.append((CONNECTED, conn, None))
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
         def ready(_sock: Any, mask: int) -> None:
@@ -158,7 +180,50 @@ class IOLoop:
                 log.exception("internal error on connection %d (%s); dropping it",
                               conn.fd, conn.ip)
                 self._drop(conn)
-        return ready
+
+        def ready_tls(_sock: Any, mask: int) -> None:
+            try:
+                if conn.handshaking:
+                    self._handshake(conn)
+                    return
+                if mask & selectors.EVENT_WRITE:
+                    self._flush(conn)
+                if mask & selectors.EVENT_READ and not conn.closed:
+                    self._read(conn)
+                    # A record read in part leaves the rest inside the TLS layer, where the
+                    # selector cannot see it (recv asks for more than a record holds, so this
+                    # is rare).
+                    while not conn.closed and conn.sock.pending() and self._reading(conn):
+                        self._read(conn)
+            except Exception:
+                log.exception("internal error on connection %d (%s); dropping it",
+                              conn.fd, conn.ip)
+                self._drop(conn)
+        return ready if conn.direct else ready_tls
+
+    def _handshake(self, conn: Connection) -> None:
+        """One step of a TLS handshake; once it is done the core hears of the connection."""
+        sock: ssl.SSLSocket = conn.sock  # type: ignore[assignment]
+        try:
+            sock.do_handshake()
+        except ssl.SSLWantReadError:
+            self.selector.modify(sock, selectors.EVENT_READ, self.selector.get_key(sock).data)
+            return
+        except ssl.SSLWantWriteError:
+            self.selector.modify(sock, selectors.EVENT_WRITE, self.selector.get_key(sock).data)
+            return
+        except OSError as exc:  # ssl.SSLError included: a plaintext client, a refused certificate
+            reason = exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror
+            log.info("TLS handshake with connection %d (%s) failed: %s", conn.fd, conn.ip,
+                     reason or exc)
+            self._close(conn)
+            return
+        conn.handshaking = False
+        if logs.verbosity.info:
+            log.info("TLS connection %d (%s): %s, %s%s", conn.fd, conn.ip, sock.version(),
+                     sock.cipher()[0], tls_client(sock))
+        self.pending.append((CONNECTED, conn, None))
+        self._set_interest(conn)
 
     def _pause(self, conn: Connection, paused: bool) -> None:
         if not conn.closed:
@@ -168,7 +233,7 @@ class IOLoop:
     def _read(self, conn: Connection) -> None:
         try:
             data = conn.sock.recv(RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
+        except WOULD_BLOCK:
             return
         except OSError as exc:
             log.debug("recv on fd %d failed: %s", conn.fd, exc)
@@ -229,7 +294,7 @@ class IOLoop:
     def _send(self, conn: Connection, data: bytes) -> None:
         try:
             sent = conn.sock.send(data)
-        except (BlockingIOError, InterruptedError):
+        except WOULD_BLOCK:
             sent = 0
         except OSError as exc:
             log.debug("send on fd %d failed: %s", conn.fd, exc)
@@ -243,7 +308,7 @@ class IOLoop:
         if pending:
             try:
                 sent = conn.sock.send(pending)
-            except (BlockingIOError, InterruptedError):
+            except WOULD_BLOCK:
                 return
             except OSError as exc:
                 log.debug("send on fd %d failed: %s", conn.fd, exc)
@@ -271,13 +336,20 @@ class IOLoop:
             self.pending.append((DRAINED, conn, conn.taken))
             conn.taken = 0
 
+    @staticmethod
+    def _reading(conn: Connection) -> bool:
+        """Whether ``conn`` is read: not when its decoder is dead, it is paused, too many of its
+        reads wait for the processing thread or too much of its output is waiting."""
+        return (not conn.decoder.dead and not conn.closing and not conn.paused
+                and not conn.reading_ahead and len(conn.wbuf) + conn.piece_bytes <= HIGH_WATER)
+
     def _set_interest(self, conn: Connection) -> None:
-        """Read unless the decoder is dead, the connection is paused, too many of its reads wait
-        for the processing thread or too much output is waiting; write while any is. A connection
-        held back that way with nothing to write is not watched."""
+        """Read while ``_reading``; write while output is waiting. A connection held back from
+        reading with nothing to write is not watched."""
+        if conn.handshaking:
+            return  # the handshake decides what it waits for
         events = 0
-        if (not conn.decoder.dead and not conn.closing and not conn.paused
-                and not conn.reading_ahead and len(conn.wbuf) + conn.piece_bytes <= HIGH_WATER):
+        if self._reading(conn):
             events |= selectors.EVENT_READ
         if conn.wbuf or conn.pieces:
             events |= selectors.EVENT_WRITE
@@ -323,3 +395,13 @@ class IOLoop:
             self._close(conn)
         self.selector.close()
         self.mailbox.close()
+
+
+def tls_client(sock: ssl.SSLSocket) -> str:
+    """``, client certificate subject CN=…,O=…`` for a verified client certificate, else ''."""
+    cert = sock.getpeercert()
+    if not cert:
+        return ""
+    subject = ",".join(f"{key}={value}" for rdn in cert.get("subject", ())
+                       for key, value in rdn)
+    return f", client certificate {subject}"

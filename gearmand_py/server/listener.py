@@ -8,6 +8,7 @@ import socket
 from dataclasses import dataclass
 
 from gearmand_py import logs
+from gearmand_py.server.frontend import FrontEnd
 
 log = logging.getLogger("gearmand_py.listener")
 
@@ -20,6 +21,20 @@ class SocketOptions:
     keepalive_idle: int = -1
     keepalive_interval: int = -1
     keepalive_count: int = -1
+
+
+@dataclass(frozen=True)
+class Listener:
+    """One listening socket and what its connections speak."""
+
+    front_end: FrontEnd
+    sock: socket.socket
+
+    def address(self) -> str:
+        """``host:port`` (``[v6]:port``), or the path of a Unix socket."""
+        if self.sock.family in (socket.AF_INET, socket.AF_INET6):
+            return endpoint(self.sock.family, self.sock.getsockname())
+        return str(self.sock.getsockname())
 
 
 class ListenError(OSError):
@@ -40,11 +55,13 @@ BIND_HINTS = {
 FATAL_BIND_ERRORS = frozenset({errno.EADDRINUSE, errno.EACCES})
 
 
-def open_listeners(host: str | None, port: int, backlog: int) -> list[socket.socket]:
+def open_listeners(host: str | None, port: int, backlog: int,
+                   port_flag: str = "-p") -> list[socket.socket]:
     """Bind every address ``host`` resolves to (all interfaces, IPv4 and IPv6, when None).
     An address this machine cannot use (no IPv6, say) is logged and skipped while another one
-    works; a port in use or not permitted, or no address at all, is ListenError."""
-    options = f"-L {host} -p {port}" if host else f"-p {port}"
+    works; a port in use or not permitted, or no address at all, is ListenError, which names
+    the options (``port_flag`` is the one that set the port)."""
+    options = f"-L {host} {port_flag} {port}" if host else f"{port_flag} {port}"
     try:
         infos = socket.getaddrinfo(host or None, port, socket.AF_UNSPEC, socket.SOCK_STREAM, 0,
                                    socket.AI_PASSIVE)

@@ -34,7 +34,8 @@ from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.acceptor import Acceptor
 from gearmand_py.server.batches import Batch
-from gearmand_py.server.listener import SocketOptions
+from gearmand_py.server.frontend import FrontEnd
+from gearmand_py.server.listener import Listener, SocketOptions
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
 from gearmand_py.settings import Config, EngineConfig
@@ -110,7 +111,7 @@ class Hooks:
 class Server:
     """One job server on listening sockets it is given, until stopped."""
 
-    def __init__(self, config: Config, listeners: list[socket.socket],
+    def __init__(self, config: Config, listeners: list[Listener],
                  backend: QueueBackend | None = None, hooks: Hooks = Hooks(),
                  verbose: Callable[[], str] = logs.level_name) -> None:
         self.config = config
@@ -333,7 +334,8 @@ class Server:
             thread.start()
         next_loop = itertools.cycle(loops)
         selector = selectors.DefaultSelector()
-        self._watch(selector, lambda sock, ip: next(next_loop).add_socket(sock, ip))
+        self._watch(selector, lambda sock, ip, front_end:
+                    next(next_loop).add_socket(sock, ip, front_end))
         log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
         self.hooks.ready(status)
         timeout = self._heartbeat_wait(processor.nudge)
@@ -353,7 +355,7 @@ class Server:
                 thread.join(5)
 
     def _watch(self, selector: selectors.BaseSelector,
-               take: Callable[[socket.socket, str], None]) -> None:
+               take: Callable[[socket.socket, str, FrontEnd], None]) -> None:
         """Register the listeners and the wake-up socket on the accepting thread's selector."""
         self.acceptor.watch(selector, take)
         selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)

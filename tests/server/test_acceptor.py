@@ -7,7 +7,8 @@ import selectors
 import socket
 
 from gearmand_py.server.acceptor import Acceptor
-from gearmand_py.server.listener import SocketOptions
+from gearmand_py.server.frontend import FrontEnd
+from gearmand_py.server.listener import Listener, SocketOptions
 
 BACKLOG = 300
 BURST = 250
@@ -16,11 +17,11 @@ BURST = 250
 def test_one_wake_up_accepts_every_queued_connection():
     listener = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
     listener.setblocking(False)
-    acceptor = Acceptor([listener], SocketOptions(), BACKLOG)
+    acceptor = Acceptor([Listener(FrontEnd("gear"), listener)], SocketOptions(), BACKLOG)
     taken: list[socket.socket] = []
     clients = [socket.create_connection(listener.getsockname(), timeout=5) for _ in range(BURST)]
     with selectors.DefaultSelector() as selector:
-        acceptor.watch(selector, lambda sock, _ip: taken.append(sock))
+        acceptor.watch(selector, lambda sock, _ip, _front_end: taken.append(sock))
         try:
             ready = selector.select(5)
             assert len(ready) == 1

@@ -53,11 +53,11 @@ BROKEN_ADD = """
 from gearmand_py.server.io_loop import IOLoop
 original = IOLoop._add
 count = [0]
-def _add(self, sock, ip):
+def _add(self, sock, ip, front_end):
     count[0] += 1
     if count[0] == 3:  # the readiness probes come first
         raise RuntimeError("planted")
-    original(self, sock, ip)
+    original(self, sock, ip, front_end)
 IOLoop._add = _add
 """
 

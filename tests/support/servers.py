@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -41,10 +42,23 @@ class ServerProcess:
     log_path: Path
     workdir: Path
     args: list[str] = field(default_factory=list)
+    #: How clients wrap their connections when the server speaks TLS.
+    tls: ssl.SSLContext | None = None
 
     @property
     def address(self) -> tuple[str, int]:
         return ("127.0.0.1", self.port)
+
+    def connect(self, timeout: float = 5.0) -> socket.socket:
+        """A client connection, over TLS when the server speaks it."""
+        sock = socket.create_connection(self.address, timeout=timeout)
+        if self.tls is None:
+            return sock
+        try:
+            return self.tls.wrap_socket(sock, server_hostname="localhost")
+        except BaseException:
+            sock.close()
+            raise
 
     def log(self) -> str:
         try:
@@ -91,7 +105,7 @@ def _command(kind: str, port: int, workdir: Path, args: list[str],
 def _wait_until_alone(server: ServerProcess, deadline: float) -> None:
     """Wait until the server has forgotten the readiness probe, so a test's ``workers`` listing
     shows only the test's own connections."""
-    with socket.create_connection(server.address, timeout=1) as s:
+    with server.connect(timeout=1) as s:
         while time.monotonic() < deadline:
             s.sendall(b"workers\r\n")
             reply = b""
@@ -107,12 +121,14 @@ def _wait_until_alone(server: ServerProcess, deadline: float) -> None:
 
 
 def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: float = 15.0,
-                 prelude: str | None = None, port: int | None = None) -> ServerProcess:
+                 prelude: str | None = None, port: int | None = None,
+                 tls: ssl.SSLContext | None = None) -> ServerProcess:
     """Start ``kind`` ("gearmand" or "gearmand-py") with extra gearmand-style ``args``; wait until
     it answers the admin ``version`` command. ``prelude`` is Python that gearmand-py runs first;
     ``port`` (default: a free one) lets a test restart a server where its clients expect it;
     then they may connect at once, so the server is not awaited alone (the readiness probe
-    gone from ``workers``) as a fresh one is."""
+    gone from ``workers``) as a fresh one is. ``tls``: the client context for a server started
+    with ``--ssl``."""
     workdir = Path(tempfile.mkdtemp(prefix=f"{kind}-"))
     restarted = port is not None
     port = free_port() if port is None else port
@@ -120,14 +136,14 @@ def start_server(kind: str, args: list[str] | tuple[str, ...] = (), timeout: flo
     env = repo_env()
     proc = subprocess.Popen(cmd, cwd=workdir, env=env, stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL, stderr=open(workdir / "stderr.log", "wb"))
-    server = ServerProcess(kind, port, proc, log, workdir, list(args))
+    server = ServerProcess(kind, port, proc, log, workdir, list(args), tls)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = (workdir / "stderr.log").read_text(errors="replace")
             raise RuntimeError(f"{kind} exited with {proc.returncode}: {err}{server.log()}")
         try:
-            with socket.create_connection(server.address, timeout=1) as s:
+            with server.connect(timeout=1) as s:
                 s.sendall(b"version\r\n")
                 ready = s.recv(100).startswith(b"OK")
             if ready:

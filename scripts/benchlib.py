@@ -195,3 +195,29 @@ def machine() -> str:
         pass
     return (f"{os.cpu_count()} CPUs ({cpu}), Python {platform.python_version()}, "
             f"{platform.system()} {platform.release()}")
+
+
+#: In docs/benchmarks.md, what follows this line is kept when scripts/bench rewrites the file:
+#: sections other scripts write (``write_section``) or people add.
+KEEP_MARKER = "<!-- Below: sections of other benchmark scripts; scripts/bench keeps them. -->"
+
+
+def write_section(path: Path, heading: str, text: str) -> None:
+    """Put ``## heading`` with ``text`` in ``path`` below KEEP_MARKER, replacing the section of
+    that heading if there is one."""
+    doc = path.read_text() if path.exists() else ""
+    if KEEP_MARKER not in doc:
+        doc = doc.rstrip("\n") + "\n\n" + KEEP_MARKER + "\n"
+    head, tail = doc.split(KEEP_MARKER, 1)
+    title = f"## {heading}"
+    sections = re.split(r"(?m)^(?=## )", tail)
+    section = f"{title}\n\n{text.strip()}\n\n"
+    kept = [s for s in sections if s.strip() and not s.startswith(title + "\n")]
+    path.write_text(head + KEEP_MARKER + "\n\n" + "".join(
+        s if s.endswith("\n\n") else s.rstrip("\n") + "\n\n" for s in kept + [section]))
+
+
+def kept_sections(path: Path) -> str:
+    """KEEP_MARKER and what follows it in ``path``, for a script that rewrites the rest."""
+    doc = path.read_text() if path.exists() else ""
+    return doc[doc.index(KEEP_MARKER):] if KEEP_MARKER in doc else KEEP_MARKER + "\n"

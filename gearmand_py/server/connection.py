@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gearmand_py.server.frontend import FrontEnd
+    from gearmand_py.server.tls import TlsSocket
     from gearmand_py.server.io_loop import IOLoop
 
 
@@ -15,8 +16,8 @@ class Connection:
     """The server side of a connection.
 
     Who touches what: ``peer``, ``handed``, ``reads_done`` and ``render`` belong to the
-    processing thread, which also writes to ``sock`` while ``handed`` is 0 if the connection is
-    ``direct`` (plain TCP; ``frontend`` has the rule for TLS); ``decoder``, ``handshaking``,
+    processing thread, which also writes to ``sock`` while ``handed`` is 0 (a TLS socket takes
+    care of the two threads itself: ``tls``); ``decoder``, ``handshaking``,
     ``wbuf``, ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``,
     ``reads`` and ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and
     writes what it was handed. The I/O loop closes the socket only when the processing thread asked it
@@ -40,12 +41,12 @@ class Connection:
     again (``IOLoop.recheck``): one of the two always sees the other's write.
     """
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "render", "direct", "handshaking",
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "render", "handshaking",
                  "wbuf", "pieces", "piece_bytes", "taken", "closing", "closed",
                  "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
 
-    def __init__(self, sock: socket.socket, ip: str, loop: IOLoop, max_packet_size: int,
-                 front_end: FrontEnd) -> None:
+    def __init__(self, sock: socket.socket | TlsSocket, ip: str, loop: IOLoop,
+                 max_packet_size: int, front_end: FrontEnd) -> None:
         self.sock = sock
         self.fd = sock.fileno()
         self.ip = ip
@@ -53,10 +54,8 @@ class Connection:
         #: The protocol's halves: bytes read -> events, and the core's replies -> bytes (None
         #: when the replies are the bytes, as in gear).
         self.decoder, self.render = front_end.open(max_packet_size)
-        #: The processing thread may write to the socket itself (plain TCP, not TLS).
-        self.direct = front_end.tls is None
         #: A TLS handshake is under way: the core does not know the connection yet.
-        self.handshaking = not self.direct
+        self.handshaking = front_end.tls is not None
         #: Output waiting to be written: ``wbuf`` first, then ``pieces`` (large fields, not
         #: copied, and whatever came after them), which hold ``piece_bytes``.
         self.wbuf = bytearray()

@@ -9,17 +9,13 @@ its bytes and the core, in two halves owned by two threads:
   peer into the bytes to write, and says whether to close after them. The gear protocol has
   none: the core's replies are already its bytes, and that is the fast path.
 
-The *transport* decides who may write to the socket. Who touches which socket from which thread:
-
-- **Plain TCP**: the I/O thread reads; the processing thread writes what the socket takes at
-  once and hands the rest, and everything after it until the loop has written it all, to the
-  I/O thread (``connection`` has the details).
-- **TLS**: an ``SSLSocket`` must not be used by two threads at once, and a TLS write may need a
-  read (and a read a write). So the I/O thread does all of a TLS connection's I/O, the
-  handshake included, and the processing thread hands it every reply; with ``-t 0`` that is the
-  same thread and the hand-off is a call. The handshake runs inside the loop without blocking it,
-  and the core hears of the connection only once it is done: a failed handshake is logged at
-  INFO and costs nothing else.
+The *transport* is plain TCP or TLS, and the rule of who touches a socket from which thread is
+the same for both: the I/O thread reads (and runs a TLS handshake, without blocking, before the
+core hears of the connection: a failed handshake is logged at INFO and costs nothing else); the
+processing thread writes what the socket takes at once and hands the rest, and everything after
+it until the loop has written it all, to the I/O thread (``connection`` has the details). A TLS
+socket is one ``SSLSocket`` used from both threads, so each call on it takes the connection's
+lock (``tls``).
 """
 
 from __future__ import annotations

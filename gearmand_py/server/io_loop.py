@@ -12,9 +12,8 @@ peer's output to drain) until it is resumed, and from one whose input waits for 
 thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread and the hand-offs
 become plain calls.
 
-A TLS connection (``frontend`` has the rule) is read and written only here: the loop runs its
-handshake without blocking, tells the core of it once the handshake is done, and is handed all
-of its output.
+A TLS connection (``tls``) is read and written like a plain one; the loop runs its handshake
+without blocking and tells the core of the connection once the handshake is done.
 """
 
 from __future__ import annotations
@@ -33,6 +32,7 @@ from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.mailbox import Mailbox
+from gearmand_py.server.tls import WOULD_BLOCK, TlsSocket
 
 log = logging.getLogger("gearmand_py.io")
 
@@ -43,9 +43,6 @@ RECV_SIZE = 64 * 1024
 #: Reads of one connection that may wait for the processing thread before the loop stops reading
 #: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
 MAX_READS_AHEAD = 16
-#: A send or recv that cannot go on now; a TLS one may wait for the other direction, which the
-#: loop watches anyway while it has output or reads. TLS renegotiation is off (``tls``).
-WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
 
 # What the loop's mailbox receives: (kind, payload).
 ADD, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
@@ -152,18 +149,18 @@ class IOLoop:
                 self.running = False
 
     def _add(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
+        endpoint: socket.socket | TlsSocket = sock
         if front_end.tls is not None:
             try:
-                sock = front_end.tls.wrap_socket(sock, server_side=True,
-                                                 do_handshake_on_connect=False)
+                endpoint = TlsSocket(front_end.tls, sock)
             except OSError as exc:  # the peer is already gone
                 log.info("TLS connection %d (%s) lost before its handshake: %s",
                          sock.fileno(), ip, exc)
                 sock.close()
                 return
-        conn = Connection(sock, ip, self, self.max_packet_size, front_end)
+        conn = Connection(endpoint, ip, self, self.max_packet_size, front_end)
         self.connections.add(conn)
-        self.selector.register(sock, selectors.EVENT_READ, self._make_handler(conn))
+        self.selector.register(endpoint, selectors.EVENT_READ, self._make_handler(conn))
         if conn.handshaking:
             self._handshake(conn)
         else:
@@ -199,11 +196,11 @@ class IOLoop:
                 log.exception("internal error on connection %d (%s); dropping it",
                               conn.fd, conn.ip)
                 self._drop(conn)
-        return ready if conn.direct else ready_tls
+        return ready_tls if isinstance(conn.sock, TlsSocket) else ready
 
     def _handshake(self, conn: Connection) -> None:
         """One step of a TLS handshake; once it is done the core hears of the connection."""
-        sock: ssl.SSLSocket = conn.sock  # type: ignore[assignment]
+        sock: TlsSocket = conn.sock  # type: ignore[assignment]
         try:
             sock.do_handshake()
         except ssl.SSLWantReadError:
@@ -220,8 +217,7 @@ class IOLoop:
             return
         conn.handshaking = False
         if logs.verbosity.info:
-            log.info("TLS connection %d (%s): %s, %s%s", conn.fd, conn.ip, sock.version(),
-                     sock.cipher()[0], tls_client(sock))
+            log.info("TLS connection %d (%s): %s", conn.fd, conn.ip, sock.describe())
         self.pending.append((CONNECTED, conn, None))
         self._set_interest(conn)
 
@@ -396,12 +392,3 @@ class IOLoop:
         self.selector.close()
         self.mailbox.close()
 
-
-def tls_client(sock: ssl.SSLSocket) -> str:
-    """``, client certificate subject CN=…,O=…`` for a verified client certificate, else ''."""
-    cert = sock.getpeercert()
-    if not cert:
-        return ""
-    subject = ",".join(f"{key}={value}" for rdn in cert.get("subject", ())
-                       for key, value in rdn)
-    return f", client certificate {subject}"

@@ -9,8 +9,8 @@ after it until the I/O loop reports it written (DRAINED), goes to the connection
 one hand-off per loop per turn, so order is kept and a slow reader never blocks this thread.
 It counts the bytes handed and not yet written per connection: past HIGH_WATER the peer is stalled,
 and the core parks whatever would feed it more, whose reading this thread pauses until it drains
-(the rule is in ``connection``). A TLS connection's replies all go to its I/O loop, and a
-protocol other than gear renders the core's replies first (the rules are in ``frontend``).
+(the rule is in ``connection``). A protocol other than gear renders the core's replies first
+(``frontend``).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
+from gearmand_py.server.tls import WOULD_BLOCK
 
 if TYPE_CHECKING:
     from gearmand_py.core.model import Peer
@@ -52,7 +53,7 @@ def _write(conn: Connection, data: Output) -> Output:
         return _write_pieces(conn, data)  # type: ignore[arg-type]
     try:
         sent = conn.sock.send(data)
-    except (BlockingIOError, InterruptedError):
+    except WOULD_BLOCK:
         return data
     except OSError as exc:
         log.debug("send on fd %d failed: %s", conn.fd, exc)
@@ -185,8 +186,8 @@ class Processor:
         runs: +8-15% jobs/s at -t 4, +1-15% at -t 0. Writing clients this way too lost the gain
         at -t 0: a client also receives results relayed later in the turn, so it costs a send."""
         conn = worker.endpoint
-        if conn.handed or worker.closing or not conn.direct:
-            return  # earlier output is still with the I/O loop, or all goes there: flush()
+        if conn.handed or worker.closing:
+            return  # earlier output is still with the I/O loop: flush() keeps the order
         rest = _write(conn, _joined(worker.out))
         if rest:  # the socket is full: the I/O loop writes the rest, and all after it
             conn.loop.post_output(_handoff(conn, rest, False))
@@ -228,7 +229,7 @@ class Processor:
                     conn.peer = None
                 elif not data:  # a peer that went away after its output was produced
                     continue
-                elif not conn.handed and conn.direct:
+                elif not conn.handed:
                     data = _write(conn, data)
                     if not data:
                         if peer.stalled:

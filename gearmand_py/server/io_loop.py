@@ -167,18 +167,9 @@ class IOLoop:
             self.pending.append((CONNECTED, conn, None))
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
-        def ready(_sock: Any, mask: int) -> None:
-            try:
-                if mask & selectors.EVENT_WRITE:
-                    self._flush(conn)
-                if mask & selectors.EVENT_READ and not conn.closed:
-                    self._read(conn)
-            except Exception:  # a bug must cost this connection, never the loop
-                log.exception("internal error on connection %d (%s); dropping it",
-                              conn.fd, conn.ip)
-                self._drop(conn)
+        tls = isinstance(conn.sock, TlsSocket)
 
-        def ready_tls(_sock: Any, mask: int) -> None:
+        def ready(_sock: Any, mask: int) -> None:
             try:
                 if conn.handshaking:
                     self._handshake(conn)
@@ -187,16 +178,16 @@ class IOLoop:
                     self._flush(conn)
                 if mask & selectors.EVENT_READ and not conn.closed:
                     self._read(conn)
-                    # A record read in part leaves the rest inside the TLS layer, where the
+                    # A TLS record read in part leaves the rest inside the TLS layer, where the
                     # selector cannot see it (recv asks for more than a record holds, so this
                     # is rare).
-                    while not conn.closed and conn.sock.pending() and self._reading(conn):
+                    while tls and not conn.closed and conn.sock.pending() and self._reading(conn):
                         self._read(conn)
-            except Exception:
+            except Exception:  # a bug must cost this connection, never the loop
                 log.exception("internal error on connection %d (%s); dropping it",
                               conn.fd, conn.ip)
                 self._drop(conn)
-        return ready_tls if isinstance(conn.sock, TlsSocket) else ready
+        return ready
 
     def _handshake(self, conn: Connection) -> None:
         """One step of a TLS handshake; once it is done the core hears of the connection."""

@@ -67,7 +67,8 @@ Status codes from the input side: 400 malformed request (h11's verdict, e.g. an 
 request without Host), 404 no function (``/``), 405 a method other than GET, HEAD, POST, PUT
 (gearmand also takes TRACE, and hangs on it; a job is no echo), 413 the job would exceed
 ``--max-packet-size`` (function + unique + body + 2 NULs, the size a gear client's packet is
-held to), 431 a head over ``MAX_HEAD`` bytes (h11), 501 a transfer-coding other than chunked
+held to), 431 a head over ``MAX_HEAD`` bytes (h11; one that arrives whole in the
+same ``WINDOW`` is still read), 501 a transfer-coding other than chunked
 (h11), 505 an HTTP major version other than 1. 404 and 405 keep the connection; the others
 close it after their response.
 
@@ -97,7 +98,7 @@ from gearmand_py.protocol.codec import DEFAULT_MAX_PACKET_SIZE, ResponseDecoder
 from gearmand_py.protocol.events import Event, Rejected
 from gearmand_py.protocol.packets import NUMBERS as T
 
-#: The longest request head (request line and headers) h11 waits for before answering 431.
+#: The longest incomplete request head (request line and headers) h11 holds before answering 431.
 MAX_HEAD = 16 * 1024
 #: At most this much input is handed to h11 beyond what the current request's body still needs,
 #: so what one request's parser holds back for the next is bounded (see ``HttpRequests``).
@@ -214,7 +215,8 @@ class HttpRequests:
 
     @property
     def buffered(self) -> int:
-        """Bytes received but not yet part of a complete request."""
+        """Bytes held for the request not yet complete: input not parsed yet and the body so far
+        (a head already parsed, at most MAX_HEAD bytes, is not counted)."""
         return len(self._conn.trailing_data[0]) + self._size
 
     def feed(self, data: bytes) -> list[Event]:

@@ -87,9 +87,9 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
+from typing import NamedTuple
 
 import h11
 
@@ -125,9 +125,9 @@ _SUBMIT = {
 SUBMIT_TYPES = frozenset(_SUBMIT.values())
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What the output side needs to know to answer one request."""
+class Request(NamedTuple):
+    """What the output side needs to know to answer one request (immutable: it crosses from the
+    I/O thread to the processing thread)."""
 
     #: The response's HTTP version: b"1.0" or b"1.1".
     version: bytes
@@ -152,8 +152,7 @@ def _tokens(value: bytes) -> set[bytes]:
     return {token.strip().lower() for token in value.split(b",")}
 
 
-@dataclass(frozen=True, slots=True)
-class _Head:
+class _Head(NamedTuple):
     """A parsed request head, waiting for the end of its body."""
 
     record: Request
@@ -182,7 +181,7 @@ class HttpRequests:
     time, not quadratic.
     """
 
-    __slots__ = ("_records", "_conn", "_started", "_head", "_body", "_size", "max_packet_size",
+    __slots__ = ("_records", "_conn", "_started", "_hungry", "_head", "_body", "_size", "max_packet_size",
                  "dead")
 
     def __init__(self, records: deque[Request],
@@ -197,6 +196,7 @@ class HttpRequests:
         """Start parsing the next request, from the bytes the last one left over."""
         self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
         self._started = False  # whether the parser has been given a byte yet
+        self._hungry = True  # whether it has seen all it was given
         self._head: _Head | None = None
         self._body: list[bytes] = []
         self._size = 0  # body bytes so far
@@ -212,6 +212,7 @@ class HttpRequests:
                 return
             self._started = True
         self._conn.receive_data(data)
+        self._hungry = False
 
     @property
     def buffered(self) -> int:
@@ -225,6 +226,13 @@ class HttpRequests:
         pos = 0
         end = len(data)
         while not self.dead:
+            if self._hungry:  # h11 would answer NEED_DATA: not asked
+                if pos >= end:
+                    break
+                step = self._step()
+                self._give(data[pos:pos + step])
+                pos += step
+                continue
             try:
                 event = self._conn.next_event()
             except h11.RemoteProtocolError as exc:
@@ -232,11 +240,7 @@ class HttpRequests:
                 break
             kind = event.__class__
             if event is h11.NEED_DATA:
-                if pos >= end:
-                    break
-                step = max(WINDOW, self._head.declared - self._size if self._head else 0)
-                self._give(data[pos:pos + step])
-                pos += step
+                self._hungry = True
             elif kind is h11.Data:
                 self._size += len(event.data)  # type: ignore[union-attr]
                 if self._size > self._limit(self._head):  # type: ignore[arg-type]
@@ -249,6 +253,11 @@ class HttpRequests:
                 self._end(events)
         return events
 
+    def _step(self) -> int:
+        """How much input to hand h11 next: the rest of a declared body, else a WINDOW."""
+        head = self._head
+        return max(WINDOW, head.declared - self._size) if head else WINDOW
+
     def _limit(self, head: _Head) -> int:
         """The most body bytes a request may have: its job must fit in a gear packet."""
         return self.max_packet_size - len(head.function) - len(head.unique) - 2
@@ -257,7 +266,9 @@ class HttpRequests:
         """What a request submits, or which error it gets once its body is read."""
         fields = {}
         connection: set[bytes] = set()
-        for name, value in request.headers:
+        # raw_items() is one list; iterating Headers itself costs a call per header.
+        for name, value in request.headers.raw_items():
+            name = name.lower()
             if name == b"connection":
                 connection |= _tokens(value)
             else:
@@ -336,11 +347,18 @@ _DATE: list[int | bytes] = [0, b""]
 
 
 def _status_line(version: bytes, status: int) -> bytes:
-    try:
-        phrase = HTTPStatus(status).phrase.encode()
-    except ValueError:
-        phrase = b"Error"
-    return b"HTTP/%s %d %s\r\n" % (version, status, phrase)
+    line = _STATUS_LINES.get((version, status))
+    if line is None:
+        try:
+            phrase = HTTPStatus(status).phrase.encode()
+        except ValueError:
+            phrase = b"Error"
+        line = _STATUS_LINES[version, status] = b"HTTP/%s %d %s\r\n" % (version, status, phrase)
+    return line
+
+
+#: Status lines made so far, by (version, status): a few dozen at most.
+_STATUS_LINES: dict[tuple[bytes, int], bytes] = {}
 
 
 class _Response:

@@ -8,7 +8,7 @@ Rules (one connection, one pair from ``http_protocol``):
 
 - **Who owns what.** ``HttpRequests`` is used only by the connection's I/O thread (it owns the
   h11 parser); ``HttpResponses`` only by the processing thread (it owns the responses not yet
-  written). They share one ``collections.deque`` of ``Request`` records and nothing else: the
+  written). They share one ``collections.deque`` of ``RequestRecord``\ s and nothing else: the
   input side appends one record per event, before it returns the event, so the record is there
   when the core's answer to that event reaches the output side, which pops it (``append`` and
   ``popleft`` are atomic in CPython).
@@ -28,7 +28,7 @@ Request mapping (gearmand 1.1.20's, ``behaviour.md`` §3.18):
 ================================  =============================================================
 request                           gear event
 ================================  =============================================================
-target ``/FUNC``                  function = the target without its leading ``/``\\ s, as sent
+target ``/FUNC``                  function = the target without its leading slashes, as sent
                                   (no percent-decoding; a query string is part of it)
 POST, PUT body                    the workload; GET and HEAD submit an empty one (a body sent
                                   with them is read and dropped)
@@ -125,7 +125,7 @@ _SUBMIT = {
 SUBMIT_TYPES = frozenset(_SUBMIT.values())
 
 
-class Request(NamedTuple):
+class RequestRecord(NamedTuple):
     """What the output side needs to know to answer one request (immutable: it crosses from the
     I/O thread to the processing thread)."""
 
@@ -139,10 +139,14 @@ class Request(NamedTuple):
     background: bool
 
 
+#: The record of input that never made a request head: answered in HTTP/1.1.
+_UNPARSED = RequestRecord(b"1.1", False, False, False)
+
+
 def http_protocol(max_packet_size: int = DEFAULT_MAX_PACKET_SIZE
                   ) -> tuple[HttpRequests, HttpResponses]:
-    """The two sides of one HTTP connection, sharing their deque of ``Request`` records."""
-    records: deque[Request] = deque()
+    """The two sides of one HTTP connection, sharing their deque of ``RequestRecord``\ s."""
+    records: deque[RequestRecord] = deque()
     return HttpRequests(records, max_packet_size), HttpResponses(records)
 
 
@@ -155,7 +159,7 @@ def _tokens(value: bytes) -> set[bytes]:
 class _Head(NamedTuple):
     """A parsed request head, waiting for the end of its body."""
 
-    record: Request
+    record: RequestRecord
     #: The error it gets, or None: it submits ``ptype`` (function, unique, workload).
     error: Rejected | None
     ptype: int = 0
@@ -181,10 +185,10 @@ class HttpRequests:
     time, not quadratic.
     """
 
-    __slots__ = ("_records", "_conn", "_started", "_hungry", "_head", "_body", "_size", "max_packet_size",
-                 "dead")
+    __slots__ = ("_records", "_conn", "_started", "_hungry", "_head", "_body", "_size",
+                 "max_packet_size", "dead")
 
-    def __init__(self, records: deque[Request],
+    def __init__(self, records: deque[RequestRecord],
                  max_packet_size: int = DEFAULT_MAX_PACKET_SIZE) -> None:
         self._records = records
         self.max_packet_size = max_packet_size
@@ -276,14 +280,14 @@ class HttpRequests:
         method = request.method
         if request.http_version[:2] != b"1.":
             self._refuse(events, 505, "only HTTP/1.x is served",
-                         Request(b"1.1", False, method == b"HEAD", False))
+                         RequestRecord(b"1.1", False, method == b"HEAD", False))
             return
         if request.http_version == b"1.0":
             version, keep_alive = b"1.0", b"keep-alive" in connection
         else:
             version, keep_alive = b"1.1", b"close" not in connection
         background = fields.get(b"x-gearman-background", b"").lower() == b"true"
-        record = Request(version, keep_alive, method == b"HEAD", background)
+        record = RequestRecord(version, keep_alive, method == b"HEAD", background)
         function = request.target.lstrip(b"/")
         unique = fields.get(b"x-gearman-unique", b"-")
         if method not in METHODS:
@@ -318,15 +322,15 @@ class HttpRequests:
                                   f"({self.max_packet_size} bytes)")
 
     def _refuse(self, events: list[Event], status: int, reason: str,
-                record: Request | None = None) -> None:
+                record: RequestRecord | None = None) -> None:
         """Answer ``status`` and read nothing more."""
         if record is None:
-            record = self._head.record if self._head else Request(b"1.1", False, False, False)
-        self._emit(events, Request(record.version, False, record.head, False),
+            record = self._head.record if self._head else _UNPARSED
+        self._emit(events, RequestRecord(record.version, False, record.head, False),
                    Rejected(CODE_PREFIX + b"%d" % status, reason.encode("ascii", "replace")))
         self._die()
 
-    def _emit(self, events: list[Event], record: Request, event: Event) -> None:
+    def _emit(self, events: list[Event], record: RequestRecord, event: Event) -> None:
         self._records.append(record)  # before the core can see the event
         events.append(event)
 
@@ -366,7 +370,7 @@ class _Response:
 
     __slots__ = ("request", "handle", "status", "fields", "chunks", "size", "done", "streaming")
 
-    def __init__(self, request: Request, handle: bytes = b"") -> None:
+    def __init__(self, request: RequestRecord, handle: bytes = b"") -> None:
         self.request = request
         self.handle = handle
         self.status = 200
@@ -442,7 +446,7 @@ class HttpResponses:
 
     __slots__ = ("_records", "_decoder", "_order", "_waiting", "closed")
 
-    def __init__(self, records: deque[Request]) -> None:
+    def __init__(self, records: deque[RequestRecord]) -> None:
         self._records = records
         # The core's output is trusted: no size limit.
         self._decoder = ResponseDecoder(1 << 62)

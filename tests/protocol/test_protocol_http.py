@@ -334,7 +334,7 @@ def test_responses_before_the_closing_one_are_still_sent() -> None:
 
 # --- WORK_DATA, WORK_STATUS, WORK_WARNING -----------------------------------------------------
 
-def test_work_data_is_streamed_chunked_with_the_result_last_and_the_command_in_the_trailer() -> None:
+def test_work_data_is_streamed_chunked_with_the_result_last_and_the_command_trailing() -> None:
     incoming, outgoing = http_protocol()
     incoming.feed(request())
     outgoing.render(job_created(b"H:x:1"))

@@ -11,7 +11,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from gearmand_py.settings import PROG, SETTINGS, UNSUPPORTED_QUEUES, Config, parse_args
+from gearmand_py.settings import (HTTP_PORT, PROG, SETTINGS, UNSUPPORTED_QUEUES, Config,
+                                  parse_args)
 
 
 def refused(settings: argparse.Namespace) -> list[str]:
@@ -19,12 +20,12 @@ def refused(settings: argparse.Namespace) -> list[str]:
     messages = []
     for s in SETTINGS:
         value = getattr(settings, s.name, s.default)
-        if s.supported or value == s.default:
-            continue
-        if s.name == "protocol" and value != "http":
-            messages.append(f"Unknown protocol module : {value}")  # gearmand's words
-        else:
+        if not s.supported and value != s.default:
             messages.append(f"{s.long_flag} is not supported yet")
+    if settings.protocol not in (None, "http"):
+        messages.append(f"Unknown protocol module : {settings.protocol}")  # gearmand's words
+    elif settings.protocol is None and settings.http_port != HTTP_PORT:
+        messages.append("--http-port needs -r http")
     if settings.queue_type in UNSUPPORTED_QUEUES:
         messages.append(f"--queue-type {settings.queue_type} is not supported yet")
     return messages

@@ -26,6 +26,7 @@ PROG = "gearmand-py"
 DEFAULT_CONFIG_FILE = "/etc/gearmand.conf"
 DEFAULT_LOG_FILE = "/var/log/gearmand.log"
 DEFAULT_PID_FILE = "/var/gearmand.pid"
+HTTP_PORT = 8080
 #: gearmand's TLS files ($(sysconfdir)/ssl/certs/...), and the environment variables that
 #: override them when the option is not given.
 DEFAULT_SSL_FILES = {
@@ -224,8 +225,10 @@ SETTINGS: tuple[Setting, ...] = (
             "File to write process ID out to. Failing to write it is an error only for a path "
             "other than the default.",
             default=DEFAULT_PID_FILE, meta="FILE"),
-    Setting("protocol", ("-r", "--protocol"), "Load protocol module (gearmand has only 'http').",
-            meta="MODULE", supported=False),
+    Setting("protocol", ("-r", "--protocol"),
+            "Load protocol module: 'http' serves gearmand's HTTP protocol on --http-port, "
+            "besides the Gear port.",
+            meta="MODULE"),
     Setting("round_robin", ("-R", "--round-robin"),
             "Assign work in round-robin order per worker connection. The default is to assign "
             "work in the order of functions added by the worker.",
@@ -266,8 +269,9 @@ SETTINGS: tuple[Setting, ...] = (
             default=0, type=_uint8, meta="N"),
     Setting("check_args", ("--check-args",), "Check the options, then exit 0.",
             default=False, action="store_true", hidden=True),
-    Setting("http_port", ("--http-port",), "Port to listen on.",
-            default=8080, type=_port, meta="PORT", section=HTTP, supported=False),
+    Setting("http_port", ("--http-port",),
+            "Port to listen on (with -r http; TLS too with --ssl).",
+            default=HTTP_PORT, type=_port, meta="PORT", section=HTTP),
     Setting("port", ("-p", "--port"), "Port the server should listen on.",
             default=4730, type=_port, meta="PORT", section=GEAR),
     Setting("ssl", ("--ssl",),
@@ -592,7 +596,9 @@ class Config:
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Config:
         return cls(
-            listeners=(ListenerSpec("gear", options.listen, options.port, options.ssl),),
+            listeners=(ListenerSpec("gear", options.listen, options.port, options.ssl),
+                       *([ListenerSpec("http", options.listen, options.http_port, options.ssl,
+                                       "--http-port")] if options.protocol == "http" else [])),
             threads=options.threads,
             tls=TlsConfig.from_options(options),
             network=_by_name(NetworkConfig, options),

@@ -27,6 +27,7 @@ from typing import Protocol
 
 from gearmand_py.protocol.codec import Decoder
 from gearmand_py.protocol.events import Event
+from gearmand_py.protocol.http import http_protocol
 
 
 class RequestDecoder(Protocol):
@@ -36,6 +37,7 @@ class RequestDecoder(Protocol):
 
     def feed(self, data: bytes) -> list[Event]: ...
 
+    @property
     def buffered(self) -> int: ...
 
 
@@ -50,7 +52,13 @@ def gear(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
     return Decoder(max_packet_size), None
 
 
-PROTOCOLS: dict[str, ProtocolFactory] = {"gear": gear}
+def http(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
+    """gearmand's HTTP protocol (``-r http``): a request is a job, the response its result."""
+    requests, responses = http_protocol(max_packet_size)
+    return requests, responses.render
+
+
+PROTOCOLS: dict[str, ProtocolFactory] = {"gear": gear, "http": http}
 
 
 @dataclass(frozen=True)

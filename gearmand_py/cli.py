@@ -11,7 +11,8 @@ import argparse
 import sys
 from typing import Sequence
 
-from gearmand_py.settings import PROG, SETTINGS, UNSUPPORTED_QUEUES, Config, parse_args
+from gearmand_py.settings import PROG, SETTINGS, Config, parse_args
+from queue_backends import registry
 
 
 def refused(settings: argparse.Namespace) -> list[str]:
@@ -25,8 +26,9 @@ def refused(settings: argparse.Namespace) -> list[str]:
             messages.append(f"Unknown protocol module : {value}")  # gearmand's words
         else:
             messages.append(f"{s.long_flag} is not supported yet")
-    if settings.queue_type in UNSUPPORTED_QUEUES:
-        messages.append(f"--queue-type {settings.queue_type} is not supported yet")
+    queue = registry.find(settings.queue_type)
+    if queue is not None and queue.module is None:
+        messages.append(f"--queue-type {settings.queue_type}: {queue.unavailable}")
     return messages
 
 

@@ -61,3 +61,18 @@ class QueueBackend(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+class PreparedQueue(Protocol):
+    """A backend made ready to open: drivers loaded and settings checked, nothing connected.
+    Startup prepares as root and opens after -u, as the user the server runs as."""
+
+    #: A file the backend keeps (SQLite's database), which -u hands to the user.
+    owned_file: str | None
+
+    def open(self) -> QueueBackend:
+        """Connect and prepare the store (ValueError for bad settings, QueueError when it
+        cannot be reached or prepared); the backend then owns what was prepared."""
+
+    def dispose(self) -> None:
+        """Release what was prepared without opening it (idempotent)."""

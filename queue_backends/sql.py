@@ -8,19 +8,25 @@ binary so any bytes a client sent round-trip exactly.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import URL, Dialect, Engine
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
+from . import registry
 from .base import QueueError, StoredJob
 from .migrate import prepare_table
 
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
+
 REPLAY_BATCH = 1000  # rows fetched per round trip while replaying (server-side cursor)
 DELETE_CHUNK = 1000  # ids per DELETE ... IN (...), well below every driver's parameter limit
-DISPLAY_NAMES = {"sqlite": "SQLite", "mysql": "MySQL", "mariadb": "MySQL", "postgresql": "Postgres"}
+URL_DEFAULT_TABLE = registry.GEARMAN_QUEUE  # for --queue-url dialects without a backend here
 
 # Drivers that send Python bytes as binary without a DBAPI Binary() wrapper.
 _NATIVE_BYTES_DRIVERS = frozenset({"pysqlite", "psycopg2", "pymysql"})
@@ -147,6 +153,41 @@ def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     return False
 
 
+class SqlTarget:
+    """A prepared SQL backend: its engine (drivers loaded, not connected) and table."""
+
+    def __init__(self, engine: Engine, table: str, name: str,
+                 owned_file: str | None = None) -> None:
+        self.engine = engine
+        self.table = table
+        self.name = name
+        self.owned_file = owned_file
+
+    def open(self) -> SqlQueue:
+        return SqlQueue(self.engine, self.table, self.name)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> SqlTarget:
+    """--queue-url: the backend matching the URL's dialect supplies timeouts and the table
+    option; other dialects get a plain engine and table ``gearman_queue``. ``chosen`` is what -q
+    names (None: builtin), which must then be the URL's kind."""
+    try:
+        url = make_url(settings.queue_url or "")
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
+        raise ValueError(f"not a database URL ({exc})") from exc
+    scheme = url.get_backend_name()
+    backend = registry.by_scheme(scheme)
+    if chosen is not None and chosen is not backend:
+        raise ValueError(f"a {scheme} URL, but --queue-type is {chosen.name}")
+    if backend is None or backend.module is None:
+        return SqlTarget(create_engine(url), URL_DEFAULT_TABLE, scheme)
+    module = importlib.import_module(backend.module)
+    return module.url_target(url, settings)
+
+
 def _connect_once(engine: Engine) -> None:
     """Connect (the connection stays pooled for what follows). A driver checks its keyword
     arguments, which a URL's query supplies, only here, with TypeError or ValueError rather than
@@ -162,13 +203,13 @@ class SqlQueue:
     """The QueueBackend protocol on an SQLAlchemy engine; every method is one transaction, but
     ``add`` when it has to sort refused rows out."""
 
-    def __init__(self, engine: Engine, table: str) -> None:
+    def __init__(self, engine: Engine, table: str, name: str) -> None:
         """Take ownership of ``engine``; create ``table``, or convert gearmand's table of that
-        name (see ``migrate``). On failure the engine is disposed of and QueueError raised, or
+        name (see ``migrate``). ``name`` is the backend's, for messages. On failure the engine is disposed of and QueueError raised, or
         ValueError when the driver refused the connection options (say an unknown or malformed
         URL query parameter); their messages leave the naming of the settings to the caller."""
         self.engine = engine
-        self.name = DISPLAY_NAMES.get(engine.dialect.name, engine.dialect.name)
+        self.name = name
         self.table = queue_table(table)
         try:
             _connect_once(engine)

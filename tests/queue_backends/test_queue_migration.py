@@ -155,7 +155,7 @@ JOB_CREATED = 8
 def gearmand_queue_options(db: Database) -> list[str]:
     """gearmand's options for the test's database and table."""
     if db.kind == "sqlite":
-        return ["-q", "libsqlite3", "--libsqlite3-db", db.settings.libsqlite3_db,
+        return ["-q", "libsqlite3", "--libsqlite3-db", db.settings.options["libsqlite3_db"],
                 "--libsqlite3-table", db.table]
     if db.kind == "mysql":
         return ["-q", "MySQL", "--mysql-host", "127.0.0.1", "--mysql-user", "root",

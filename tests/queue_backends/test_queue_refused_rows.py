@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from queue_backends import QueueError, SqlQueue, mysql
+from queue_backends import QueueError, mysql
+from queue_backends.sql import SqlQueue
 from tests.queue_backends.dbs import SERVER_KINDS, Database
 from tests.queue_backends.test_queue_behaviour import job
 from tests.support.tcp_proxy import TcpProxy

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from . import registry
-from .base import PreparedQueue, QueueBackend, QueueError, StoredJob
+from .base import Prepared, PreparedQueue, QueueBackend, QueueError, StoredJob
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
@@ -48,7 +48,7 @@ def prepare(settings: QueueConfig) -> PreparedQueue | None:
         backend = registry.find(settings.queue_type)
         if settings.queue_url:
             from .sql import prepare_url  # SQLAlchemy only for a URL
-            return _Blamed(option, prepare_url(settings, backend))
+            return _blamed_opening(option, prepare_url(settings, backend))
         if backend is None:
             return None
         if backend.module is None:
@@ -61,23 +61,17 @@ def prepare(settings: QueueConfig) -> PreparedQueue | None:
             raise ValueError(f"the {backend.display} queue needs the Python package "
                              f"{backend.driver}: pip install 'gearmand-py[{backend.extra}]'"
                              ) from None
-        return _Blamed(option, module.prepare(settings))
+        return _blamed_opening(option, module.prepare(settings))
 
 
-class _Blamed:
-    """A prepared backend whose open() errors start with the option that chose it."""
+def _blamed_opening(option: str, prepared: PreparedQueue) -> Prepared:
+    """``prepared``, whose open() errors start with the option that chose it."""
 
-    def __init__(self, option: str, prepared: PreparedQueue) -> None:
-        self.option = option
-        self.prepared = prepared
-        self.owned_file = prepared.owned_file
+    def opened() -> QueueBackend:
+        with _blamed(option):
+            return prepared.open()
 
-    def open(self) -> QueueBackend:
-        with _blamed(self.option):
-            return self.prepared.open()
-
-    def dispose(self) -> None:
-        self.prepared.dispose()
+    return Prepared(opened, prepared.dispose, prepared.owned_file)
 
 
 @contextlib.contextmanager

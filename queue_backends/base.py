@@ -8,7 +8,8 @@ other there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 
@@ -76,3 +77,18 @@ class PreparedQueue(Protocol):
 
     def dispose(self) -> None:
         """Release what was prepared without opening it (idempotent)."""
+
+
+@dataclass
+class Prepared:
+    """A PreparedQueue made of what its backend module hands over."""
+
+    opener: Callable[[], QueueBackend]
+    disposer: Callable[[], None]
+    owned_file: str | None = None
+
+    def open(self) -> QueueBackend:
+        return self.opener()
+
+    def dispose(self) -> None:
+        self.disposer()

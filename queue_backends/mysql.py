@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, Engine
 
+from .base import Prepared
 from .registry import MYSQL
-from .sql import SqlTarget, create_engine
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
@@ -22,7 +23,7 @@ CONNECT_TIMEOUT = 5  # seconds
 IO_TIMEOUT = 60  # seconds per socket read/write; generous, the longest statement is the migration
 
 
-def prepare(settings: QueueConfig) -> SqlTarget:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for gearmand's MySQL options. Like libmysqlclient, host ``localhost`` means the
     Unix socket (so e.g. unix_socket authentication works as it did for gearmand); use
     127.0.0.1 for TCP."""
@@ -42,9 +43,9 @@ def prepare(settings: QueueConfig) -> SqlTarget:
     return url_target(url, settings)
 
 
-def url_target(url: URL, settings: QueueConfig) -> SqlTarget:
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
     """A MySQL URL (or gearmand's options made one), on ``--mysql-table``."""
-    return SqlTarget(engine(url), settings.options["mysql_table"], MYSQL.display)
+    return sql_target(engine(url), settings.options["mysql_table"], MYSQL.display)
 
 
 def engine(url: URL) -> Engine:

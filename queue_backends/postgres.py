@@ -11,8 +11,9 @@ import psycopg2
 from psycopg2.extensions import parse_dsn
 from sqlalchemy.engine import URL, Engine
 
+from .base import Prepared
 from .registry import POSTGRES
-from .sql import SqlTarget, create_engine
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
@@ -20,7 +21,7 @@ if TYPE_CHECKING:
 CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
 
 
-def prepare(settings: QueueConfig) -> SqlTarget:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for ``--libpq-conninfo``: parsed by libpq itself, then handed to psycopg2 as
     keyword arguments (so it is validated here, and a connect_timeout in it wins)."""
     try:
@@ -30,15 +31,15 @@ def prepare(settings: QueueConfig) -> SqlTarget:
     return _target(engine(URL.create("postgresql+psycopg2"), params), settings)
 
 
-def url_target(url: URL, settings: QueueConfig) -> SqlTarget:
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
     """A PostgreSQL URL, on ``--libpq-table``."""
     return _target(engine(url), settings)
 
 
-def _target(prepared: Engine, settings: QueueConfig) -> SqlTarget:
+def _target(prepared: Engine, settings: QueueConfig) -> Prepared:
     """On ``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL
     folds it to lower case."""
-    return SqlTarget(prepared, settings.options["libpq_table"].lower(), POSTGRES.display)
+    return sql_target(prepared, settings.options["libpq_table"].lower(), POSTGRES.display)
 
 
 def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:

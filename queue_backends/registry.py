@@ -53,7 +53,8 @@ MEMCACHED = Backend(
                "memcached evicts and forgets jobs.", meta="SERVERS"),
         Option("libmemcached_prefix", "--libmemcached-prefix", "Prefix to use in memcached keys",
                meta="PREFIX", default="gear_"),
-    ), unavailable="not supported yet")
+    ), module="queue_backends.memcached",
+    driver="pymemcache", extra="memcached")
 
 SQLITE = Backend(
     "libsqlite3", "SQLite", "libsqlite3", (
@@ -84,7 +85,8 @@ REDIS = Backend(
                meta="PASSWORD"),
         Option("redis_prefix", "--redis-prefix",
                "Prefix to use in redis keys (default _gear_, as gearmand)", meta="PREFIX"),
-    ), unavailable="not supported yet")
+    ), module="queue_backends.redis_queue",
+    driver="redis", extra="redis")
 
 MYSQL = Backend(
     "MySQL", "MySQL", "MySQL", (

@@ -18,7 +18,7 @@ from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
 
 from . import registry
-from .base import QueueError, StoredJob
+from .base import Prepared, QueueError, StoredJob
 from .migrate import prepare_table
 
 if TYPE_CHECKING:
@@ -153,24 +153,12 @@ def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     return False
 
 
-class SqlTarget:
+def sql_target(engine: Engine, table: str, name: str, owned_file: str | None = None) -> Prepared:
     """A prepared SQL backend: its engine (drivers loaded, not connected) and table."""
-
-    def __init__(self, engine: Engine, table: str, name: str,
-                 owned_file: str | None = None) -> None:
-        self.engine = engine
-        self.table = table
-        self.name = name
-        self.owned_file = owned_file
-
-    def open(self) -> SqlQueue:
-        return SqlQueue(self.engine, self.table, self.name)
-
-    def dispose(self) -> None:
-        self.engine.dispose()
+    return Prepared(lambda: SqlQueue(engine, table, name), engine.dispose, owned_file)
 
 
-def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> SqlTarget:
+def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> Prepared:
     """--queue-url: the backend matching the URL's dialect supplies timeouts and the table
     option; other dialects get a plain engine and table ``gearman_queue``. ``chosen`` is what -q
     names (None: builtin), which must then be the URL's kind."""
@@ -183,7 +171,7 @@ def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> SqlTa
     if chosen is not None and chosen is not backend:
         raise ValueError(f"a {scheme} URL, but --queue-type is {chosen.name}")
     if backend is None or backend.module is None:
-        return SqlTarget(create_engine(url), URL_DEFAULT_TABLE, scheme)
+        return sql_target(create_engine(url), URL_DEFAULT_TABLE, scheme)
     module = importlib.import_module(backend.module)
     return module.url_target(url, settings)
 

@@ -18,8 +18,9 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from .base import QueueError
+from .base import Prepared
 from .registry import SQLITE
-from .sql import SqlTarget, create_engine
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
 BUSY_TIMEOUT = 6.0  # seconds: gearmand calls sqlite3_busy_timeout(6000)
 
 
-def prepare(settings: QueueConfig) -> SqlTarget:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for ``--libsqlite3-db`` (required, as in gearmand)."""
     path = settings.options["libsqlite3_db"]
     if not path:
@@ -35,10 +36,10 @@ def prepare(settings: QueueConfig) -> SqlTarget:
     return url_target(URL.create("sqlite", database=path), settings)
 
 
-def url_target(url: URL, settings: QueueConfig) -> SqlTarget:
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
     """A SQLite URL, on ``--libsqlite3-table``; its file is handed to the -u user."""
     owned = None if url.database in (None, "", ":memory:") else url.database
-    return SqlTarget(engine(url), settings.options["libsqlite3_table"], SQLITE.display, owned)
+    return sql_target(engine(url), settings.options["libsqlite3_table"], SQLITE.display, owned)
 
 
 def engine(url: URL) -> Engine:

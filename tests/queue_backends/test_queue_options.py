@@ -33,8 +33,8 @@ def test_queue_type_names(name: str, kind: str) -> None:
 
 @pytest.mark.parametrize("name", ["libdrizzle", "tokyo", ""])
 def test_unknown_queue_type_names_the_known_ones(name: str) -> None:
-    with pytest.raises(ValueError, match=r"builtin, libsqlite3 \(or sqlite\), "
-                                         r"Postgres \(or postgres, postgresql\), "
+    with pytest.raises(ValueError, match=r"builtin, libmemcached, libsqlite3 \(or sqlite\), "
+                                         r"Postgres \(or postgres, postgresql\), redis, "
                                          r"MySQL \(or mysql\), in any case\)$"):
         open_backend(settings(queue_type=name or "x"))
 

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 REPLAY_BATCH = 1000  # rows fetched per round trip while replaying (server-side cursor)
 DELETE_CHUNK = 1000  # ids per DELETE ... IN (...), well below every driver's parameter limit
+STATEMENT_OVERHEAD = 1024  # bytes of an INSERT around one row's values
 URL_DEFAULT_TABLE = registry.GEARMAN_QUEUE  # for --queue-url dialects without a backend here
 
 # Drivers that send Python bytes as binary without a DBAPI Binary() wrapper.
@@ -176,6 +177,15 @@ def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> Prepa
     return module.url_target(url, settings)
 
 
+def _statement_limit(engine: Engine) -> int | None:
+    """MariaDB's/MySQL's max_allowed_packet, read at startup (a later SET GLOBAL is not seen),
+    None for databases without such a limit below gearmand-py's."""
+    if engine.dialect.name not in ("mysql", "mariadb"):
+        return None
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+
+
 def _connect_once(engine: Engine) -> None:
     """Connect (the connection stays pooled for what follows). A driver checks its keyword
     arguments, which a URL's query supplies, only here, with TypeError or ValueError rather than
@@ -202,6 +212,7 @@ class SqlQueue:
         try:
             _connect_once(engine)
             prepare_table(engine, self.table)
+            self.statement_limit = _statement_limit(engine)
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
             raise QueueError(describe(exc)) from exc
@@ -222,21 +233,34 @@ class SqlQueue:
 
     def add(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
         """One executemany INSERT, committed before returning; only when it fails with what may
-        be a row's fault are the rows sorted out (``_isolate``)."""
-        if not jobs:
-            return {}
+        be a row's fault are the rows sorted out (``_isolate``). A job that cannot fit in one
+        statement is refused without being sent (MariaDB would drop the connection)."""
+        too_big = self._too_big(jobs)
         # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
         # is the same object), which not every driver binds.
         rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
                  "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
-                 "reducer": j.reducer} for j in jobs]
+                 "reducer": j.reducer} for j in jobs if j.id not in too_big]
+        if not rows:
+            return too_big
         try:
             self._insert(rows)
         except _INSERT_ERRORS as exc:
             if not _row_fault(exc):
                 raise QueueError(self._message(exc)) from exc
-            return self._isolate(rows, exc)
-        return {}
+            return {**too_big, **self._isolate(rows, exc)}
+        return too_big
+
+    def _too_big(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
+        """{id: why} for the jobs whose bytes alone exceed the database's statement limit."""
+        limit = self.statement_limit
+        if limit is None:
+            return {}
+        return {j.id: f"{self.name}: a job of {size} bytes is over the database's "
+                      f"max_allowed_packet ({limit} bytes); raise max_allowed_packet to store it"
+                for j in jobs
+                if (size := len(j.data) + len(j.unique) + len(j.function) + len(j.reducer))
+                > limit - STATEMENT_OVERHEAD}
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """INSERT ``rows`` in one transaction. Not getting a connection (the pool pings it first)

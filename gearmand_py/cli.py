@@ -1,8 +1,7 @@
 """The ``gearmand-py`` command: gearmand's command line, then the server.
 
 ``main`` parses the options (:mod:`gearmand_py.settings`), refuses the ones gearmand-py cannot
-honour yet (better than silently running without a persistent queue or TLS the user asked
-for), and hands the typed settings to the start-up sequence (:mod:`gearmand_py.process.startup`).
+honour (better than silently running without what the user asked for), and hands the typed settings to the start-up sequence (:mod:`gearmand_py.process.startup`).
 """
 
 from __future__ import annotations
@@ -11,23 +10,21 @@ import argparse
 import sys
 from typing import Sequence
 
-from gearmand_py.settings import (HTTP_PORT, PROG, SETTINGS, UNSUPPORTED_QUEUES, Config,
-                                  parse_args)
+from gearmand_py.settings import HTTP_PORT, PROG, Config, parse_args
+from queue_backends import registry
 
 
 def refused(settings: argparse.Namespace) -> list[str]:
-    """Why each option the user set (a value other than its default) cannot be honoured yet."""
+    """Why the options cannot be honoured: a protocol module gearmand-py lacks, --http-port
+    without -r http, a queue type gearmand-py lacks (Tokyo Cabinet)."""
     messages = []
-    for s in SETTINGS:
-        value = getattr(settings, s.name, s.default)
-        if not s.supported and value != s.default:
-            messages.append(f"{s.long_flag} is not supported yet")
     if settings.protocol not in (None, "http"):
         messages.append(f"Unknown protocol module : {settings.protocol}")  # gearmand's words
     elif settings.protocol is None and settings.http_port != HTTP_PORT:
         messages.append("--http-port needs -r http")
-    if settings.queue_type in UNSUPPORTED_QUEUES:
-        messages.append(f"--queue-type {settings.queue_type} is not supported yet")
+    queue = registry.find(settings.queue_type)
+    if queue is not None and queue.module is None:
+        messages.append(f"--queue-type {settings.queue_type}: {queue.unavailable}")
     return messages
 
 

@@ -19,6 +19,7 @@ from typing import IO, Any, Callable, Mapping, NoReturn, Sequence
 import configargparse
 
 from gearmand_py import __version__
+from queue_backends import registry
 
 GEARMAND_VERSION = "1.1.20"
 PROG = "gearmand-py"
@@ -38,22 +39,10 @@ DEFAULT_SSL_FILES = {
 #: gearmand's --verbose levels, most severe first.
 VERBOSE_LEVELS = ("FATAL", "ALERT", "CRITICAL", "ERROR", "WARNING", "NOTICE", "INFO", "DEBUG")
 
-#: Queue modules gearmand 1.1.20 (Debian build) knows; -q matches them case-insensitively.
-QUEUE_TYPES = ("builtin", "libmemcached", "libsqlite3", "postgres", "redis", "mysql")
-#: Short names gearmand-py also accepts for -q.
-QUEUE_ALIASES = ("sqlite", "postgresql")
-#: gearmand queue modules gearmand-py does not have (yet).
-UNSUPPORTED_QUEUES = ("libmemcached", "redis")
-
 # Help sections, named as gearmand names them in --help.
 GENERAL = "General options"
 HTTP = "HTTP"
 GEAR = "Gear"
-LIBMEMCACHED = "libmemcached"
-LIBSQLITE3 = "libsqlite3"
-POSTGRES = "Postgres"
-REDIS = "redis"
-MYSQL = "MySQL"
 ADDITIONS = "gearmand-py additions"
 
 
@@ -108,12 +97,13 @@ def _verbose_level(text: str) -> str:
 
 
 def _queue_type(text: str) -> str:
-    """gearmand looks queue modules up case-insensitively; store the lower-case name."""
-    name = text.lower()
-    if name not in QUEUE_TYPES + QUEUE_ALIASES:
-        raise argparse.ArgumentTypeError(
-            f"Unknown queue {text!r} (gearmand {GEARMAND_VERSION} has {', '.join(QUEUE_TYPES)})")
-    return name
+    """gearmand looks queue modules up case-insensitively; store the lower-case name. (A type
+    gearmand-py knows but cannot offer is refused at startup, with the other refusals.)"""
+    try:
+        registry.find(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text.lower()
 
 
 _port = _int_in(1, 65535, "a port is 1..65535")
@@ -142,8 +132,7 @@ class _DeprecatedV(argparse.Action):
 class Setting:
     """One option: its flags, value type and default exactly as gearmand has them.
 
-    ``supported=False`` marks options gearmand-py parses but refuses at startup (see
-    ``gearmand_py.cli``); turning one on is a change to that one field. ``hidden`` options are
+    ``hidden`` options are
     left out of --help and the sample config, as gearmand hides them. ``cli_only`` options make
     no sense inside a config file and are refused there.
     """
@@ -156,7 +145,6 @@ class Setting:
     action: str | type[argparse.Action] = "store"
     meta: str | None = None
     section: str = GENERAL
-    supported: bool = True
     hidden: bool = False
     cli_only: bool = False
 
@@ -173,6 +161,16 @@ class Setting:
 _KEEPALIVE_HELP = ("If keepalive is enabled, set the value for {opt} for systems that support it. "
                    "A value of -1 means that either the system does not support it or an error "
                    "occurred when trying to retrieve the default value.")
+
+def _queue_options() -> list[Setting]:
+    """The queue backends' options, as each backend declares them (``queue_backends.registry``),
+    in the backend's --help section."""
+    return [Setting(o.name, (o.flag,), o.help, default=o.default,
+                    type=_port if o.port else None,
+                    action="store" if o.meta else "store_true", meta=o.meta,
+                    section=backend.section)
+            for backend in registry.BACKENDS for o in backend.options]
+
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("backlog", ("-b", "--backlog"),
@@ -234,9 +232,8 @@ SETTINGS: tuple[Setting, ...] = (
             "work in the order of functions added by the worker.",
             default=False, action="store_true"),
     Setting("queue_type", ("-q", "--queue-type"),
-            "Persistent queue type to use: builtin (none), libsqlite3 (or sqlite), MySQL (or "
-            "mysql), Postgres (or postgres), in any case. libmemcached and redis are not "
-            "supported yet.",
+            f"Persistent queue type to use (any case): {registry.described_types()}. builtin "
+            "keeps jobs in memory only.",
             default="builtin", type=_queue_type, meta="TYPE"),
     Setting("config_file", ("--config-file",),
             "Read options from this file. Can be specified with '@name', too. A missing default "
@@ -291,42 +288,7 @@ SETTINGS: tuple[Setting, ...] = (
             "SSL key for certificate (PEM). Default: $GEARMAND_SERVER_KEY, else "
             f"{DEFAULT_SSL_FILES['ssl_key'][0]}.",
             meta="FILE", section=GEAR),
-    Setting("libmemcached_servers", ("--libmemcached-servers",),
-            "List of Memcached servers to use.",
-            meta="SERVERS", section=LIBMEMCACHED, supported=False),
-    Setting("libmemcached_prefix", ("--libmemcached-prefix",), "Prefix to use in memcached keys",
-            default="gear_", meta="PREFIX", section=LIBMEMCACHED, supported=False),
-    Setting("libsqlite3_db", ("--libsqlite3-db",), "Database file to use.",
-            meta="FILE", section=LIBSQLITE3),
-    Setting("store_queue_on_shutdown", ("--store-queue-on-shutdown",), "Store queue on shutdown.",
-            default=False, action="store_true", section=LIBSQLITE3),
-    Setting("libsqlite3_table", ("--libsqlite3-table",), "Table to use.",
-            default="gearman_queue", meta="TABLE", section=LIBSQLITE3),
-    Setting("libpq_conninfo", ("--libpq-conninfo",),
-            "PostgreSQL connection information string.",
-            meta="CONNINFO", section=POSTGRES),
-    Setting("libpq_table", ("--libpq-table",), "Table to use.",
-            default="queue", meta="TABLE", section=POSTGRES),
-    Setting("redis_server", ("--redis-server",), "Redis server",
-            meta="HOST", section=REDIS, supported=False),
-    Setting("redis_port", ("--redis-port",), "Redis server port/service",
-            meta="PORT", section=REDIS, supported=False),
-    Setting("redis_password", ("--redis-password",), "Redis server password/service",
-            meta="PASSWORD", section=REDIS, supported=False),
-    Setting("redis_prefix", ("--redis-prefix",), "Prefix to use in redis keys",
-            meta="PREFIX", section=REDIS, supported=False),
-    Setting("mysql_host", ("--mysql-host",), "MySQL host.",
-            default="localhost", meta="HOST", section=MYSQL),
-    Setting("mysql_port", ("--mysql-port",), "Port of server.",
-            default=3306, type=_port, meta="PORT", section=MYSQL),
-    Setting("mysql_user", ("--mysql-user",), "MySQL user.",
-            meta="USER", section=MYSQL),
-    Setting("mysql_password", ("--mysql-password",), "MySQL user password.",
-            meta="PASSWORD", section=MYSQL),
-    Setting("mysql_db", ("--mysql-db",), "MySQL database.",
-            meta="DATABASE", section=MYSQL),
-    Setting("mysql_table", ("--mysql-table",), "MySQL table name.",
-            default="gearman_queue", meta="TABLE", section=MYSQL),
+    *_queue_options(),
     Setting("queue_url", ("--queue-url",),
             "Any SQLAlchemy database URL for the persistent queue (e.g. "
             "postgresql://user@host/db); with -q builtin it turns persistence on, otherwise it "
@@ -343,7 +305,7 @@ SETTINGS: tuple[Setting, ...] = (
             default=64 * 1024 * 1024, type=_positive, meta="BYTES", section=ADDITIONS),
 )
 
-SECTIONS = (GENERAL, HTTP, GEAR, LIBMEMCACHED, LIBSQLITE3, POSTGRES, REDIS, MYSQL, ADDITIONS)
+SECTIONS = (GENERAL, HTTP, GEAR, *(b.section for b in registry.BACKENDS if b.options), ADDITIONS)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -425,12 +387,10 @@ def _open_config_file(path: str) -> IO[str]:
 
 
 def _describe(s: Setting, show_default: bool = True) -> str:
-    """The help text with its default and support status, for --help and the sample config."""
+    """The help text with its default, for --help and the sample config."""
     text = s.help
     if show_default and s.takes_value and s.default is not None:
         text += f" (default: {s.default})"
-    if not s.supported:
-        text += " [not supported yet]"
     return text
 
 
@@ -527,21 +487,23 @@ class TlsConfig:
 
 @dataclass(frozen=True)
 class QueueConfig:
-    """What the persistent queue backends read (``queue_backends.open_backend``)."""
+    """What the persistent queue backends read (``queue_backends.prepare``): the type, the URL,
+    and every backend's options by name (the backends declare them)."""
 
     queue_type: str
     queue_url: str | None
-    store_queue_on_shutdown: bool
-    libsqlite3_db: str | None
-    libsqlite3_table: str
-    libpq_conninfo: str | None
-    libpq_table: str
-    mysql_host: str
-    mysql_port: int
-    mysql_user: str | None
-    mysql_password: str | None
-    mysql_db: str | None
-    mysql_table: str
+    options: Mapping[str, Any]
+
+    @classmethod
+    def from_options(cls, options: argparse.Namespace) -> QueueConfig:
+        return cls(options.queue_type, options.queue_url,
+                   {o.name: getattr(options, o.name)
+                    for backend in registry.BACKENDS for o in backend.options})
+
+    @property
+    def store_queue_on_shutdown(self) -> bool:
+        """gearmand's SQLite option, which gearmand-py applies to every backend."""
+        return bool(self.options["store_queue_on_shutdown"])
 
 
 @dataclass(frozen=True)
@@ -603,7 +565,7 @@ class Config:
             tls=TlsConfig.from_options(options),
             network=_by_name(NetworkConfig, options),
             engine=_by_name(EngineConfig, options),
-            queue=_by_name(QueueConfig, options),
+            queue=QueueConfig.from_options(options),
             process=_by_name(ProcessConfig, options),
         )
 

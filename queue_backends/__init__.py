@@ -1,90 +1,77 @@
-"""Persistent queue backends and the registry that opens one from the server's settings.
+"""Persistent queue backends, opened from the server's settings through the registry.
 
-``-q/--queue-type`` takes gearmand's names (any case) or short aliases; ``--queue-url`` takes any
-SQLAlchemy URL. ``open_backend`` raises ValueError for bad settings and QueueError when the
-database cannot be opened or its table prepared; either message starts with the option that
-chose the database (``--queue-url: ...``, ``-q mysql: ...``), so startup can print it as it is.
+``-q/--queue-type`` takes gearmand's names (any case) or short aliases (``registry``);
+``--queue-url`` takes any SQLAlchemy URL. ``prepare`` and ``open_backend`` raise ValueError for
+bad settings (a missing driver included) and QueueError when the store cannot be opened; either
+message starts with the option that chose it (``--queue-url: ...``, ``-q mysql: ...``), so
+startup can print it as it is.
+
+Importing this package loads no driver: a backend's module is imported when it is prepared.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError
-
-from . import mysql, postgres, sqlite
-from .base import QueueBackend, QueueError, StoredJob
-from .sql import SqlQueue, create_engine
+from . import registry
+from .base import Prepared, PreparedQueue, QueueBackend, QueueError, StoredJob
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-__all__ = ["QUEUE_TYPES", "QueueBackend", "QueueError", "SqlQueue", "StoredJob", "database_file",
-           "connect", "open_backend", "queue_engine", "queue_type"]
-
-# Accepted -q names (lower case; matched case-insensitively) -> gearmand's name for the backend.
-QUEUE_TYPES: dict[str, str] = {
-    "builtin": "builtin",
-    "libsqlite3": "libsqlite3",
-    "sqlite": "libsqlite3",
-    "mysql": "MySQL",
-    "postgres": "Postgres",
-    "postgresql": "Postgres",
-}
-_MODULES = {"libsqlite3": sqlite, "MySQL": mysql, "Postgres": postgres}
-URL_DEFAULT_TABLE = "gearman_queue"  # for --queue-url dialects other than the three above
-
-
-def queue_type(name: str) -> str:
-    """gearmand's name for a ``-q`` value; ValueError naming the supported types otherwise."""
-    try:
-        return QUEUE_TYPES[name.lower()]
-    except KeyError:
-        raise ValueError(f"unsupported queue type {name!r}; gearmand-py supports "
-                         f"{_supported()} (any case)") from None
-
-
-def _supported() -> str:
-    """'builtin, libsqlite3 (or sqlite), ...' for error messages."""
-    names = []
-    for kind in dict.fromkeys(QUEUE_TYPES.values()):
-        aliases = [alias for alias, k in QUEUE_TYPES.items() if k == kind and alias != kind]
-        names.append(f"{kind} (or {', '.join(aliases)})" if aliases else kind)
-    return ", ".join(names)
+__all__ = ["PreparedQueue", "QueueBackend", "QueueError", "StoredJob", "open_backend", "prepare"]
 
 
 def open_backend(settings: QueueConfig) -> QueueBackend | None:
-    """The backend the settings ask for, opened and with its table ready; None for builtin (no
-    persistence) without --queue-url."""
-    target = queue_engine(settings)
-    return None if target is None else connect(settings, target)
-
-
-def queue_engine(settings: QueueConfig) -> tuple[Engine, str] | None:
-    """The engine and table the settings ask for, not connected yet; None for builtin (no
-    persistence) without --queue-url. A --queue-url chooses the database; -q may then be builtin
-    or must name the URL's kind. Making the engine loads the drivers, so -u makes it before
-    dropping root (the user may not be allowed to read them)."""
-    kind = queue_type(settings.queue_type)
-    url = settings.queue_url
-    if url:
-        with _blamed("--queue-url"):
-            return _url_engine(url, kind, settings)
-    if kind == "builtin":
+    """The backend the settings ask for, opened and ready; None for builtin (no persistence)
+    without --queue-url."""
+    prepared = prepare(settings)
+    if prepared is None:
         return None
-    module = _MODULES[kind]
-    with _blamed(f"-q {settings.queue_type}"):
-        return module.from_settings(settings), module.table(settings)
+    try:
+        return prepared.open()
+    except BaseException:
+        prepared.dispose()
+        raise
 
 
-def connect(settings: QueueConfig, target: tuple[Engine, str]) -> SqlQueue:
-    """The backend on ``queue_engine``'s engine: connected, its table ready (as the user the
-    server runs as)."""
-    with _blamed("--queue-url" if settings.queue_url else f"-q {settings.queue_type}"):
-        return SqlQueue(*target)
+def prepare(settings: QueueConfig) -> PreparedQueue | None:
+    """The backend the settings ask for, its driver loaded but nothing connected yet; None for
+    builtin without --queue-url. A --queue-url chooses the database; -q may then be builtin or
+    must name the URL's kind. -u prepares before dropping root (the user may not be allowed to
+    read the drivers) and opens after."""
+    option = "--queue-url" if settings.queue_url else f"-q {settings.queue_type}"
+    with _blamed(option):
+        backend = registry.find(settings.queue_type)
+        if settings.queue_url:
+            from .sql import prepare_url  # SQLAlchemy only for a URL
+            return _blamed_opening(option, prepare_url(settings, backend))
+        if backend is None:
+            return None
+        if backend.module is None:
+            raise ValueError(backend.unavailable)
+        try:
+            module = importlib.import_module(backend.module)
+        except ModuleNotFoundError as exc:
+            if not backend.extra or exc.name != backend.driver:
+                raise
+            raise ValueError(f"the {backend.display} queue needs the Python package "
+                             f"{backend.driver}: pip install 'gearmand-py[{backend.extra}]'"
+                             ) from None
+        return _blamed_opening(option, module.prepare(settings))
+
+
+def _blamed_opening(option: str, prepared: PreparedQueue) -> Prepared:
+    """``prepared``, whose open() errors start with the option that chose it."""
+
+    def opened() -> QueueBackend:
+        with _blamed(option):
+            return prepared.open()
+
+    return Prepared(opened, prepared.dispose, prepared.owned_file)
 
 
 @contextlib.contextmanager
@@ -97,32 +84,3 @@ def _blamed(option: str) -> Iterator[None]:
         raise QueueError(f"{option}: {exc}") from exc
     except ValueError as exc:
         raise ValueError(f"{option}: {exc}") from exc
-
-
-def database_file(settings: QueueConfig) -> str | None:
-    """The SQLite file the settings name, if any: -u hands it to the user before switching."""
-    if not settings.queue_url:
-        return settings.libsqlite3_db if queue_type(settings.queue_type) == "libsqlite3" else None
-    try:
-        url = make_url(settings.queue_url)
-    except (ArgumentError, ValueError):
-        return None  # open_backend says what is wrong with it
-    if url.get_backend_name() != "sqlite" or url.database in (None, "", ":memory:"):
-        return None
-    return url.database
-
-
-def _url_engine(text: str, kind: str, settings: QueueConfig) -> tuple[Engine, str]:
-    """--queue-url: the backend module matching the URL's dialect supplies timeouts and the
-    table option; other dialects get a plain engine and table ``gearman_queue``."""
-    try:
-        url = make_url(text)
-    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
-        raise ValueError(f"not a database URL ({exc})") from exc
-    backend = url.get_backend_name()
-    module = next((m for m in _MODULES.values() if backend in m.DIALECTS), None)
-    if kind != "builtin" and _MODULES[kind] is not module:
-        raise ValueError(f"a {backend} URL, but --queue-type is {kind}")
-    if module is None:
-        return create_engine(url), URL_DEFAULT_TABLE
-    return module.engine(url), module.table(settings)

@@ -8,7 +8,8 @@ other there).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 
@@ -61,3 +62,33 @@ class QueueBackend(Protocol):
 
     def close(self) -> None:
         """Release connections."""
+
+
+class PreparedQueue(Protocol):
+    """A backend made ready to open: drivers loaded and settings checked, nothing connected.
+    Startup prepares as root and opens after -u, as the user the server runs as."""
+
+    #: A file the backend keeps (SQLite's database), which -u hands to the user.
+    owned_file: str | None
+
+    def open(self) -> QueueBackend:
+        """Connect and prepare the store (ValueError for bad settings, QueueError when it
+        cannot be reached or prepared); the backend then owns what was prepared."""
+
+    def dispose(self) -> None:
+        """Release what was prepared without opening it (idempotent)."""
+
+
+@dataclass
+class Prepared:
+    """A PreparedQueue made of what its backend module hands over."""
+
+    opener: Callable[[], QueueBackend]
+    disposer: Callable[[], None]
+    owned_file: str | None = None
+
+    def open(self) -> QueueBackend:
+        return self.opener()
+
+    def dispose(self) -> None:
+        self.disposer()

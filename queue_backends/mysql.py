@@ -9,12 +9,13 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy.engine import URL, Engine
 
-from .sql import create_engine
+from .base import Prepared
+from .registry import MYSQL
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-DIALECTS = ("mysql", "mariadb")
 DEFAULT_SOCKET = "/run/mysqld/mysqld.sock"  # Debian's; libmysqlclient honours MYSQL_UNIX_PORT
 CONNECT_TIMEOUT = 5  # seconds
 # PyMySQL reads the server greeting without any timeout unless read_timeout is set, so a server
@@ -22,28 +23,29 @@ CONNECT_TIMEOUT = 5  # seconds
 IO_TIMEOUT = 60  # seconds per socket read/write; generous, the longest statement is the migration
 
 
-def table(settings: QueueConfig) -> str:
-    """``--mysql-table``."""
-    return settings.mysql_table
-
-
-def from_settings(settings: QueueConfig) -> Engine:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for gearmand's MySQL options. Like libmysqlclient, host ``localhost`` means the
     Unix socket (so e.g. unix_socket authentication works as it did for gearmand); use
     127.0.0.1 for TCP."""
-    if not settings.mysql_db:
+    options = settings.options
+    if not options["mysql_db"]:
         raise ValueError("needs --mysql-db NAME, the database that holds the queue table "
                          "(MySQL: No database selected)")
-    host = settings.mysql_host
+    host = options["mysql_host"]
     query = {}
     if host == "localhost":
         query["unix_socket"] = os.environ.get("MYSQL_UNIX_PORT", DEFAULT_SOCKET)
     url = URL.create(
-        "mysql+pymysql", host=host, port=settings.mysql_port,
-        username=settings.mysql_user or None,
-        password=settings.mysql_password or None,
-        database=settings.mysql_db, query=query)
-    return engine(url)
+        "mysql+pymysql", host=host, port=options["mysql_port"],
+        username=options["mysql_user"] or None,
+        password=options["mysql_password"] or None,
+        database=options["mysql_db"], query=query)
+    return url_target(url, settings)
+
+
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
+    """A MySQL URL (or gearmand's options made one), on ``--mysql-table``."""
+    return sql_target(engine(url), settings.options["mysql_table"], MYSQL.display)
 
 
 def engine(url: URL) -> Engine:
@@ -51,7 +53,7 @@ def engine(url: URL) -> Engine:
     without a driver gets PyMySQL (SQLAlchemy's default, mysqlclient, is not a dependency)."""
     if not url.database:
         raise ValueError(f"the URL names no database ({url.drivername}://USER@HOST/DATABASE)")
-    if url.drivername in DIALECTS:
+    if url.drivername in MYSQL.url_schemes:
         url = url.set(drivername=f"{url.drivername}+pymysql")
     defaults = {}
     if url.get_driver_name() in ("pymysql", "mysqldb"):

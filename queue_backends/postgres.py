@@ -11,37 +11,42 @@ import psycopg2
 from psycopg2.extensions import parse_dsn
 from sqlalchemy.engine import URL, Engine
 
-from .sql import create_engine
+from .base import Prepared
+from .registry import POSTGRES
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-# "postgres" is libpq's other URI scheme; SQLAlchemy knows only "postgresql".
-DIALECTS = ("postgresql", "postgres")
 CONNECT_TIMEOUT = 5  # seconds; libpq's connect_timeout covers the whole connection setup
 
 
-def table(settings: QueueConfig) -> str:
-    """``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL folds
-    it to lower case."""
-    return settings.libpq_table.lower()
-
-
-def from_settings(settings: QueueConfig) -> Engine:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for ``--libpq-conninfo``: parsed by libpq itself, then handed to psycopg2 as
     keyword arguments (so it is validated here, and a connect_timeout in it wins)."""
     try:
-        params = parse_dsn(settings.libpq_conninfo or "")
+        params = parse_dsn(settings.options["libpq_conninfo"] or "")
     except psycopg2.ProgrammingError as exc:
         raise ValueError(f"invalid --libpq-conninfo: {' '.join(str(exc).split())}") from exc
-    return engine(URL.create("postgresql+psycopg2"), params)
+    return _target(engine(URL.create("postgresql+psycopg2"), params), settings)
+
+
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
+    """A PostgreSQL URL, on ``--libpq-table``."""
+    return _target(engine(url), settings)
+
+
+def _target(prepared: Engine, settings: QueueConfig) -> Prepared:
+    """On ``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL
+    folds it to lower case."""
+    return sql_target(prepared, settings.options["libpq_table"].lower(), POSTGRES.display)
 
 
 def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:
     """An engine with a short connect timeout (libpq drivers). A URL without a driver gets
     psycopg2, the one gearmand-py ships and tests (SQLAlchemy 2.1's default is psycopg 3)."""
     backend, _, driver = url.drivername.partition("+")
-    if backend in DIALECTS:
+    if backend in POSTGRES.url_schemes:
         url = url.set(drivername=f"postgresql+{driver or 'psycopg2'}")
     defaults = {}
     if url.get_driver_name() in ("psycopg2", "psycopg"):

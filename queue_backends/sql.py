@@ -8,19 +8,26 @@ binary so any bytes a client sent round-trip exactly.
 from __future__ import annotations
 
 import contextlib
+import importlib
 from collections.abc import Generator, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
-from sqlalchemy.engine import URL, Dialect, Engine
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError
 
-from .base import QueueError, StoredJob
+from . import registry
+from .base import Prepared, QueueError, StoredJob
 from .migrate import prepare_table
+
+if TYPE_CHECKING:
+    from gearmand_py.settings import QueueConfig
 
 REPLAY_BATCH = 1000  # rows fetched per round trip while replaying (server-side cursor)
 DELETE_CHUNK = 1000  # ids per DELETE ... IN (...), well below every driver's parameter limit
-DISPLAY_NAMES = {"sqlite": "SQLite", "mysql": "MySQL", "mariadb": "MySQL", "postgresql": "Postgres"}
+STATEMENT_OVERHEAD = 1024  # bytes of an INSERT around one row's values
+URL_DEFAULT_TABLE = registry.GEARMAN_QUEUE  # for --queue-url dialects without a backend here
 
 # Drivers that send Python bytes as binary without a DBAPI Binary() wrapper.
 _NATIVE_BYTES_DRIVERS = frozenset({"pysqlite", "psycopg2", "pymysql"})
@@ -147,6 +154,38 @@ def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     return False
 
 
+def sql_target(engine: Engine, table: str, name: str, owned_file: str | None = None) -> Prepared:
+    """A prepared SQL backend: its engine (drivers loaded, not connected) and table."""
+    return Prepared(lambda: SqlQueue(engine, table, name), engine.dispose, owned_file)
+
+
+def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> Prepared:
+    """--queue-url: the backend matching the URL's dialect supplies timeouts and the table
+    option; other dialects get a plain engine and table ``gearman_queue``. ``chosen`` is what -q
+    names (None: builtin), which must then be the URL's kind."""
+    try:
+        url = make_url(settings.queue_url or "")
+    except (ArgumentError, ValueError) as exc:  # ValueError: e.g. a non-numeric port
+        raise ValueError(f"not a database URL ({exc})") from exc
+    scheme = url.get_backend_name()
+    backend = registry.by_scheme(scheme)
+    if chosen is not None and chosen is not backend:
+        raise ValueError(f"a {scheme} URL, but --queue-type is {chosen.name}")
+    if backend is None or backend.module is None:
+        return sql_target(create_engine(url), URL_DEFAULT_TABLE, scheme)
+    module = importlib.import_module(backend.module)
+    return module.url_target(url, settings)
+
+
+def _statement_limit(engine: Engine) -> int | None:
+    """MariaDB's/MySQL's max_allowed_packet, read at startup (a later SET GLOBAL is not seen),
+    None for databases without such a limit below gearmand-py's."""
+    if engine.dialect.name not in ("mysql", "mariadb"):
+        return None
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT @@max_allowed_packet").scalar_one())
+
+
 def _connect_once(engine: Engine) -> None:
     """Connect (the connection stays pooled for what follows). A driver checks its keyword
     arguments, which a URL's query supplies, only here, with TypeError or ValueError rather than
@@ -162,17 +201,18 @@ class SqlQueue:
     """The QueueBackend protocol on an SQLAlchemy engine; every method is one transaction, but
     ``add`` when it has to sort refused rows out."""
 
-    def __init__(self, engine: Engine, table: str) -> None:
+    def __init__(self, engine: Engine, table: str, name: str) -> None:
         """Take ownership of ``engine``; create ``table``, or convert gearmand's table of that
-        name (see ``migrate``). On failure the engine is disposed of and QueueError raised, or
+        name (see ``migrate``). ``name`` is the backend's, for messages. On failure the engine is disposed of and QueueError raised, or
         ValueError when the driver refused the connection options (say an unknown or malformed
         URL query parameter); their messages leave the naming of the settings to the caller."""
         self.engine = engine
-        self.name = DISPLAY_NAMES.get(engine.dialect.name, engine.dialect.name)
+        self.name = name
         self.table = queue_table(table)
         try:
             _connect_once(engine)
             prepare_table(engine, self.table)
+            self.statement_limit = _statement_limit(engine)
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
             raise QueueError(describe(exc)) from exc
@@ -193,21 +233,34 @@ class SqlQueue:
 
     def add(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
         """One executemany INSERT, committed before returning; only when it fails with what may
-        be a row's fault are the rows sorted out (``_isolate``)."""
-        if not jobs:
-            return {}
+        be a row's fault are the rows sorted out (``_isolate``). A job that cannot fit in one
+        statement is refused without being sent (MariaDB would drop the connection)."""
+        too_big = self._too_big(jobs)
         # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
         # is the same object), which not every driver binds.
         rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
                  "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
-                 "reducer": j.reducer} for j in jobs]
+                 "reducer": j.reducer} for j in jobs if j.id not in too_big]
+        if not rows:
+            return too_big
         try:
             self._insert(rows)
         except _INSERT_ERRORS as exc:
             if not _row_fault(exc):
                 raise QueueError(self._message(exc)) from exc
-            return self._isolate(rows, exc)
-        return {}
+            return {**too_big, **self._isolate(rows, exc)}
+        return too_big
+
+    def _too_big(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
+        """{id: why} for the jobs whose bytes alone exceed the database's statement limit."""
+        limit = self.statement_limit
+        if limit is None:
+            return {}
+        return {j.id: f"{self.name}: a job of {size} bytes is over the database's "
+                      f"max_allowed_packet ({limit} bytes); raise max_allowed_packet to store it"
+                for j in jobs
+                if (size := len(j.data) + len(j.unique) + len(j.function) + len(j.reducer))
+                > limit - STATEMENT_OVERHEAD}
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """INSERT ``rows`` in one transaction. Not getting a connection (the pool pings it first)

@@ -18,26 +18,28 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine
 
 from .base import QueueError
-from .sql import create_engine
+from .base import Prepared
+from .registry import SQLITE
+from .sql import create_engine, sql_target
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
 
-DIALECTS = ("sqlite",)
 BUSY_TIMEOUT = 6.0  # seconds: gearmand calls sqlite3_busy_timeout(6000)
 
 
-def table(settings: QueueConfig) -> str:
-    """``--libsqlite3-table``."""
-    return settings.libsqlite3_table
-
-
-def from_settings(settings: QueueConfig) -> Engine:
+def prepare(settings: QueueConfig) -> Prepared:
     """The engine for ``--libsqlite3-db`` (required, as in gearmand)."""
-    path = settings.libsqlite3_db
+    path = settings.options["libsqlite3_db"]
     if not path:
         raise ValueError("needs --libsqlite3-db FILE")
-    return engine(URL.create("sqlite", database=path))
+    return url_target(URL.create("sqlite", database=path), settings)
+
+
+def url_target(url: URL, settings: QueueConfig) -> Prepared:
+    """A SQLite URL, on ``--libsqlite3-table``; its file is handed to the -u user."""
+    owned = None if url.database in (None, "", ":memory:") else url.database
+    return sql_target(engine(url), settings.options["libsqlite3_table"], SQLITE.display, owned)
 
 
 def engine(url: URL) -> Engine:

@@ -70,14 +70,10 @@ UNSUPPORTED = [
     (["--protocol", "foo"], "Unknown protocol module : foo"),
     (["-r", "HTTP"], "Unknown protocol module : HTTP"),
     (["--http-port", "8081"], "--http-port needs -r http"),
-    (["-q", "redis"], "--queue-type redis is not supported yet"),
-    (["-q", "libmemcached"], "--queue-type libmemcached is not supported yet"),
-    (["--libmemcached-servers", "a:1"], "--libmemcached-servers is not supported yet"),
-    (["--libmemcached-prefix", "x_"], "--libmemcached-prefix is not supported yet"),
-    (["--redis-server", "r"], "--redis-server is not supported yet"),
-    (["--redis-port", "6379"], "--redis-port is not supported yet"),
-    (["--redis-password", "pw"], "--redis-password is not supported yet"),
-    (["--redis-prefix", "p"], "--redis-prefix is not supported yet"),
+    (["-q", "LibTokyoCabinet"], "--queue-type libtokyocabinet: gearmand-py has no Tokyo Cabinet "
+                                "queue (no maintained Python binding builds against "
+                                "libtokyocabinet; Debian's gearmand lacks it too); for a queue in "
+                                "a local file use -q libsqlite3 --libsqlite3-db FILE"),
 ]
 
 
@@ -93,9 +89,13 @@ def test_unsupported_refused_even_with_check_args(capsys, base):
 
 
 def test_every_refused_option_is_reported_at_once(capsys, base):
-    status, _, err = run_main(capsys, base + ["-r", "gopher", "-q", "redis"])
+    status, _, err = run_main(capsys, base + ["-r", "gopher", "-q", "libtokyocabinet"])
     assert status == 1
-    assert sorted(err.splitlines()) == ["gearmand-py: --queue-type redis is not supported yet",
+    assert sorted(err.splitlines()) == ["gearmand-py: --queue-type libtokyocabinet: gearmand-py "
+                                        "has no Tokyo Cabinet queue (no maintained Python "
+                                        "binding builds against libtokyocabinet; Debian's "
+                                        "gearmand lacks it too); for a queue in a local file use "
+                                        "-q libsqlite3 --libsqlite3-db FILE",
                                         "gearmand-py: Unknown protocol module : gopher"]
 
 

@@ -32,7 +32,7 @@ from tests.support.wire import Conn
 #: not read, as under /root).
 AS_NOBODY = """
 import encodings.idna, os, pwd, sqlite3
-import sqlalchemy.dialects.sqlite, gearmand_py.cli, gearmand_py.process.startup
+import sqlalchemy.dialects.sqlite, gearmand_py.cli, gearmand_py.process.startup, queue_backends.sqlite
 nobody = pwd.getpwnam("nobody")
 os.setgroups([])
 os.setgid(nobody.pw_gid)

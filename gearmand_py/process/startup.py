@@ -22,8 +22,6 @@ from contextlib import ExitStack
 from types import FrameType
 from typing import Any
 
-from sqlalchemy.engine import Engine
-
 from gearmand_py import logs
 from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd, tls
 from gearmand_py.process.errors import Interrupted, SetupError
@@ -31,7 +29,7 @@ from gearmand_py.process.pidfile import PidFile
 from gearmand_py.server.listener import Listener
 from gearmand_py.server.server import Hooks, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
-from queue_backends import QueueBackend, QueueError, connect, database_file, queue_engine
+from queue_backends import PreparedQueue, QueueBackend, QueueError, prepare
 
 log = logging.getLogger("gearmand_py.process")
 
@@ -113,11 +111,11 @@ class Startup:
                 return detached  # the parent: the child serves, or has said why not
             self.detached = detached
             self.report = detached.failed
-        queue = self._queue_engine()
+        queue = self._prepare_queue()
         if user is not None:
             files = [path for path in (process.log_file, process.pid_file)
                      if path not in ("stderr", "none")]
-            created = privileges.hand_over(user, files, database_file(config.queue))
+            created = privileges.hand_over(user, files, queue.owned_file if queue else None)
             if process.pid_file in created:  # written below; gone again if a step fails first
                 self.cleanup.callback(_remove_if_empty, process.pid_file)
             privileges.drop(user)
@@ -155,23 +153,23 @@ class Startup:
         self.cleanup.callback(listeners.close, bound)
         return bound
 
-    def _queue_engine(self) -> tuple[Engine, str] | None:
-        """The queue's engine, drivers loaded but not connected (before -u)."""
+    def _prepare_queue(self) -> PreparedQueue | None:
+        """The queue backend, drivers loaded but not connected (before -u)."""
         try:
-            target = queue_engine(self.config.queue)
+            prepared = prepare(self.config.queue)
         except (OSError, QueueError, ValueError) as exc:
             raise SetupError(str(exc)) from None
-        if target is not None:
+        if prepared is not None:
             # Disposing is idempotent: the backend and the server dispose of it too.
-            self.cleanup.callback(target[0].dispose)
-        return target
+            self.cleanup.callback(prepared.dispose)
+        return prepared
 
-    def _open_backend(self, target: tuple[Engine, str] | None) -> QueueBackend | None:
-        """Connect and prepare the table (as the user the server runs as)."""
-        if target is None:
+    def _open_backend(self, prepared: PreparedQueue | None) -> QueueBackend | None:
+        """Connect and prepare the store (as the user the server runs as)."""
+        if prepared is None:
             return None
         try:
-            return connect(self.config.queue, target)
+            return prepared.open()
         except (OSError, QueueError, ValueError) as exc:
             raise SetupError(str(exc)) from None
 

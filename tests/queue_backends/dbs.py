@@ -25,7 +25,8 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from gearmand_py.settings import Config, QueueConfig, parse_args
-from queue_backends import SqlQueue, open_backend
+from queue_backends import open_backend
+from queue_backends.sql import SqlQueue
 from queue_backends.migrate import NEW_SUFFIX, OLD_SUFFIX
 from queue_backends.sql import describe
 
@@ -45,8 +46,16 @@ _unreachable: dict[str, str] = {}  # kind -> reason, so a down service costs one
 
 def settings(**overrides: Any) -> QueueConfig:
     """The queue settings of a command line without options, with ``overrides``."""
-    parsed = Config.from_options(parse_args(["--config-file", os.devnull]))
-    return dataclasses.replace(parsed.queue, **overrides)
+    return replaced(Config.from_options(parse_args(["--config-file", os.devnull])).queue,
+                    **overrides)
+
+
+def replaced(queue: QueueConfig, **overrides: Any) -> QueueConfig:
+    """``queue`` with ``overrides`` of its fields (queue_type, queue_url) and backend options."""
+    fields = {name: overrides.pop(name) for name in ("queue_type", "queue_url")
+              if name in overrides}
+    assert set(overrides) <= set(queue.options), set(overrides) - set(queue.options)
+    return dataclasses.replace(queue, **fields, options={**queue.options, **overrides})
 
 
 @dataclass
@@ -90,7 +99,7 @@ class Database:
 
     def open(self, **overrides: Any) -> SqlQueue:
         """open_backend() on this database and table (closed again at teardown)."""
-        queue = open_backend(dataclasses.replace(self.settings, **overrides))
+        queue = open_backend(replaced(self.settings, **overrides))
         assert isinstance(queue, SqlQueue)
         self.opened.append(queue)
         return queue

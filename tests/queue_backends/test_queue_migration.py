@@ -9,7 +9,6 @@ import socket
 import struct
 import subprocess
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,6 @@ import sqlalchemy as sa
 
 from queue_backends import StoredJob
 from queue_backends.migrate import NEW_SUFFIX, OLD_SUFFIX
-from queue_backends.migrate import log as migrate_log
 from tests.queue_backends.dbs import PG_CONNINFO, Database, require
 
 GEARMAND = "/usr/sbin/gearmand"
@@ -49,32 +47,6 @@ ROWS = [
     (b"trailing ", b"fn", 1, b"", 0),
 ]
 NOT_UTF8 = (b"\xff\xfe", b"f\x80", 1, b"x", 0)  # only SQLite accepts these as text
-
-
-class Records(logging.Handler):
-    """Keeps the records it is given."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-
-@pytest.fixture
-def queue_log() -> Iterator[list[logging.LogRecord]]:
-    """Records of the migration's logger at WARNING and above. A handler on that logger itself:
-    gearmand_py.logs may have stopped propagation to the root logger (and caplog's handler)."""
-    handler = Records()
-    level = migrate_log.level
-    migrate_log.addHandler(handler)
-    migrate_log.setLevel(logging.WARNING)
-    try:
-        yield handler.records
-    finally:
-        migrate_log.removeHandler(handler)
-        migrate_log.setLevel(level)
 
 
 def converted(rows: list[tuple[bytes, bytes, int, bytes | None, int]]) -> list[tuple]:
@@ -155,7 +127,7 @@ JOB_CREATED = 8
 def gearmand_queue_options(db: Database) -> list[str]:
     """gearmand's options for the test's database and table."""
     if db.kind == "sqlite":
-        return ["-q", "libsqlite3", "--libsqlite3-db", db.settings.libsqlite3_db,
+        return ["-q", "libsqlite3", "--libsqlite3-db", db.settings.options["libsqlite3_db"],
                 "--libsqlite3-table", db.table]
     if db.kind == "mysql":
         return ["-q", "MySQL", "--mysql-host", "127.0.0.1", "--mysql-user", "root",

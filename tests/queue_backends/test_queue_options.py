@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 import queue_backends
-from queue_backends import QUEUE_TYPES, QueueError, SqlQueue, base, open_backend, queue_type
+from queue_backends import QueueError, base, open_backend, registry
+from queue_backends.sql import SqlQueue
 from tests.queue_backends.dbs import MYSQL_URL, PG_URL, Database, require, settings
 
 
@@ -23,17 +24,25 @@ def test_reexports_the_interface() -> None:
     ("libsqlite3", "libsqlite3"), ("LibSQLite3", "libsqlite3"), ("sqlite", "libsqlite3"),
     ("MySQL", "MySQL"), ("mysql", "MySQL"),
     ("Postgres", "Postgres"), ("postgres", "Postgres"), ("PostgreSQL", "Postgres"),
+    ("redis", "redis"), ("Redis", "redis"), ("libmemcached", "libmemcached"),
 ])
 def test_queue_type_names(name: str, kind: str) -> None:
-    assert name.lower() in QUEUE_TYPES
-    assert queue_type(name) == kind
+    found = registry.find(name)
+    assert (found.name if found else "builtin") == kind
 
 
-@pytest.mark.parametrize("name", ["redis", "libmemcached", "libdrizzle", "libtokyocabinet", ""])
-def test_unsupported_queue_type_names_the_supported_ones(name: str) -> None:
-    with pytest.raises(ValueError, match=r"builtin, libsqlite3 \(or sqlite\), MySQL \(or mysql\), "
-                                         r"Postgres \(or postgres, postgresql\)"):
+@pytest.mark.parametrize("name", ["libdrizzle", "tokyo", ""])
+def test_unknown_queue_type_names_the_known_ones(name: str) -> None:
+    with pytest.raises(ValueError, match=r"builtin, libmemcached, libsqlite3 \(or sqlite\), "
+                                         r"Postgres \(or postgres, postgresql\), redis, "
+                                         r"MySQL \(or mysql\), in any case\)$"):
         open_backend(settings(queue_type=name or "x"))
+
+
+def test_tokyo_cabinet_is_refused_naming_the_alternative() -> None:
+    with pytest.raises(ValueError, match=r"^-q libtokyocabinet: gearmand-py has no Tokyo Cabinet "
+                                         r"queue .* use -q libsqlite3 --libsqlite3-db FILE$"):
+        open_backend(settings(queue_type="libtokyocabinet"))
 
 
 def test_builtin_is_no_persistence() -> None:

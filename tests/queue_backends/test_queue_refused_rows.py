@@ -9,7 +9,8 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from queue_backends import QueueError, SqlQueue, mysql
+from queue_backends import QueueError, mysql
+from queue_backends.sql import SqlQueue
 from tests.queue_backends.dbs import SERVER_KINDS, Database
 from tests.queue_backends.test_queue_behaviour import job
 from tests.support.tcp_proxy import TcpProxy
@@ -59,12 +60,28 @@ def test_a_batch_of_refused_rows_stores_nothing(db: Database) -> None:
 
 
 @pytest.mark.parametrize("db", ["mysql"], indirect=True)
-def test_mysql_row_over_max_allowed_packet_fails_alone(db: Database) -> None:
-    """MariaDB drops the connection on such a statement; the database is still up, so that is
-    the row's fault, and the rows before and after it are stored."""
+def test_mysql_row_over_max_allowed_packet_fails_alone_unsent(db: Database) -> None:
+    """Checked against the server's max_allowed_packet before MariaDB drops the connection."""
     queue = db.open()
+    limit = db.sql("SELECT @@max_allowed_packet")[0][0]
     batch = [job(i) for i in range(1, 41)]
     batch[19] = job(20, data=b"x" * OVER_MAX_ALLOWED_PACKET)
+    refused = queue.add(batch)
+    assert refused == {20: f"MySQL: a job of {OVER_MAX_ALLOWED_PACKET + 5} bytes is over the "
+                           f"database's max_allowed_packet ({limit} bytes); raise "
+                           "max_allowed_packet to store it"}
+    assert stored_ids(queue) == [i for i in range(1, 41) if i != 20]
+
+
+@pytest.mark.parametrize("db", ["mysql"], indirect=True)
+def test_mysql_statement_over_max_allowed_packet_once_escaped_fails_alone(db: Database) -> None:
+    """Under the limit, but not once escaped (a NUL is sent as two bytes): MariaDB drops the
+    connection on that statement; the database is still up, so that is the row's fault, and
+    the rows before and after it are stored."""
+    queue = db.open()
+    limit = db.sql("SELECT @@max_allowed_packet")[0][0]
+    batch = [job(i) for i in range(1, 41)]
+    batch[19] = job(20, data=b"\0" * (limit * 3 // 4))
     refused = queue.add(batch)
     assert list(refused) == [20]
     assert refused[20].startswith("MySQL: (2006) MySQL server has gone away"), refused

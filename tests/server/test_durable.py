@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.queue_backends.kv import MemcachedServer, RedisServer, redis_client
 from tests.support.wire import Conn, encode
 from tests.support.prerequisites import require
 from tests.support.servers import ServerProcess, gearmand_available, start_server
@@ -50,10 +51,25 @@ def reachable(kind: str) -> str | None:
 @dataclass
 class Backend:
     kind: str
-    table: str
+    table: str  # or the Redis key prefix
     tmp: Path
+    redis: RedisServer | None = None  # a private one, appending to its AOF with fsync
+    memcached: MemcachedServer | None = None  # a private one (not durable: it is not killed)
+
+    @property
+    def address(self) -> tuple[str, int]:
+        """Where the database server listens."""
+        if self.redis is not None:
+            return ("127.0.0.1", self.redis.port)
+        return MYSQL if self.kind == "mysql" else POSTGRES
 
     def args(self, port: int | None = None) -> list[str]:
+        if self.memcached is not None:
+            return ["-q", "libmemcached", "--libmemcached-servers",
+                    f"127.0.0.1:{self.memcached.port}", "--libmemcached-prefix", self.table]
+        if self.redis is not None:
+            return ["-q", "redis", "--redis-server", "127.0.0.1", "--redis-port",
+                    str(port or self.redis.port), "--redis-prefix", self.table]
         if self.kind == "sqlite":
             return ["-q", "libsqlite3", "--libsqlite3-db", str(self.tmp / "queue.db"),
                     "--libsqlite3-table", self.table]
@@ -66,13 +82,31 @@ class Backend:
                 "connect_timeout=3", "--libpq-table", self.table]
 
     def rows(self) -> int:
+        if self.memcached is not None:
+            from pymemcache.client.base import Client
+
+            client = Client(("127.0.0.1", self.memcached.port))
+            try:
+                return int(client.stats()[b"curr_items"])
+            finally:
+                client.close()
+        if self.redis is not None:
+            client = redis_client(self.redis.port)
+            try:
+                return client.zcard(f"{self.table}:ids")
+            finally:
+                client.close()
         if self.kind == "sqlite":
             with sqlite3.connect(self.tmp / "queue.db") as db:
                 return db.execute(f"SELECT COUNT(*) FROM {self.table}").fetchone()[0]
         return self._query(f"SELECT COUNT(*) FROM {self.table}")[0][0]
 
     def drop(self) -> None:
-        if self.kind != "sqlite":
+        if self.memcached is not None:
+            self.memcached.kill()
+        if self.redis is not None:
+            self.redis.kill()
+        elif self.kind != "sqlite":
             self._query(f"DROP TABLE IF EXISTS {self.table}", commit=True)
 
     def _query(self, sql: str, commit: bool = False) -> list[tuple]:
@@ -94,12 +128,14 @@ class Backend:
             db.close()
 
 
-@pytest.fixture(params=["sqlite", "mysql", "postgres"])
+@pytest.fixture(params=["sqlite", "mysql", "postgres", "redis", "memcached"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
-    if request.param != "sqlite":
+    if request.param in ("mysql", "postgres"):
         why = reachable(request.param)
         require(why is None, why or "")
-    b = Backend(request.param, "gq_" + uuid.uuid4().hex[:12], tmp_path)
+    redis = RedisServer(tmp_path) if request.param == "redis" else None
+    memcached = MemcachedServer() if request.param == "memcached" else None
+    b = Backend(request.param, "gq_" + uuid.uuid4().hex[:12], tmp_path, redis, memcached)
     yield b
     b.drop()
 
@@ -167,6 +203,26 @@ def test_acknowledged_jobs_survive_kill_9_and_run_exactly_once(backend: Backend,
         server.stop()
 
 
+@pytest.mark.parametrize("backend", ["redis"], indirect=True)
+def test_redis_killed_with_the_server_keeps_every_acknowledged_job(backend: Backend) -> None:
+    """kill -9 of Redis (appendfsync always) as well as of gearmand-py, as a power cut would."""
+    assert backend.redis is not None
+    server = start_server("gearmand-py", ["-t", "4", *backend.args()])
+    client = Conn(server.address)
+    expected = [b"r%d" % i for i in range(50)]
+    for i, data in enumerate(expected):
+        submit_bg(client, "crash", ["", "-", f"u{i}"][i % 3], data)
+    server.proc.send_signal(signal.SIGKILL)
+    server.proc.wait(10)
+    backend.redis.restart()
+    restarted = start_server("gearmand-py", ["-t", "4", *backend.args()])
+    try:
+        assert drain(restarted, "crash", len(expected)) == expected
+    finally:
+        restarted.stop()
+        server.stop()
+
+
 def test_coalesced_and_foreground_submits_write_nothing(backend: Backend) -> None:
     server = start_server("gearmand-py", ["-t", "2", *backend.args()])
     try:
@@ -213,10 +269,9 @@ def test_status_of_replayed_epoch_job_and_reducer_kept(backend: Backend) -> None
         server.stop()
 
 
-@pytest.mark.parametrize("backend", ["mysql", "postgres"], indirect=True)
+@pytest.mark.parametrize("backend", ["mysql", "postgres", "redis"], indirect=True)
 def test_database_outage_fails_durable_submits_promptly_and_recovers(backend: Backend) -> None:
-    target = MYSQL if backend.kind == "mysql" else POSTGRES
-    proxy = TcpProxy(target)
+    proxy = TcpProxy(backend.address)
     proxy.up()
     server = start_server("gearmand-py", ["-t", "2", *backend.args(proxy.port)])
     try:

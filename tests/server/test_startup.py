@@ -236,7 +236,9 @@ def test_user_with_sqlite_in_a_fresh_directory_stores_jobs(shared_dir, threads):
 def test_user_when_not_root_is_refused_as_gearmand_refuses_it():
     """The server runs as nobody (its modules imported first, in case nobody cannot read the
     interpreter's libraries)."""
-    program = ("import os, sys; import gearmand_py.process.startup; from gearmand_py.cli import "
+    # locale: argparse's messages need it, and nothing else the server imports loads it.
+    program = ("import locale, os, sys; import gearmand_py.process.startup; "
+               "from gearmand_py.cli import "
                f"main; os.setgroups([]); os.setgid({NOBODY.pw_gid}); os.setuid({NOBODY.pw_uid}); "
                "sys.exit(main())")
     done = subprocess.run([sys.executable, "-c", program, "--config-file", os.devnull,

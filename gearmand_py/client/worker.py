@@ -32,6 +32,8 @@ class GearmanWorker:
 
     data_encoder = TextEncoder
     job_class = GearmanJob
+    #: GRAB_JOB_UNIQ, as python-gearman; GRAB_JOB_ALL also gets a reduce job's reducer.
+    grab_type = N.GRAB_JOB_UNIQ
 
     def __init__(self, host_list: Iterable[Any] | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT) -> None:
@@ -180,7 +182,7 @@ class GearmanWorker:
         self._turn += 1
         conn = awake[self._turn % len(awake)]
         try:
-            conn.send(N.GRAB_JOB_UNIQ)
+            conn.send(self.grab_type)
             self._grabbing = conn
         except ConnectionLost:
             self._lost(conn)
@@ -209,12 +211,12 @@ class GearmanWorker:
             self._grabbing = None
             self._awake[conn] = False
             conn.send(N.PRE_SLEEP)
-        elif ptype == N.JOB_ASSIGN_UNIQ:
+        elif ptype in (N.JOB_ASSIGN_UNIQ, N.JOB_ASSIGN_ALL):
             self._grabbing = None
-            decode = self.data_encoder.decode
-            handle, task, unique, data = args
+            handle, task, unique, *reducer, data = args
             job = self.job_class(conn, TextEncoder.decode(handle), self._task(task),
-                                 TextEncoder.decode(unique), decode(data))
+                                 TextEncoder.decode(unique), self.data_encoder.decode(data),
+                                 *map(TextEncoder.decode, reducer))
             self.on_job_execute(job)
             return True
         elif ptype != N.ERROR:

@@ -29,9 +29,10 @@ class SubmitRejected(GearmanError):
 
 
 class JobFailed(GearmanError):
-    """The worker failed the job (WORK_FAIL)."""
+    """The worker failed the job (WORK_FAIL); a task raises it to fail its job that way."""
 
-    def __init__(self, handle: str | None, message: str) -> None:
+    def __init__(self, handle: str | None = None,
+                 message: str = "the worker failed the job") -> None:
         super().__init__(f"{handle}: {message}")
         self.handle = handle
 

@@ -135,7 +135,7 @@ class _FutureClient(GearmanClient):
         elif ptype == N.WORK_EXCEPTION:
             future.set_exception(JobException(future.handle, request.exception))
         elif ptype == N.WORK_FAIL:
-            future.set_exception(JobFailed(future.handle, "the worker failed the job"))
+            future.set_exception(JobFailed(future.handle))
         elif ptype == N.ERROR:
             future.set_exception(SubmitRejected(request.exception))
         elif ptype == N.WORK_DATA:

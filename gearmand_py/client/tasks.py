@@ -1,9 +1,10 @@
 """``Worker``: the modern face of the worker library, a ``GearmanWorker`` with tasks registered
 by a decorator.
 
-A task is ``fn(job: Job) -> bytes | str | None``; what it returns is the result, and an
-exception it raises fails the job with WORK_EXCEPTION carrying ``"Type: message"`` (clients
-that did not ask for exceptions get WORK_FAIL from the server). The worker grabs with
+A task is ``fn(job: Job) -> bytes | str | None``; what it returns is the result. Raising
+``JobFailed`` fails the job with WORK_FAIL; any other exception fails it with WORK_EXCEPTION
+carrying ``"Type: message"`` (clients that did not ask for exceptions get WORK_FAIL from the
+server). The worker grabs with
 GRAB_JOB_ALL, so a reduce job's task sees its reducer and can hand its parts to it
 (``Job.reduce``). ``run`` works until ``stop`` or, in the main thread, SIGTERM or SIGINT: a
 signal while a job is held lets the job finish and its result go out first.
@@ -18,6 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import Any, overload
 
 from gearmand_py.client.connection import CONNECT_TIMEOUT
+from gearmand_py.client.errors import JobFailed
 from gearmand_py.client.jobs import BytesEncoder, GearmanJob, to_bytes
 from gearmand_py.client.submit import Client, Data
 from gearmand_py.client.worker import GearmanWorker
@@ -154,6 +156,9 @@ class Worker(GearmanWorker):
 
     def on_job_exception(self, current_job: GearmanJob, exc_info: Any) -> bool:
         _, exc, _ = exc_info
+        if isinstance(exc, JobFailed):
+            self.send_job_failure(current_job)
+            return False
         log.error("%s job %s failed", current_job.task, current_job.handle, exc_info=exc_info)
         # WORK_EXCEPTION alone: servers treat it as final (python-gearman's WORK_FAIL after it
         # only gets ERROR JOB_NOT_FOUND back).

@@ -181,7 +181,9 @@ class GearmanClient:
             for index in order:
                 try:
                     conn = self._pool.connection(index, force)
-                    waiting = self._waiting.get(conn) or self._greet(conn)
+                    waiting = self._waiting.get(conn)
+                    if waiting is None:
+                        waiting = self._greet(conn)
                     conn.send(*packet)
                 except ConnectionLost as exc:
                     errors.append(str(exc))

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 import pytest
 
 from gearmand_py.client import (
-    Client, Job, JobException, JobFailed, JobFuture, JobHandle, SubmitRejected, Worker,
+    Client, Job, JobException, JobFailed, JobFuture, JobHandle, JobStatus, SubmitRejected, Worker,
 )
 from gearmand_py.client.compat import GearmanAdminClient
 from tests.client.harness import hosts, worker_thread
@@ -136,8 +136,7 @@ def test_background_jobs_handles_and_status(server: ServerProcess) -> None:
         assert (queued.known, queued.running, queued.numerator, queued.denominator) == (
             True, False, 0, 0)
         with running(worker):
-            _wait(lambda: client.status(handle).running)
-            assert client.status(handle).numerator == 2
+            _wait(lambda: client.status(handle) == JobStatus(True, True, 2, 5))
             release.set()
             _wait(lambda: not client.status(handle).known)
 
@@ -241,7 +240,9 @@ def test_a_unique_coalesces_futures_into_one_job(server: ServerProcess) -> None:
         for client, future in zip((first, second), futures):
             _wait(lambda: client.wait([future], 0.05) or future.handle)
         release.set()
-        assert [futures[0].result(10), futures[1].result(10)] == [b"a", b"a"]
+        results = [futures[0].result(10), futures[1].result(10)]
+    # one job: the data of whichever submit the server saw first (they race on two connections)
+    assert results in ([b"a", b"a"], [b"b", b"b"])
     assert futures[0].handle == futures[1].handle
 
 

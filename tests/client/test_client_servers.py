@@ -124,8 +124,8 @@ def test_worker_reconnects_after_restart_and_takes_replayed_jobs(tmp_path: Path)
 
 
 def test_an_idle_worker_sleeps_until_noop() -> None:
-    """Against a scripted server socket: after NO_JOB the worker sends PRE_SLEEP and then
-    nothing at all until NOOP, which makes it grab again."""
+    """Against a scripted server socket: after NO_JOB, and after each job, the worker sends
+    PRE_SLEEP and then nothing at all until NOOP, which makes it grab again."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -147,6 +147,9 @@ def test_an_idle_worker_sleeps_until_noop() -> None:
                 conn.sendall(encode(N.NOOP))
                 assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
                 conn.sendall(encode(N.JOB_ASSIGN_UNIQ, b"H:x:1", b"sleepy", b"u", b"data"))
+                # after a job the worker sleeps again, the result and PRE_SLEEP in one write
                 assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:1", b"data")),
-                                                   (N.GRAB_JOB_UNIQ, ())]
+                                                   (N.PRE_SLEEP, ())]
+                conn.sendall(encode(N.NOOP))
+                assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
 

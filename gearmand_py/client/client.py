@@ -91,7 +91,7 @@ class GearmanClient:
         ``poll_timeout``; then ``timed_out`` says which did not get that far."""
         deadline = None if poll_timeout is None else time.monotonic() + poll_timeout
         for request in job_requests:
-            self._send(request)
+            self.send_request(request)
         self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
         if wait_until_complete and _remaining(deadline) != 0.0:
             self.wait_until_jobs_completed(job_requests, _remaining(deadline))
@@ -101,7 +101,7 @@ class GearmanClient:
                                  poll_timeout: float | None = None) -> list[GearmanJobRequest]:
         def pending(request: GearmanJobRequest) -> bool:
             return request.state == JOB_PENDING
-        self._poll(lambda: not any(map(pending, job_requests)), poll_timeout)
+        self.poll_until(lambda: not any(map(pending, job_requests)), poll_timeout)
         for request in job_requests:
             request.timed_out = pending(request)
         return list(job_requests)
@@ -110,7 +110,7 @@ class GearmanClient:
                                   poll_timeout: float | None = None) -> list[GearmanJobRequest]:
         def waiting(request: GearmanJobRequest) -> bool:
             return not request.complete and request.state != JOB_UNKNOWN
-        self._poll(lambda: not any(map(waiting, job_requests)), poll_timeout)
+        self.poll_until(lambda: not any(map(waiting, job_requests)), poll_timeout)
         for request in job_requests:
             request.timed_out = not request.complete
         return list(job_requests)
@@ -140,7 +140,7 @@ class GearmanClient:
         def stale(request: GearmanJobRequest) -> bool:
             status = request.status
             return status.get("time_received") == status.get("last_time_received")
-        self._poll(lambda: not any(stale(r) for r in asked if r.state != JOB_UNKNOWN),
+        self.poll_until(lambda: not any(stale(r) for r in asked if r.state != JOB_UNKNOWN),
                    poll_timeout)
         for request in job_requests:
             request.timed_out = stale(request)
@@ -168,9 +168,9 @@ class GearmanClient:
         return self.job_request_class(gearman_job, job.get("priority", PRIORITY_NONE),
                                       background, max_retries + 1)
 
-    def _send(self, request: GearmanJobRequest) -> None:
-        """Send ``request`` to its server, or fail over to the next ones; servers in their
-        backoff delay are tried last rather than not at all."""
+    def send_request(self, request: GearmanJobRequest) -> None:
+        """Send ``request`` to its server, or fail over to the next ones, without waiting for
+        the reply; servers in their backoff delay are tried last rather than not at all."""
         job = request.job
         unique = to_bytes(job.unique)
         packet = (request.submit_type, to_bytes(job.task), unique, *request.submit_fields,
@@ -205,7 +205,7 @@ class GearmanClient:
         self._waiting[conn] = waiting
         return waiting
 
-    def _poll(self, done: Callable[[], bool], timeout: float | None) -> None:
+    def poll_until(self, done: Callable[[], bool], timeout: float | None) -> None:
         """Read from every connection that owes us something until ``done()`` or ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not done():
@@ -233,7 +233,7 @@ class GearmanClient:
             request.state = JOB_UNKNOWN
             if request.connection_attempts < request.max_connection_attempts:
                 try:
-                    self._send(request)
+                    self.send_request(request)
                 except ServerUnavailable:
                     pass
             if request.state == JOB_UNKNOWN:

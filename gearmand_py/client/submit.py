@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, overload
 
-from gearmand_py.client.client import GearmanClient, _remaining
+from gearmand_py.client.client import GearmanClient
 from gearmand_py.client.connection import CONNECT_TIMEOUT
 from gearmand_py.client.errors import (
     ConnectionLost, JobException, JobFailed, SubmitRejected,
@@ -193,7 +193,7 @@ class Client:
         job = GearmanJob(None, None, function, unique, to_bytes(data))
         request = _Request(job, _PRIORITIES[priority], background, max_retries + 1,
                            _wire(background, at, reducer), future)
-        self._core._send(request)
+        self._core.send_request(request)
         if future is not None:
             return future
         self._core.wait_until_jobs_accepted([request], timeout)
@@ -223,7 +223,7 @@ class Client:
 
     def wait(self, futures: Sequence[JobFuture], timeout: float | None = None) -> bool:
         """Do I/O until every future is done or ``timeout`` passes; True if all are done."""
-        self._core._poll(lambda: all(f.done() for f in futures), timeout)
+        self._core.poll_until(lambda: all(f.done() for f in futures), timeout)
         return all(f.done() for f in futures)
 
     def as_completed(self, futures: Iterable[JobFuture], timeout: float | None = None,
@@ -232,13 +232,12 @@ class Client:
         pending = list(futures)
         deadline = None if timeout is None else time.monotonic() + timeout
         while pending:
-            done = [f for f in pending if f.done()]
-            if not done:
-                if _remaining(deadline) == 0.0:
+            if not any(f.done() for f in pending):
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                self._core.poll_until(lambda: any(f.done() for f in pending), left)
+                if not any(f.done() for f in pending):
                     raise TimeoutError(f"{len(pending)} jobs not done in time")
-                self._core._poll(lambda: any(f.done() for f in pending), _remaining(deadline))
-                continue
-            for future in done:
+            for future in [f for f in pending if f.done()]:
                 pending.remove(future)
                 yield future
 

@@ -89,7 +89,6 @@ class Worker(GearmanWorker):
                  connect_timeout: float = CONNECT_TIMEOUT) -> None:
         super().__init__(servers, connect_timeout)
         self._stop = threading.Event()
-        self._holding = False
         self._reduce_client: Client | None = None
         if client_id is not None:
             self.set_client_id(client_id)
@@ -144,13 +143,6 @@ class Worker(GearmanWorker):
 
     # ---- GearmanWorker's hooks -----------------------------------------------------------------
 
-    def on_job_execute(self, current_job: GearmanJob) -> bool:
-        self._holding = True
-        try:
-            return super().on_job_execute(current_job)
-        finally:
-            self._holding = False
-
     def on_job_complete(self, current_job: GearmanJob, job_result: Any) -> bool:
         return super().on_job_complete(current_job, b"" if job_result is None else job_result)
 
@@ -173,5 +165,5 @@ class Worker(GearmanWorker):
 
     def _on_signal(self, signum: int, frame: Any) -> None:
         self._stop.set()
-        if not self._holding:
+        if not self.holding_job:
             raise _Stop()

@@ -94,6 +94,12 @@ class GearmanWorker:
                 break
         self.shutdown()
 
+    @property
+    def holding_job(self) -> bool:
+        """Whether a job is running (its task is on the stack); a stop signal handler reads it
+        to let the job finish."""
+        return self._running_on is not None
+
     def after_poll(self, any_activity: bool) -> bool:
         """Override: return False to leave ``work``."""
         return True

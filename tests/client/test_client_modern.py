@@ -18,30 +18,15 @@ from gearmand_py.client import (
     Client, Job, JobException, JobFailed, JobFuture, JobHandle, JobStatus, SubmitRejected, Worker,
 )
 from gearmand_py.client.compat import GearmanAdminClient
-from tests.client.harness import hosts, worker_thread
+from tests.client.harness import hosts, in_thread, worker_thread
 from tests.support.servers import ServerProcess
 
 
 @contextmanager
 def running(worker: Worker) -> Iterator[Worker]:
     """``worker.run()`` in a thread until the block ends."""
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            worker.run()
-        except BaseException as exc:  # reported by the test, not lost in the thread
-            failure.append(exc)
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    try:
+    with in_thread(worker.run, worker.stop):
         yield worker
-    finally:
-        worker.stop()
-        thread.join(10)
-        assert not thread.is_alive(), "worker did not stop"
-        if failure:
-            raise failure[0]
 
 
 def test_decorated_tasks_and_futures(server: ServerProcess) -> None:

@@ -2,10 +2,15 @@
 
 Per server the worker is awake (it may have jobs there) or asleep (it sent PRE_SLEEP and waits
 for NOOP), so an idle worker sends nothing: no polling. It holds one job at a time, so at most
-one GRAB is outstanding, taken from the awake servers in turn. As python-gearman does, it sleeps
-after each job: the job's last packet and PRE_SLEEP go out in one write, and the server answers
-with NOOP at once if it has more work. Per job that is two writes and two reads for the worker
-(GRAB, then WORK_COMPLETE + PRE_SLEEP) instead of three of each through NO_JOB. A server that goes away is
+one GRAB is outstanding, taken from the awake servers in turn.
+
+After a job the worker either sleeps at once (the job's last packet and PRE_SLEEP in one write,
+as python-gearman sleeps after each job; the server sends NOOP if it has more) or grabs again
+(the last packet and GRAB in one write). Sleeping costs the least when jobs come one at a time
+(two writes and two wake-ups per job, against three through NO_JOB); grabbing when jobs wait in
+the queue (one of each, against two through NOOP). So the worker grabs again while its grabs
+after a job get jobs, sleeps after a job once one got NO_JOB, and tries a grab again every
+``PROBE_EVERY`` jobs to notice a queue building up. A server that goes away is
 reconnected with the pool's backoff and registered again; the others keep working meanwhile.
 """
 
@@ -26,6 +31,7 @@ from gearmand_py.protocol.events import Packet
 from gearmand_py.protocol.packets import NUMBERS
 
 POLL_TIMEOUT_IN_SECONDS = 60.0
+PROBE_EVERY = 8
 N = NUMBERS
 Task = Callable[["GearmanWorker", GearmanJob], Any]
 
@@ -48,9 +54,15 @@ class GearmanWorker:
         self._grabbing: Connection | None = None
         self._turn = 0
         #: While a job from this connection runs: its final packet (WORK_COMPLETE, WORK_FAIL,
-        #: WORK_EXCEPTION), held to go out with PRE_SLEEP.
+        #: WORK_EXCEPTION), held to go out with PRE_SLEEP or the next GRAB.
         self._running_on: Connection | None = None
         self._final: list[bytes] = []
+        #: A finished job's final packets waiting for the next GRAB, and on which connection.
+        self._unsent: tuple[Connection, bytes] | None = None
+        #: Whether grabbing right after a job gets jobs; whether the outstanding GRAB is one.
+        self._streak = True
+        self._grab_after_job = False
+        self._jobs_since_probe = 0
 
     # ---- python-gearman's public methods ------------------------------------------------------
 
@@ -151,6 +163,10 @@ class GearmanWorker:
         return True
 
     def shutdown(self) -> None:
+        """Send a finished job's result if it is still held, then close every connection."""
+        if self._unsent is not None:
+            self._send_or_lose(*self._unsent)
+            self._unsent = None
         self._pool.close()
         self._awake.clear()
         self._grabbing = None
@@ -187,21 +203,35 @@ class GearmanWorker:
                 self._lost(conn)
 
     def _grab(self) -> None:
-        """With no GRAB outstanding, send one to the next awake server."""
-        if self._grabbing is not None:
-            return
+        """With no GRAB outstanding, send one to the next awake server, in one write with a
+        finished job's final packets when they go to the same server; send those anyway."""
+        unsent, self._unsent = self._unsent, None
         awake = [conn for conn, is_awake in self._awake.items() if is_awake]
-        if not awake:
-            return
-        self._turn += 1
-        conn = awake[self._turn % len(awake)]
-        try:
-            conn.send(self.grab_type)
+        conn = None
+        if self._grabbing is None and awake:
+            self._turn += 1
+            conn = awake[self._turn % len(awake)]
+        head = b""
+        if unsent is not None:
+            if unsent[0] is conn:
+                head = unsent[1]
+            else:
+                self._send_or_lose(*unsent)
+        self._grab_after_job = unsent is not None and conn is not None
+        if conn is not None and self._send_or_lose(conn, head + encode_request(self.grab_type)):
             self._grabbing = conn
+
+    def _send_or_lose(self, conn: Connection, data: bytes) -> bool:
+        try:
+            conn.send_raw(data)
+            return True
         except ConnectionLost:
             self._lost(conn)
+            return False
 
     def _lost(self, conn: Connection) -> None:
+        if self._unsent is not None and self._unsent[0] is conn:
+            self._unsent = None
         self._pool.lost(conn)
         self._awake.pop(conn, None)
         if self._grabbing is conn:
@@ -224,9 +254,13 @@ class GearmanWorker:
         elif ptype == N.NO_JOB:
             self._grabbing = None
             self._awake[conn] = False
+            if self._grab_after_job:
+                self._streak = False
             conn.send(N.PRE_SLEEP)
         elif ptype in (N.JOB_ASSIGN_UNIQ, N.JOB_ASSIGN_ALL):
             self._grabbing = None
+            if self._grab_after_job:
+                self._streak = True
             handle, task, unique, *reducer, data = args
             job = self.job_class(conn, TextEncoder.decode(handle), self._task(task),
                                  TextEncoder.decode(unique), self.data_encoder.decode(data),
@@ -236,9 +270,14 @@ class GearmanWorker:
                 self.on_job_execute(job)
             finally:
                 self._running_on = None
-                final, self._final = self._final, []
-                conn.send_raw(b"".join(final) + encode_request(N.PRE_SLEEP))
-                self._awake[conn] = False
+                final, self._final = b"".join(self._final), []
+                self._jobs_since_probe += 1
+                if self._streak or self._jobs_since_probe >= PROBE_EVERY:
+                    self._jobs_since_probe = 0
+                    self._unsent = (conn, final)  # goes out with the next GRAB
+                else:
+                    conn.send_raw(final + encode_request(N.PRE_SLEEP))
+                    self._awake[conn] = False
             return True
         elif ptype != N.ERROR:
             raise ProtocolError(f"{conn.address} sent unexpected packet type {ptype}")

@@ -124,8 +124,9 @@ def test_worker_reconnects_after_restart_and_takes_replayed_jobs(tmp_path: Path)
 
 
 def test_an_idle_worker_sleeps_until_noop() -> None:
-    """Against a scripted server socket: after NO_JOB, and after each job, the worker sends
-    PRE_SLEEP and then nothing at all until NOOP, which makes it grab again."""
+    """Against a scripted server socket: after NO_JOB the worker sends PRE_SLEEP and then
+    nothing at all until NOOP, which makes it grab again. After a job it grabs again (result
+    and GRAB in one write) until such a grab finds nothing; then it sleeps after each job."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -147,9 +148,18 @@ def test_an_idle_worker_sleeps_until_noop() -> None:
                 conn.sendall(encode(N.NOOP))
                 assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
                 conn.sendall(encode(N.JOB_ASSIGN_UNIQ, b"H:x:1", b"sleepy", b"u", b"data"))
-                # after a job the worker sleeps again, the result and PRE_SLEEP in one write
+                # the first job's result goes out with a GRAB; that one finds nothing...
                 assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:1", b"data")),
-                                                   (N.PRE_SLEEP, ())]
+                                                   (N.GRAB_JOB_UNIQ, ())]
+                conn.sendall(encode(N.NO_JOB))
+                assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
                 conn.sendall(encode(N.NOOP))
                 assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
+                conn.sendall(encode(N.JOB_ASSIGN_UNIQ, b"H:x:2", b"sleepy", b"u2", b"more"))
+                # ...so after the next job the worker sleeps at once: result and PRE_SLEEP
+                assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:2", b"more")),
+                                                   (N.PRE_SLEEP, ())]
+                conn.settimeout(1.0)
+                with pytest.raises(TimeoutError):
+                    conn.recv(100)
 

@@ -115,7 +115,6 @@ class Worker(GearmanWorker):
     def run(self) -> None:
         """Take and run jobs until ``stop`` is called or (main thread only) SIGTERM or SIGINT
         arrives; then close the connections."""
-        self._stop.clear()
         main = threading.current_thread() is threading.main_thread()
         previous = {sig: signal.signal(sig, self._on_signal) for sig in STOP_SIGNALS} \
             if main else {}
@@ -124,6 +123,7 @@ class Worker(GearmanWorker):
         except _Stop:
             self.shutdown()
         finally:
+            self._stop.clear()  # here, not first: a stop() asked before run began still ends it
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
             if self._reduce_client is not None:

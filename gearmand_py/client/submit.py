@@ -223,8 +223,15 @@ class Client:
 
     def wait(self, futures: Sequence[JobFuture], timeout: float | None = None) -> bool:
         """Do I/O until every future is done or ``timeout`` passes; True if all are done."""
-        self._core.poll_until(lambda: all(f.done() for f in futures), timeout)
-        return all(f.done() for f in futures)
+        checked = 0  # futures[:checked] are done: each is asked once, not after every packet
+
+        def all_done() -> bool:
+            nonlocal checked
+            while checked < len(futures) and futures[checked].done():
+                checked += 1
+            return checked == len(futures)
+        self._core.poll_until(all_done, timeout)
+        return all_done()
 
     def as_completed(self, futures: Iterable[JobFuture], timeout: float | None = None,
                      ) -> Iterator[JobFuture]:

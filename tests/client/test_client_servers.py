@@ -157,21 +157,23 @@ def test_an_idle_worker_sleeps_until_noop() -> None:
                 assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
                 conn.sendall(encode(N.NOOP))
                 assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
-                # ...so after the next jobs the worker sleeps at once: result and PRE_SLEEP
-                for job in range(2, PROBE_EVERY + 1):
-                    handle = b"H:x:%d" % job
+
+                def after_job(number: int) -> int:
+                    """Assign job ``number``; what the worker sends after its result."""
+                    handle = b"H:x:%d" % number
                     conn.sendall(encode(N.JOB_ASSIGN_UNIQ, handle, b"sleepy", handle, b"more"))
-                    assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (handle, b"more")),
-                                                       (N.PRE_SLEEP, ())]
+                    complete, after = read_events(conn, decoder, 2)
+                    assert complete == (N.WORK_COMPLETE, (handle, b"more"))
+                    return after[0]
+                # ...so after the next jobs the worker sleeps at once: result and PRE_SLEEP
+                for number in range(2, PROBE_EVERY + 1):
+                    assert after_job(number) == N.PRE_SLEEP
                     conn.sendall(encode(N.NOOP))
                     assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
                 # until every PROBE_EVERY jobs it tries a grab again; that one gets a job, so it
                 # keeps grabbing after jobs
-                for job in range(PROBE_EVERY + 1, PROBE_EVERY + 3):
-                    handle = b"H:x:%d" % job
-                    conn.sendall(encode(N.JOB_ASSIGN_UNIQ, handle, b"sleepy", handle, b"more"))
-                    assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (handle, b"more")),
-                                                       (N.GRAB_JOB_UNIQ, ())]
+                assert [after_job(PROBE_EVERY + 1), after_job(PROBE_EVERY + 2)] == [
+                    N.GRAB_JOB_UNIQ, N.GRAB_JOB_UNIQ]
                 conn.sendall(encode(N.NO_JOB))
                 assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
                 conn.settimeout(1.0)

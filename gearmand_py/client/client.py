@@ -23,6 +23,7 @@ from gearmand_py.client.jobs import (
 )
 from gearmand_py.client.pool import Pool
 from gearmand_py.client.servers import order_for, parse_addresses
+from gearmand_py.protocol.codec import encode_request
 from gearmand_py.protocol.events import Packet
 from gearmand_py.protocol.numbers import atoi
 from gearmand_py.protocol.packets import NUMBERS
@@ -39,6 +40,9 @@ class _Waiting:
     accepting: collections.deque[GearmanJobRequest] = field(default_factory=collections.deque)
     running: dict[bytes, GearmanJobRequest] = field(default_factory=dict)
     statuses: dict[bytes, list[GearmanJobRequest]] = field(default_factory=dict)
+    #: OPTION_REQs sent when the connection opened and not answered yet; they are answered
+    #: before anything sent after them.
+    options: int = 0
 
     def __bool__(self) -> bool:
         return bool(self.accepting or self.running or self.statuses)
@@ -50,6 +54,9 @@ class GearmanClient:
     data_encoder = TextEncoder
     job_class = GearmanJob
     job_request_class = GearmanJobRequest
+    #: OPTION_REQ names sent on every new connection before its first request (python-gearman
+    #: sends none).
+    connection_options: tuple[bytes, ...] = ()
 
     def __init__(self, host_list: Iterable[Any] | None = None,
                  random_unique_bytes: int = RANDOM_UNIQUE_BYTES,
@@ -84,7 +91,7 @@ class GearmanClient:
         ``poll_timeout``; then ``timed_out`` says which did not get that far."""
         deadline = None if poll_timeout is None else time.monotonic() + poll_timeout
         for request in job_requests:
-            self._send(request)
+            self.send_request(request)
         self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
         if wait_until_complete and _remaining(deadline) != 0.0:
             self.wait_until_jobs_completed(job_requests, _remaining(deadline))
@@ -94,7 +101,7 @@ class GearmanClient:
                                  poll_timeout: float | None = None) -> list[GearmanJobRequest]:
         def pending(request: GearmanJobRequest) -> bool:
             return request.state == JOB_PENDING
-        self._poll(lambda: not any(map(pending, job_requests)), poll_timeout)
+        self.poll_until(lambda: not any(map(pending, job_requests)), poll_timeout)
         for request in job_requests:
             request.timed_out = pending(request)
         return list(job_requests)
@@ -103,7 +110,7 @@ class GearmanClient:
                                   poll_timeout: float | None = None) -> list[GearmanJobRequest]:
         def waiting(request: GearmanJobRequest) -> bool:
             return not request.complete and request.state != JOB_UNKNOWN
-        self._poll(lambda: not any(map(waiting, job_requests)), poll_timeout)
+        self.poll_until(lambda: not any(map(waiting, job_requests)), poll_timeout)
         for request in job_requests:
             request.timed_out = not request.complete
         return list(job_requests)
@@ -133,15 +140,19 @@ class GearmanClient:
         def stale(request: GearmanJobRequest) -> bool:
             status = request.status
             return status.get("time_received") == status.get("last_time_received")
-        self._poll(lambda: not any(stale(r) for r in asked if r.state != JOB_UNKNOWN),
+        self.poll_until(lambda: not any(stale(r) for r in asked if r.state != JOB_UNKNOWN),
                    poll_timeout)
         for request in job_requests:
             request.timed_out = stale(request)
         return list(job_requests)
 
     def on_job_packet(self, request: GearmanJobRequest, ptype: int, args: Any) -> None:
-        """Override to act on a request's JOB_CREATED and WORK_* packets as they arrive (the
-        request is already updated); gearman-py prints them the moment libgearman would."""
+        """Override to act on a request's JOB_CREATED, ERROR and WORK_* packets as they arrive
+        (the request is already updated); gearman-py prints them the moment libgearman would."""
+
+    def on_request_lost(self, request: GearmanJobRequest) -> None:
+        """Override to act on a request whose connection was lost with no retry left (its state
+        is back to ``JOB_UNKNOWN``)."""
 
     def shutdown(self) -> None:
         """Close every connection."""
@@ -157,12 +168,12 @@ class GearmanClient:
         return self.job_request_class(gearman_job, job.get("priority", PRIORITY_NONE),
                                       background, max_retries + 1)
 
-    def _send(self, request: GearmanJobRequest) -> None:
-        """Send ``request`` to its server, or fail over to the next ones; servers in their
-        backoff delay are tried last rather than not at all."""
+    def send_request(self, request: GearmanJobRequest) -> None:
+        """Send ``request`` to its server, or fail over to the next ones, without waiting for
+        the reply; servers in their backoff delay are tried last rather than not at all."""
         job = request.job
         unique = to_bytes(job.unique)
-        packet = (request.submit_type, to_bytes(job.task), unique,
+        packet = (request.submit_type, to_bytes(job.task), unique, *request.submit_fields,
                   self.data_encoder.encode(job.data))
         order = order_for(unique, len(self._pool))
         errors = []
@@ -170,6 +181,9 @@ class GearmanClient:
             for index in order:
                 try:
                     conn = self._pool.connection(index, force)
+                    waiting = self._waiting.get(conn)
+                    if waiting is None:
+                        waiting = self._greet(conn)
                     conn.send(*packet)
                 except ConnectionLost as exc:
                     errors.append(str(exc))
@@ -178,11 +192,20 @@ class GearmanClient:
                 request.state = JOB_PENDING
                 request.connection_attempts += 1
                 job.connection, job.handle = conn, None
-                self._waiting.setdefault(conn, _Waiting()).accepting.append(request)
+                waiting.accepting.append(request)
                 return
         raise ServerUnavailable("Found no valid connections: " + "; ".join(errors))
 
-    def _poll(self, done: Callable[[], bool], timeout: float | None) -> None:
+    def _greet(self, conn: Connection) -> _Waiting:
+        """Start keeping track of a new connection, sending it ``connection_options`` first."""
+        waiting = _Waiting(options=len(self.connection_options))
+        if self.connection_options:
+            conn.send_raw(b"".join(encode_request(N.OPTION_REQ, name)
+                                   for name in self.connection_options))
+        self._waiting[conn] = waiting
+        return waiting
+
+    def poll_until(self, done: Callable[[], bool], timeout: float | None) -> None:
         """Read from every connection that owes us something until ``done()`` or ``timeout``."""
         deadline = None if timeout is None else time.monotonic() + timeout
         while not done():
@@ -210,14 +233,18 @@ class GearmanClient:
             request.state = JOB_UNKNOWN
             if request.connection_attempts < request.max_connection_attempts:
                 try:
-                    self._send(request)
+                    self.send_request(request)
                 except ServerUnavailable:
                     pass
+            if request.state == JOB_UNKNOWN:
+                self.on_request_lost(request)
 
     def _handle(self, conn: Connection, packet: Packet) -> None:
         ptype, args = packet
         waiting = self._waiting[conn]
-        if ptype == N.JOB_CREATED and waiting.accepting:
+        if waiting.options and ptype in (N.OPTION_RES, N.ERROR):
+            waiting.options -= 1  # an option the server refuses just does not apply
+        elif ptype == N.JOB_CREATED and waiting.accepting:
             request = waiting.accepting.popleft()
             handle = bytes(args[0])
             request.job.handle = handle.decode("utf-8", "surrogateescape")
@@ -229,12 +256,13 @@ class GearmanClient:
             request = waiting.accepting.popleft()
             request.state = JOB_FAILED
             request.exception = f"{args[0].decode()}: {args[1].decode()}"
+            self.on_job_packet(request, ptype, args)
         elif ptype == N.STATUS_RES:
             for request in waiting.statuses.pop(bytes(args[0]), []):
                 request.status = _status(args[0], args[1] == b"1", args[2] == b"1", args[3],
                                          args[4])
         elif ptype in _UPDATES:
-            request = waiting.running.get(bytes(args[0]))
+            request = waiting.running.get(_handle_of(ptype, args))
             if request is not None:
                 _UPDATES[ptype](self, waiting, request, args)
                 self.on_job_packet(request, ptype, args)
@@ -248,10 +276,13 @@ class GearmanClient:
 
     def _fail(self, waiting: _Waiting, request: GearmanJobRequest, args: Any) -> None:
         request.state = JOB_FAILED
-        waiting.running.pop(bytes(args[0]), None)
+        waiting.running.pop(_handle_of(N.WORK_FAIL, args), None)
 
     def _exception(self, waiting: _Waiting, request: GearmanJobRequest, args: Any) -> None:
+        """The server forwards WORK_EXCEPTION only to a client that set the exceptions option
+        (the others get WORK_FAIL), and then forgets the job: for this client it is final."""
         request.exception = self.data_encoder.decode(args[1])
+        self._fail(waiting, request, args)
 
     def _data(self, waiting: _Waiting, request: GearmanJobRequest, args: Any) -> None:
         request.data_updates.append(self.data_encoder.decode(args[1]))
@@ -271,6 +302,16 @@ _UPDATES: dict[int, Callable[[GearmanClient, _Waiting, GearmanJobRequest, Any], 
     N.WORK_WARNING: GearmanClient._warning,
     N.WORK_STATUS: GearmanClient._work_status,
 }
+
+
+def _handle_of(ptype: int, args: Any) -> bytes:
+    """The handle a WORK_* packet is about. gearmand sends a WORK_EXCEPTION to a client without
+    the exceptions option as a WORK_FAIL whose handle ends in a NUL; libgearman reads handles
+    as C strings, so that NUL is not part of it."""
+    handle = bytes(args[0])
+    if ptype == N.WORK_FAIL and handle.endswith(b"\0"):
+        return handle[:-1]
+    return handle
 
 
 def _status(handle: bytes, known: bool, running: bool, numerator: bytes,

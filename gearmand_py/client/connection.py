@@ -2,7 +2,9 @@
 
 Every socket operation has a timeout, so a server that stops answering surfaces as
 ``ConnectionLost`` instead of a hang; whatever goes wrong on the socket, the connection is closed
-and the caller decides whether to retry elsewhere.
+and the caller decides whether to retry elsewhere. The socket stays non-blocking and waits are
+``poll`` calls made only when a send or receive would block: a socket timeout would cost an
+ioctl per call to set it and a poll before every send.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ def open_socket(address: Address, timeout: float) -> socket.socket:
     except OSError as exc:
         raise ConnectionLost(f"cannot connect to {address}: {exc}") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.setblocking(False)
     return sock
 
 
@@ -54,9 +57,16 @@ class Connection:
     def send_raw(self, data: bytes) -> None:
         """Send packets already encoded (several joined into one write)."""
         sock = self._live()
+        view = memoryview(data)
+        deadline = 0.0
         try:
-            sock.settimeout(self.timeout)
-            sock.sendall(data)
+            while view:
+                try:
+                    view = view[sock.send(view):]
+                except BlockingIOError:
+                    deadline = deadline or time.monotonic() + self.timeout
+                    if not _wait(sock, select.POLLOUT, deadline - time.monotonic()):
+                        raise TimeoutError("timed out") from None
         except OSError as exc:
             self.close()
             raise ConnectionLost(f"{self.address}: send failed: {exc}") from exc
@@ -77,10 +87,15 @@ class Connection:
         ``ConnectionLost``."""
         sock = self._live()
         try:
-            sock.settimeout(self.timeout if timeout is None else timeout)
-            data = sock.recv(RECV_SIZE)
-        except BlockingIOError:
-            raise TimeoutError("timed out") from None
+            try:
+                data = sock.recv(RECV_SIZE)
+            except BlockingIOError:
+                if not _wait(sock, select.POLLIN, self.timeout if timeout is None else timeout):
+                    raise TimeoutError("timed out") from None
+                try:
+                    data = sock.recv(RECV_SIZE)
+                except BlockingIOError:  # woken for nothing: as good as a timeout
+                    raise TimeoutError("timed out") from None
         except TimeoutError:
             raise
         except OSError as exc:
@@ -111,6 +126,15 @@ class Connection:
         if self._sock is None:
             raise ConnectionLost(f"{self.address}: connection closed")
         return self._sock
+
+
+def _wait(sock: socket.socket, event: int, timeout: float) -> bool:
+    """Whether ``sock`` becomes ready for ``event`` (or fails) within ``timeout`` seconds."""
+    if timeout <= 0:
+        return False
+    poller = select.poll()
+    poller.register(sock, event)
+    return bool(poller.poll(int(timeout * 1000) + 1))
 
 
 def readable(conns: list[Connection], timeout: float | None) -> list[Connection]:

@@ -22,3 +22,25 @@ class ProtocolError(ConnectionLost):
 
 class InvalidAdminClientState(GearmanError):
     """An admin reply did not match what was asked (e.g. an echo came back different)."""
+
+
+class SubmitRejected(GearmanError):
+    """The server answered a submit with ERROR (e.g. ``QUEUE_ERROR``: its queue is full)."""
+
+
+class JobFailed(GearmanError):
+    """The worker failed the job (WORK_FAIL); a task raises it to fail its job that way."""
+
+    def __init__(self, handle: str | None = None,
+                 message: str = "the worker failed the job") -> None:
+        super().__init__(f"{handle}: {message}")
+        self.handle = handle
+
+
+class JobException(JobFailed):
+    """The worker failed the job with an exception (WORK_EXCEPTION); ``message`` is its text."""
+
+    def __init__(self, handle: str | None, message: str | bytes) -> None:
+        text = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        super().__init__(handle, text)
+        self.message = text

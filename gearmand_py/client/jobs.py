@@ -61,12 +61,15 @@ class BytesEncoder(TextEncoder):
 class GearmanJob:
     """A job as a worker sees it (and the job inside a client's request)."""
 
-    def __init__(self, connection: Any, handle: Any, task: Any, unique: Any, data: Any) -> None:
+    def __init__(self, connection: Any, handle: Any, task: Any, unique: Any, data: Any,
+                 reducer: Any = "") -> None:
         self.connection = connection
         self.handle = handle
         self.task = task
         self.unique = unique
         self.data = data
+        #: The function a reduce job's parts go to (JOB_ASSIGN_ALL); empty for other jobs.
+        self.reducer = reducer
 
     def to_dict(self) -> dict[str, Any]:
         return dict(task=self.task, job_handle=self.handle, unique=self.unique, data=self.data)
@@ -112,6 +115,12 @@ class GearmanJobRequest:
     @property
     def submit_type(self) -> int:
         return SUBMIT_TYPES[(self.priority, self.background)]
+
+    @property
+    def submit_fields(self) -> tuple[bytes, ...]:
+        """The SUBMIT packet's fields between the unique and the data (an epoch job's time, a
+        reduce job's reducer); none for python-gearman's six submit types."""
+        return ()
 
     def __repr__(self) -> str:
         return (f"<GearmanJobRequest task={self.job.task!r}, unique={self.job.unique!r}, "

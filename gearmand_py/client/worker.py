@@ -2,7 +2,15 @@
 
 Per server the worker is awake (it may have jobs there) or asleep (it sent PRE_SLEEP and waits
 for NOOP), so an idle worker sends nothing: no polling. It holds one job at a time, so at most
-one GRAB is outstanding, taken from the awake servers in turn. A server that goes away is
+one GRAB is outstanding, taken from the awake servers in turn.
+
+After a job the worker either sleeps at once (the job's last packet and PRE_SLEEP in one write,
+as python-gearman sleeps after each job; the server sends NOOP if it has more) or grabs again
+(the last packet and GRAB in one write). Sleeping costs the least when jobs come one at a time
+(two writes and two wake-ups per job, against three through NO_JOB); grabbing when jobs wait in
+the queue (one of each, against two through NOOP). So the worker grabs again while its grabs
+after a job get jobs, sleeps after a job once one got NO_JOB, and tries a grab again every
+``PROBE_EVERY`` jobs to notice a queue building up. A server that goes away is
 reconnected with the pool's backoff and registered again; the others keep working meanwhile.
 """
 
@@ -23,6 +31,7 @@ from gearmand_py.protocol.events import Packet
 from gearmand_py.protocol.packets import NUMBERS
 
 POLL_TIMEOUT_IN_SECONDS = 60.0
+PROBE_EVERY = 8
 N = NUMBERS
 Task = Callable[["GearmanWorker", GearmanJob], Any]
 
@@ -32,6 +41,8 @@ class GearmanWorker:
 
     data_encoder = TextEncoder
     job_class = GearmanJob
+    #: GRAB_JOB_UNIQ, as python-gearman; GRAB_JOB_ALL also gets a reduce job's reducer.
+    grab_type = N.GRAB_JOB_UNIQ
 
     def __init__(self, host_list: Iterable[Any] | None = None,
                  connect_timeout: float = CONNECT_TIMEOUT) -> None:
@@ -42,6 +53,16 @@ class GearmanWorker:
         self._awake: dict[Connection, bool] = {}
         self._grabbing: Connection | None = None
         self._turn = 0
+        #: While a job from this connection runs: its final packet (WORK_COMPLETE, WORK_FAIL,
+        #: WORK_EXCEPTION), held to go out with PRE_SLEEP or the next GRAB.
+        self._running_on: Connection | None = None
+        self._final: list[bytes] = []
+        #: A finished job's final packets waiting for the next GRAB, and on which connection.
+        self._unsent: tuple[Connection, bytes] | None = None
+        #: Whether grabbing right after a job gets jobs; whether the outstanding GRAB is one.
+        self._streak = True
+        self._grab_after_job = False
+        self._jobs_since_probe = 0
 
     # ---- python-gearman's public methods ------------------------------------------------------
 
@@ -85,6 +106,12 @@ class GearmanWorker:
                 break
         self.shutdown()
 
+    @property
+    def holding_job(self) -> bool:
+        """Whether a job is running (its task is on the stack); a stop signal handler reads it
+        to let the job finish."""
+        return self._running_on is not None
+
     def after_poll(self, any_activity: bool) -> bool:
         """Override: return False to leave ``work``."""
         return True
@@ -111,7 +138,8 @@ class GearmanWorker:
         self._send_job(N.WORK_COMPLETE, current_job, data)
 
     def send_job_failure(self, current_job: GearmanJob, poll_timeout: float | None = None) -> None:
-        current_job.connection.send(N.WORK_FAIL, to_bytes(current_job.handle))
+        self._send_final(current_job.connection,
+                         encode_request(N.WORK_FAIL, to_bytes(current_job.handle)))
 
     def send_job_exception(self, current_job: GearmanJob, data: Any,
                            poll_timeout: float | None = None) -> None:
@@ -135,6 +163,10 @@ class GearmanWorker:
         return True
 
     def shutdown(self) -> None:
+        """Send a finished job's result if it is still held, then close every connection."""
+        if self._unsent is not None:
+            self._send_or_lose(*self._unsent)
+            self._unsent = None
         self._pool.close()
         self._awake.clear()
         self._grabbing = None
@@ -171,21 +203,35 @@ class GearmanWorker:
                 self._lost(conn)
 
     def _grab(self) -> None:
-        """With no GRAB outstanding, send one to the next awake server."""
-        if self._grabbing is not None:
-            return
+        """With no GRAB outstanding, send one to the next awake server, in one write with a
+        finished job's final packets when they go to the same server; send those anyway."""
+        unsent, self._unsent = self._unsent, None
         awake = [conn for conn, is_awake in self._awake.items() if is_awake]
-        if not awake:
-            return
-        self._turn += 1
-        conn = awake[self._turn % len(awake)]
-        try:
-            conn.send(N.GRAB_JOB_UNIQ)
+        conn = None
+        if self._grabbing is None and awake:
+            self._turn += 1
+            conn = awake[self._turn % len(awake)]
+        head = b""
+        if unsent is not None:
+            if unsent[0] is conn:
+                head = unsent[1]
+            else:
+                self._send_or_lose(*unsent)
+        self._grab_after_job = unsent is not None and conn is not None
+        if conn is not None and self._send_or_lose(conn, head + encode_request(self.grab_type)):
             self._grabbing = conn
+
+    def _send_or_lose(self, conn: Connection, data: bytes) -> bool:
+        try:
+            conn.send_raw(data)
+            return True
         except ConnectionLost:
             self._lost(conn)
+            return False
 
     def _lost(self, conn: Connection) -> None:
+        if self._unsent is not None and self._unsent[0] is conn:
+            self._unsent = None
         self._pool.lost(conn)
         self._awake.pop(conn, None)
         if self._grabbing is conn:
@@ -208,14 +254,30 @@ class GearmanWorker:
         elif ptype == N.NO_JOB:
             self._grabbing = None
             self._awake[conn] = False
+            if self._grab_after_job:
+                self._streak = False
             conn.send(N.PRE_SLEEP)
-        elif ptype == N.JOB_ASSIGN_UNIQ:
+        elif ptype in (N.JOB_ASSIGN_UNIQ, N.JOB_ASSIGN_ALL):
             self._grabbing = None
-            decode = self.data_encoder.decode
-            handle, task, unique, data = args
+            if self._grab_after_job:
+                self._streak = True
+            handle, task, unique, *reducer, data = args
             job = self.job_class(conn, TextEncoder.decode(handle), self._task(task),
-                                 TextEncoder.decode(unique), decode(data))
-            self.on_job_execute(job)
+                                 TextEncoder.decode(unique), self.data_encoder.decode(data),
+                                 *map(TextEncoder.decode, reducer))
+            self._running_on = conn
+            try:
+                self.on_job_execute(job)
+            finally:
+                self._running_on = None
+                final, self._final = b"".join(self._final), []
+                self._jobs_since_probe += 1
+                if self._streak or self._jobs_since_probe >= PROBE_EVERY:
+                    self._jobs_since_probe = 0
+                    self._unsent = (conn, final)  # goes out with the next GRAB
+                else:
+                    conn.send_raw(final + encode_request(N.PRE_SLEEP))
+                    self._awake[conn] = False
             return True
         elif ptype != N.ERROR:
             raise ProtocolError(f"{conn.address} sent unexpected packet type {ptype}")
@@ -229,5 +291,20 @@ class GearmanWorker:
         return TextEncoder.decode(name)
 
     def _send_job(self, ptype: int, current_job: GearmanJob, data: Any) -> None:
-        current_job.connection.send(ptype, to_bytes(current_job.handle),
-                                    self.data_encoder.encode(data))
+        packet = encode_request(ptype, to_bytes(current_job.handle),
+                                self.data_encoder.encode(data))
+        if ptype in _FINAL:
+            self._send_final(current_job.connection, packet)
+        else:
+            current_job.connection.send_raw(packet)
+
+    def _send_final(self, conn: Connection, packet: bytes) -> None:
+        """A job's last packet: held while the job's own execution is still on the stack, to go
+        out with PRE_SLEEP; sent at once otherwise."""
+        if conn is self._running_on:
+            self._final.append(packet)
+        else:
+            conn.send_raw(packet)
+
+
+_FINAL = frozenset({N.WORK_COMPLETE, N.WORK_EXCEPTION})

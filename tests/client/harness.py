@@ -51,19 +51,27 @@ def worker_thread(host_list: list[str], tasks: dict[str, Callable[..., Any]],
         worker.set_client_id(client_id)
     for task, function in tasks.items():
         worker.register_task(task, function)
+    with in_thread(lambda: worker.work(poll_timeout=0.2), worker.stop.set):
+        yield worker
+
+
+@contextmanager
+def in_thread(run: Callable[[], None], stop: Callable[[], None]) -> Iterator[None]:
+    """``run()`` in a thread until the block ends, then ``stop()``; what ``run`` raised is
+    raised here, not lost in the thread."""
     failure: list[BaseException] = []
 
-    def run() -> None:
+    def target() -> None:
         try:
-            worker.work(poll_timeout=0.2)
-        except BaseException as exc:  # reported by the test, not lost in the thread
+            run()
+        except BaseException as exc:
             failure.append(exc)
-    thread = threading.Thread(target=run, daemon=True)
+    thread = threading.Thread(target=target, daemon=True)
     thread.start()
     try:
-        yield worker
+        yield
     finally:
-        worker.stop.set()
+        stop()
         thread.join(10)
         assert not thread.is_alive(), "worker did not stop"
         if failure:

@@ -15,6 +15,7 @@ import pytest
 
 import gearmand_py.client.compat as gearman
 from gearmand_py.client.servers import order_for
+from gearmand_py.client.worker import PROBE_EVERY
 from tests.client.harness import hosts, worker_thread
 from tests.protocol.corpus import read_events
 from tests.support.servers import ServerProcess, start_server
@@ -125,7 +126,9 @@ def test_worker_reconnects_after_restart_and_takes_replayed_jobs(tmp_path: Path)
 
 def test_an_idle_worker_sleeps_until_noop() -> None:
     """Against a scripted server socket: after NO_JOB the worker sends PRE_SLEEP and then
-    nothing at all until NOOP, which makes it grab again."""
+    nothing at all until NOOP, which makes it grab again. After a job it grabs again (result
+    and GRAB in one write) until such a grab finds nothing; then it sleeps after each job, but
+    for one grab every PROBE_EVERY jobs."""
     with socket.socket() as listener:
         listener.bind(("127.0.0.1", 0))
         listener.listen(1)
@@ -147,6 +150,33 @@ def test_an_idle_worker_sleeps_until_noop() -> None:
                 conn.sendall(encode(N.NOOP))
                 assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
                 conn.sendall(encode(N.JOB_ASSIGN_UNIQ, b"H:x:1", b"sleepy", b"u", b"data"))
+                # the first job's result goes out with a GRAB; that one finds nothing...
                 assert read_events(conn, decoder, 2) == [(N.WORK_COMPLETE, (b"H:x:1", b"data")),
                                                    (N.GRAB_JOB_UNIQ, ())]
+                conn.sendall(encode(N.NO_JOB))
+                assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
+                conn.sendall(encode(N.NOOP))
+                assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
+
+                def after_job(number: int) -> int:
+                    """Assign job ``number``; what the worker sends after its result."""
+                    handle = b"H:x:%d" % number
+                    conn.sendall(encode(N.JOB_ASSIGN_UNIQ, handle, b"sleepy", handle, b"more"))
+                    complete, after = read_events(conn, decoder, 2)
+                    assert complete == (N.WORK_COMPLETE, (handle, b"more"))
+                    return after[0]
+                # ...so after the next jobs the worker sleeps at once: result and PRE_SLEEP
+                for number in range(2, PROBE_EVERY + 1):
+                    assert after_job(number) == N.PRE_SLEEP
+                    conn.sendall(encode(N.NOOP))
+                    assert read_events(conn, decoder, 1) == [(N.GRAB_JOB_UNIQ, ())]
+                # until every PROBE_EVERY jobs it tries a grab again; that one gets a job, so it
+                # keeps grabbing after jobs
+                assert [after_job(PROBE_EVERY + 1), after_job(PROBE_EVERY + 2)] == [
+                    N.GRAB_JOB_UNIQ, N.GRAB_JOB_UNIQ]
+                conn.sendall(encode(N.NO_JOB))
+                assert read_events(conn, decoder, 1) == [(N.PRE_SLEEP, ())]
+                conn.settimeout(1.0)
+                with pytest.raises(TimeoutError):
+                    conn.recv(100)
 

@@ -16,21 +16,10 @@ import pytest
 
 from tests.support.servers import ServerProcess
 
-from ._util import (HERE, ExternalWorker, require, require_executable, reverse, run, unique_name,
+from ._util import (HERE, ExternalWorker, reverse, run, unique_name,
                     wait_until)
 
 PERL_DIR = HERE / "perl"
-
-
-@pytest.fixture(scope="module")
-def perl_bin() -> str:
-    """Path of a perl that can load Gearman::Client and Gearman::Worker."""
-    perl = require_executable("perl", "apt-get install perl")
-    probe = run([perl, "-MGearman::Client", "-MGearman::Worker", "-MJSON::PP", "-e", "1"],
-                check=False)
-    require(probe.returncode == 0,
-            f"Perl Gearman modules missing (apt-get install libgearman-client-perl): {probe.stderr}")
-    return perl
 
 
 class PerlClient:

@@ -15,22 +15,13 @@ import pytest
 
 from tests.support.servers import ServerProcess
 
-from ._util import (HERE, ExternalWorker, require, require_executable, reverse, run, unique_name,
+from ._util import (HERE, ExternalWorker, reverse, run, unique_name,
                     wait_until)
 
 PHP_DIR = HERE / "php"
 GEARMAN_SUCCESS = 0
 GEARMAN_WORK_EXCEPTION = 23
 GEARMAN_WORK_FAIL = 24
-
-
-@pytest.fixture(scope="module")
-def php_bin() -> str:
-    """Path of a php CLI that has the gearman extension loaded."""
-    php = require_executable("php", "apt-get install php-cli php-gearman")
-    modules = run([php, "-m"]).stdout.split()
-    require("gearman" in modules, "php has no gearman extension (apt-get install php-gearman)")
-    return php
 
 
 class PhpClient:

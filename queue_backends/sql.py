@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import logging
 from collections.abc import Generator, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,8 @@ from .migrate import prepare_table
 
 if TYPE_CHECKING:
     from gearmand_py.settings import QueueConfig
+
+log = logging.getLogger("gearmand_py.queue")
 
 REPLAY_BATCH = 1000  # rows fetched per round trip while replaying (server-side cursor)
 DELETE_CHUNK = 1000  # ids per DELETE ... IN (...), well below every driver's parameter limit
@@ -203,9 +206,10 @@ class SqlQueue:
 
     def __init__(self, engine: Engine, table: str, name: str) -> None:
         """Take ownership of ``engine``; create ``table``, or convert gearmand's table of that
-        name (see ``migrate``). ``name`` is the backend's, for messages. On failure the engine is disposed of and QueueError raised, or
-        ValueError when the driver refused the connection options (say an unknown or malformed
-        URL query parameter); their messages leave the naming of the settings to the caller."""
+        name (see ``migrate``); ``name`` is the backend's, for messages. On failure the engine is
+        disposed of and QueueError raised, or ValueError when the driver refused the connection
+        options (say an unknown or malformed URL query parameter); their messages leave the
+        naming of the settings to the caller."""
         self.engine = engine
         self.name = name
         self.table = queue_table(table)
@@ -264,11 +268,40 @@ class SqlQueue:
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         """INSERT ``rows`` in one transaction. Not getting a connection (the pool pings it first)
-        is the database being unavailable: QueueError; what the INSERT raises is passed on."""
+        is the database being unavailable: QueueError; what the INSERT raises is passed on. A
+        connection lost during COMMIT leaves the outcome open: ``_committed`` settles it."""
         with self._errors():
             conn = self.engine.connect()
-        with conn, conn.begin():
+        with conn:
+            transaction = conn.begin()
             conn.execute(sa.insert(self.table), rows)
+            try:
+                transaction.commit()
+            except sa.exc.DBAPIError as exc:
+                if not exc.connection_invalidated or not self._committed(rows, exc):
+                    raise
+
+    def _committed(self, rows: list[dict[str, Any]], failure: sa.exc.DBAPIError) -> bool:
+        """Whether the rows of a COMMIT whose answer was lost are stored, asked on a new
+        connection: all of them (the database committed) or none (it did not; the caller goes on
+        with ``failure``). When the database cannot be asked, nobody knows: QueueError saying
+        so, since the jobs may be stored and then run after a restart."""
+        ids = [row["id"] for row in rows]
+        count = sa.select(sa.func.count()).select_from(self.table)
+        try:
+            with self.engine.connect() as conn:
+                found = sum(conn.scalar(count.where(self.table.c.id.in_(chunk))) or 0
+                            for chunk in (ids[i:i + DELETE_CHUNK]
+                                          for i in range(0, len(ids), DELETE_CHUNK)))
+        except sa.exc.SQLAlchemyError as exc:
+            raise QueueError(f"{self.name}: the connection was lost during COMMIT "
+                             f"({describe(failure)}) and the database cannot be asked whether "
+                             f"the jobs were stored ({describe(exc)}); they may run after a "
+                             f"restart") from exc
+        if found:
+            log.warning("%s: the connection was lost during COMMIT (%s); the %d jobs were found "
+                        "stored", self.name, describe(failure), found)
+        return found == len(ids)
 
     def _isolate(self, rows: list[dict[str, Any]], failure: BaseException) -> dict[int, str]:
         """After ``rows`` failed together with ``failure``: store every row the database takes

@@ -94,7 +94,8 @@ class RedisServer(_Process):
     ``persistence`` gives other options; ``password`` sets ``requirepass``."""
 
     def __init__(self, directory: Path, *persistence: str, password: str | None = None) -> None:
-        require(Path(REDIS_SERVER).exists(), "redis-server is missing: apt-get install redis-server")
+        require(Path(REDIS_SERVER).exists(),
+                "redis-server is missing: apt-get install redis-server")
         super().__init__()
         self.directory = directory
         self.persistence = persistence or ("--appendonly", "yes", "--appendfsync", "always",

@@ -9,7 +9,8 @@ import pytest
 
 from queue_backends import QueueError, StoredJob, open_backend
 from tests.queue_backends.dbs import settings
-from tests.queue_backends.kv import GEARMAND_JOBS, MemcachedServer, MemcachedStore, fill_with_gearmand
+from tests.queue_backends.kv import (GEARMAND_JOBS, MemcachedServer, MemcachedStore,
+                                     fill_with_gearmand)
 
 
 def job(id: int, data: bytes = b"") -> StoredJob:

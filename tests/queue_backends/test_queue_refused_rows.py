@@ -3,6 +3,7 @@ only that one, while an unavailable database still fails the whole batch at once
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 
@@ -147,3 +148,18 @@ def test_database_lost_while_refused_rows_are_sorted_out(db: Database,
     assert len(errors) <= 3, errors  # the refusal, then one reconnect (the pool's ping, connect)
     proxy.up()
     assert stored_ids(queue) == [1]
+
+
+@pytest.mark.parametrize("db", SERVER_KINDS, indirect=True)
+def test_a_commit_whose_answer_is_lost_is_found_stored(
+        db: Database, proxy: TcpProxy, queue_log: list[logging.LogRecord]) -> None:
+    """The database commits, the connection is cut before its answer arrives: the rows are
+    looked for on a new connection, found, and the jobs are acknowledged (not QUEUE_ERROR for
+    jobs that would run after a restart)."""
+    queue = open_through(db, proxy)
+    proxy.drop_reply_to(b"COMMIT")
+    assert queue.add([job(1), job(2)]) == {}
+    assert stored_ids(queue) == [1, 2]
+    assert [r.getMessage().split(" (")[0] for r in queue_log] == [
+        f"{queue.name}: the connection was lost during COMMIT"]
+    assert queue_log[0].getMessage().endswith("; the 2 jobs were found stored")

@@ -22,6 +22,7 @@ class TcpProxy:
         self._thread: threading.Thread | None = None
         self._stop_r: socket.socket | None = None
         self._stop_w: socket.socket | None = None
+        self._marker: bytes | None = None
 
     def up(self) -> None:
         listener = socket.socket()
@@ -32,6 +33,11 @@ class TcpProxy:
         self._thread = threading.Thread(target=self._serve, args=(listener, self._stop_r),
                                         daemon=True)
         self._thread.start()
+
+    def drop_reply_to(self, marker: bytes) -> None:
+        """Once: forward the next request that contains ``marker``, then cut that connection
+        instead of forwarding the answer (say a COMMIT the database did, whose answer is lost)."""
+        self._marker = marker
 
     def down(self) -> None:
         if self._thread is None:
@@ -44,6 +50,8 @@ class TcpProxy:
 
     def _serve(self, listener: socket.socket, stop: socket.socket) -> None:
         peers: dict[socket.socket, socket.socket] = {}
+        clients: set[socket.socket] = set()
+        cut: socket.socket | None = None  # the upstream whose next answer is not forwarded
         with selectors.DefaultSelector() as selector:
             selector.register(listener, selectors.EVENT_READ, "accept")
             selector.register(stop, selectors.EVENT_READ, "stop")
@@ -60,19 +68,23 @@ class TcpProxy:
                             client.close()
                             continue
                         peers[client], peers[upstream] = upstream, client
+                        clients.add(client)
                         selector.register(client, selectors.EVENT_READ, "pipe")
                         selector.register(upstream, selectors.EVENT_READ, "pipe")
                     else:
                         sock = key.fileobj
                         try:
                             data = sock.recv(65536)  # type: ignore[union-attr]
-                            if data:
+                            if sock in clients and self._marker and self._marker in data:
+                                cut, self._marker = peers[sock], None  # type: ignore[index]
+                            if data and sock is not cut:
                                 peers[sock].sendall(data)  # type: ignore[index]
                                 continue
                         except OSError:
                             pass
                         other = peers.pop(sock)  # type: ignore[arg-type]
                         peers.pop(other, None)
+                        clients.difference_update((sock, other))
                         for s in (sock, other):
                             selector.unregister(s)
                             s.close()  # type: ignore[union-attr]

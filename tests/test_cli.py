@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 import re
 import resource
 import subprocess
@@ -191,6 +192,24 @@ def test_pid_file_written_then_removed(tmp_path):
     assert path.read_text() == f"{os.getpid()}\n"
     written.remove()
     assert not path.exists()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a device node needs root")
+def test_a_device_as_pid_file_is_written_but_never_removed(tmp_path):
+    """``-P /dev/null`` must not remove /dev/null at exit (here a null device of our own)."""
+    null = tmp_path / "null"
+    os.mknod(null, stat.S_IFCHR | 0o666, os.makedev(1, 3))
+    assert PidFile.write(str(null)) is None
+    assert stat.S_ISCHR(os.lstat(null).st_mode)
+
+
+def test_a_pid_file_replaced_by_another_kind_of_file_is_left_alone(tmp_path):
+    path = tmp_path / "gearmand.pid"
+    written = PidFile.write(str(path))
+    path.unlink()
+    path.mkdir()
+    written.remove()
+    assert path.is_dir()
 
 
 def test_unwritable_pid_file_is_fatal(tmp_path):

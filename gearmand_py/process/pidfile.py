@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import stat
 
 from gearmand_py.process.errors import SetupError
 from gearmand_py.settings import DEFAULT_PID_FILE
@@ -26,18 +27,23 @@ class PidFile:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             with os.fdopen(fd, "w") as f:
                 f.write(f"{os.getpid()}\n")
+                regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
         except OSError as e:
             message = f"Could not open pid file for writing: {path} ({e.strerror})"
             if path != DEFAULT_PID_FILE:
                 raise SetupError(message) from None
             log.warning(message)
             return None
-        return cls(path)
+        # -P /dev/null (or another device) is written as gearmand writes it, but is not ours to
+        # remove: as root, removing /dev/null breaks the whole machine.
+        return cls(path) if regular else None
 
     def remove(self) -> None:
         """Remove it at exit. After -u the directory may not let us: then it is emptied, so it
         names no process that could be another's by the time someone reads it."""
         try:
+            if not stat.S_ISREG(os.lstat(self.path).st_mode):
+                return  # replaced since by something that is not a pid file
             os.unlink(self.path)
         except FileNotFoundError:
             pass

@@ -69,8 +69,8 @@ streamed response has sent its head, a failure can only show in the trailer
 (``X-Gearman-Command: WORK_FAIL``); the status stays 200.
 
 Status codes from the input side: 400 malformed request (llhttp's verdict, e.g. a method that
-is not an upper-case registered one such as ``get``, or a line ended by a bare LF; and an
-HTTP/1.1 request without exactly one Host), 404 no function (``/``), 405 a method other than GET, HEAD, POST, PUT (gearmand also takes
+is not an upper-case registered one such as ``get``; and an HTTP/1.1 request without exactly
+one Host), 404 no function (``/``), 405 a method other than GET, HEAD, POST, PUT (gearmand also takes
 TRACE, and hangs on it; a job is no echo), 413 the job would exceed ``--max-packet-size``
 (function + unique + body + 2 NULs, the size a gear client's packet is held to; answered as soon
 as Content-Length says so), 431 a head still unfinished ``MAX_HEAD`` bytes after the piece of
@@ -204,8 +204,13 @@ class HttpRequests:
         #: True once nothing more will be parsed: the connection ends after the responses owed.
         self.dead = False
         self._parser = httptools.HttpRequestParser(self)
-        # Any digit.digit version: the ones not served get 505 here, not llhttp's 400.
-        self._parser.set_dangerous_leniencies(lenient_version=True)
+        # Any digit.digit version: the ones not served get 505 here, not llhttp's 400. Lines
+        # ended by a bare LF, as gearmand and h11 take them (RFC 9112 2.2 allows it): llhttp
+        # needs both flags for the request line, where the second also takes a bare CR; a
+        # header line still needs its LF.
+        self._parser.set_dangerous_leniencies(lenient_version=True,
+                                              lenient_optional_cr_before_lf=True,
+                                              lenient_optional_lf_after_cr=True)
         self._events: list[Event] = []  # those of the current ``feed``
         self._head: _Head | None = None
         self._fresh()

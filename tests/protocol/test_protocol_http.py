@@ -216,6 +216,12 @@ def test_a_request_to_switch_protocols_is_answered_and_ends_the_connection(wire)
     assert close and reply.closes and reply.status in (200, 405)
 
 
+def test_lines_ended_by_a_bare_lf_are_taken_as_gearmand_does() -> None:
+    incoming, _ = http_protocol()
+    wire = b"POST /rev HTTP/1.1\nHost: x\nContent-Length: 2\n\nab"
+    assert incoming.feed(wire * 2) == [(T.SUBMIT_JOB, (b"rev", b"-", b"ab"))] * 2
+
+
 def test_empty_lines_between_requests_are_ignored() -> None:
     incoming, _ = http_protocol()
     wire = b"\r\n" + request(body=b"a") + b"\r\n\r\n" + request(body=b"b")
@@ -464,7 +470,6 @@ def answer_errors(incoming: HttpRequests, outgoing: HttpResponses, wire: bytes,
 CLOSING = [
     ("garbage", b"garbage\r\n\r\n", 400),
     ("unknown method", b"get /rev HTTP/1.1\r\nHost: x\r\n\r\n", 400),
-    ("bare LF", b"GET /rev HTTP/1.1\nHost: x\n\n", 400),
     ("two Hosts", b"GET /rev HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
     ("HTTP/3.0", b"GET /rev HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ("no Host", b"GET /rev HTTP/1.1\r\n\r\n", 400),

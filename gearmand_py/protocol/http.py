@@ -1,4 +1,4 @@
-"""gearmand's HTTP protocol (``-r http``), sans-IO: HTTP/1.x requests in, gear submit events out
+r"""gearmand's HTTP protocol (``-r http``), sans-IO: HTTP/1.x requests in, gear submit events out
 (``HttpRequests``); the core's gear replies in, HTTP responses out (``HttpResponses``).
 
 The core speaks gear to every peer, so an HTTP connection looks to it like a gear client that
@@ -7,7 +7,7 @@ submits jobs and reads JOB_CREATED, WORK_* and ERROR packets. Everything HTTP li
 Rules (one connection, one pair from ``http_protocol``):
 
 - **Who owns what.** ``HttpRequests`` is used only by the connection's I/O thread (it owns the
-  h11 parser); ``HttpResponses`` only by the processing thread (it owns the responses not yet
+  httptools parser); ``HttpResponses`` only by the processing thread (it owns the responses not yet
   written). They share one ``collections.deque`` of ``RequestRecord``\ s and nothing else: the
   input side appends one record per event, before it returns the event, so the record is there
   when the core's answer to that event reaches the output side, which pops it (``append`` and
@@ -58,24 +58,32 @@ ERROR                  ``HTTP_<status>`` (ours): that status; QUEUE_ERROR: 503; 
                        body (text/plain)
 =====================  ===================================================================
 
+Parsing: httptools, the binding of llhttp (Node.js's C parser) that uvicorn uses. It replaced
+h11, pure Python, whose ~100 us a request was most of the server's time per HTTP request (about
+10 us with llhttp). llhttp checks the syntax; what it does not check is done here: Host on
+HTTP/1.1, the transfer-codings served, the versions, the sizes.
+
 Every job response carries ``X-Gearman-Job-Handle``. 500 rather than 502 for a failed job: the
 worker did answer, correctly, that the job failed; 502 would claim a broken gateway. Once a
 streamed response has sent its head, a failure can only show in the trailer
 (``X-Gearman-Command: WORK_FAIL``); the status stays 200.
 
-Status codes from the input side: 400 malformed request (h11's verdict, e.g. an HTTP/1.1
-request without Host), 404 no function (``/``), 405 a method other than GET, HEAD, POST, PUT
-(gearmand also takes TRACE, and hangs on it; a job is no echo), 413 the job would exceed
-``--max-packet-size`` (function + unique + body + 2 NULs, the size a gear client's packet is
-held to), 431 a head over ``MAX_HEAD`` bytes (h11; one that arrives whole in the
-same ``WINDOW`` is still read), 501 a transfer-coding other than chunked
-(h11), 505 an HTTP major version other than 1. 404 and 405 keep the connection; the others
-close it after their response.
+Status codes from the input side: 400 malformed request (llhttp's verdict, e.g. a method that
+is not an upper-case registered one such as ``get``; and an HTTP/1.1 request without exactly
+one Host), 404 no function (``/``), 405 a method other than GET, HEAD, POST, PUT (gearmand also takes
+TRACE, and hangs on it; a job is no echo), 413 the job would exceed ``--max-packet-size``
+(function + unique + body + 2 NULs, the size a gear client's packet is held to; answered as soon
+as Content-Length says so), 431 a head still unfinished ``MAX_HEAD`` bytes after the piece of
+input (one recv, at most ``WINDOW`` bytes) it began in, 501 a transfer-coding other than chunked
+alone, 505 an HTTP major version other than 1 (HTTP/1.x with x > 1 is served as 1.1). 404 and
+405 keep the connection; the others close it after their response.
 
 Versions and keep-alive: the response has the request's version (1.0 or 1.1). HTTP/1.1 keeps
 the connection unless a request says ``Connection: close``; HTTP/1.0 only when it says
 ``Connection: keep-alive`` (and the response says so back). Requests after one that ends the
-connection are not read.
+connection are not read. A request to switch protocols (``CONNECT``, or ``Connection: upgrade``
+with ``Upgrade``) is answered and ends the connection: nothing is switched, and llhttp does not
+read such a request's body. Trailers of a chunked body are read and dropped.
 
 Not done: ``Expect: 100-continue`` gets no interim 100 response (the input side does not write,
 and the core answers only whole requests), so such a client sends its body after its own
@@ -91,17 +99,18 @@ from email.utils import formatdate
 from http import HTTPStatus
 from typing import NamedTuple
 
-import h11
+import httptools
 
 from gearmand_py import __version__
 from gearmand_py.protocol.codec import DEFAULT_MAX_PACKET_SIZE, ResponseDecoder
 from gearmand_py.protocol.events import Event, Rejected
 from gearmand_py.protocol.packets import NUMBERS as T
 
-#: The longest incomplete request head (request line and headers) h11 holds before answering 431.
+#: How far an unfinished request head (request line and headers) may run past the piece of
+#: input it began in before it gets 431.
 MAX_HEAD = 16 * 1024
-#: At most this much input is handed to h11 beyond what the current request's body still needs,
-#: so what one request's parser holds back for the next is bounded (see ``HttpRequests``).
+#: The largest piece of input handed to llhttp at once: an unfinished head is counted in pieces,
+#: so it is held to at most MAX_HEAD + WINDOW bytes (see ``HttpRequests``).
 WINDOW = 16 * 1024
 #: The methods that submit a job; any other gets 405 with this list in ``Allow``.
 METHODS = (b"GET", b"HEAD", b"POST", b"PUT")
@@ -145,15 +154,19 @@ _UNPARSED = RequestRecord(b"1.1", False, False, False)
 
 def http_protocol(max_packet_size: int = DEFAULT_MAX_PACKET_SIZE
                   ) -> tuple[HttpRequests, HttpResponses]:
-    """The two sides of one HTTP connection, sharing their deque of ``RequestRecord``\ s."""
+    r"""The two sides of one HTTP connection, sharing their deque of ``RequestRecord``\ s."""
     records: deque[RequestRecord] = deque()
     return HttpRequests(records, max_packet_size), HttpResponses(records)
 
 
 
-def _tokens(value: bytes) -> set[bytes]:
-    """A comma-separated header value's tokens, lower-cased."""
-    return {token.strip().lower() for token in value.split(b",")}
+class _Stop(Exception):
+    """Raised from a parser callback once nothing more is read: llhttp stops where it is."""
+
+
+#: The request headers ``HttpRequests`` keeps (lower-cased); any other is dropped as it arrives.
+_KEPT = frozenset((b"x-gearman-unique", b"x-gearman-background", b"x-gearman-priority",
+                   b"content-length", b"transfer-encoding"))
 
 
 class _Head(NamedTuple):
@@ -167,26 +180,22 @@ class _Head(NamedTuple):
     unique: bytes = b""
     #: Whether the body is the workload (POST, PUT) or is dropped.
     workload: bool = False
-    #: The body's declared Content-Length (0 if none or chunked).
-    declared: int = 0
 
 
 class HttpRequests:
     """Turns one connection's bytes into submit events and ``Rejected`` HTTP errors, in order.
 
-    h11 parses one request/response cycle per ``h11.Connection`` and then waits for the server's
-    response, which here is written by another thread, much later. Rather than drive the parser
-    through a dummy response per request, each request gets a fresh ``h11.Connection`` fed the
-    previous one's unparsed bytes (``trailing_data``, h11's API for handing a stream on): that
-    needs no fake output, and it lets an HTTP/1.0 keep-alive connection go on, which h11 alone
-    refuses. So pipelined requests are all parsed ahead and several jobs are in flight at once,
-    as from a gear client. Because ``trailing_data`` is a copy, h11 is handed input at most
-    ``WINDOW`` bytes beyond the body it is reading: a recv full of tiny requests costs linear
-    time, not quadratic.
+    httptools (llhttp, Node.js's C parser) parses the stream through callbacks and, unlike a
+    parser of one request/response cycle, goes on to the next request by itself: pipelined
+    requests are all parsed ahead and several jobs are in flight at once, as from a gear client.
+    llhttp holds no input: what is held is the body so far and the head's fields, kept only if
+    this module reads them. A callback that ends the connection raises ``_Stop``, which stops
+    llhttp at once. Input is handed on in pieces of at most ``WINDOW`` bytes, so an unfinished
+    head is measured in whole pieces (llhttp tells no offsets) and no piece is copied.
     """
 
-    __slots__ = ("_records", "_conn", "_started", "_hungry", "_head", "_body", "_size",
-                 "max_packet_size", "dead")
+    __slots__ = ("_records", "_parser", "_events", "_target", "_fields", "_hosts", "_head",
+                 "_body", "_size", "_begun", "_seen", "max_packet_size", "dead")
 
     def __init__(self, records: deque[RequestRecord],
                  max_packet_size: int = DEFAULT_MAX_PACKET_SIZE) -> None:
@@ -194,101 +203,111 @@ class HttpRequests:
         self.max_packet_size = max_packet_size
         #: True once nothing more will be parsed: the connection ends after the responses owed.
         self.dead = False
-        self._cycle(b"")
-
-    def _cycle(self, rest: bytes) -> None:
-        """Start parsing the next request, from the bytes the last one left over."""
-        self._conn = h11.Connection(h11.SERVER, max_incomplete_event_size=MAX_HEAD)
-        self._started = False  # whether the parser has been given a byte yet
-        self._hungry = True  # whether it has seen all it was given
+        self._parser = httptools.HttpRequestParser(self)
+        # Any digit.digit version: the ones not served get 505 here, not llhttp's 400. Lines
+        # ended by a bare LF, as gearmand and h11 take them (RFC 9112 2.2 allows it): llhttp
+        # needs both flags for the request line, where the second also takes a bare CR; a
+        # header line still needs its LF.
+        self._parser.set_dangerous_leniencies(lenient_version=True,
+                                              lenient_optional_cr_before_lf=True,
+                                              lenient_optional_lf_after_cr=True)
+        self._events: list[Event] = []  # those of the current ``feed``
         self._head: _Head | None = None
+        self._fresh()
+        #: Inside a head (or a chunk-size line or the trailers of a chunked body): its bytes
+        #: counted in pieces after the one it began in (see ``_count``); else -1.
+        self._seen = -1
+        self._begun = False  # a head began in the current piece
+
+    def _fresh(self) -> None:
+        """Forget the last request's head and body."""
+        self._target = b""
+        self._fields: dict[bytes, bytes] = {}  # the _KEPT headers
+        self._hosts = 0
         self._body: list[bytes] = []
         self._size = 0  # body bytes so far
-        if rest:
-            self._give(rest)
-
-    def _give(self, data: bytes) -> None:
-        if not self._started:
-            # RFC 9112 2.2: empty lines before a request line are ignored (some clients send
-            # CRLF after a POST body); h11 refuses them.
-            data = data.lstrip(b"\r\n")
-            if not data:
-                return
-            self._started = True
-        self._conn.receive_data(data)
-        self._hungry = False
 
     @property
     def buffered(self) -> int:
-        """Bytes held for the request not yet complete: input not parsed yet and the body so far
-        (a head already parsed, at most MAX_HEAD bytes, is not counted)."""
-        return len(self._conn.trailing_data[0]) + self._size
+        """Body bytes held for the request not yet complete (llhttp holds no input, and a head
+        in progress is bounded by ``MAX_HEAD``)."""
+        return self._size
 
     def feed(self, data: bytes) -> list[Event]:
         """Add ``data`` and return the events of every request it completes."""
-        events: list[Event] = []
-        pos = 0
-        end = len(data)
-        while not self.dead:
-            if self._hungry:  # h11 would answer NEED_DATA: not asked
-                if pos >= end:
-                    break
-                step = self._step()
-                self._give(data[pos:pos + step])
-                pos += step
-                continue
-            try:
-                event = self._conn.next_event()
-            except h11.RemoteProtocolError as exc:
-                self._refuse(events, exc.error_status_hint, str(exc))
-                break
-            kind = event.__class__
-            if event is h11.NEED_DATA:
-                self._hungry = True
-            elif kind is h11.Data:
-                self._size += len(event.data)  # type: ignore[union-attr]
-                if self._size > self._limit(self._head):  # type: ignore[arg-type]
-                    self._too_large(events)
-                else:
-                    self._body.append(event.data)  # type: ignore[union-attr]
-            elif kind is h11.Request:
-                self._parse_head(event, events)  # type: ignore[arg-type]
-            elif kind is h11.EndOfMessage:
-                self._end(events)
+        if self.dead:
+            return []
+        events = self._events = []
+        view = memoryview(data)
+        try:
+            for pos in range(0, len(data), WINDOW):
+                piece = view[pos:pos + WINDOW]
+                self._parser.feed_data(piece)
+                if self._seen >= 0:
+                    self._count(len(piece))
+                    if self.dead:
+                        break
+        except httptools.HttpParserCallbackError:
+            if not self.dead:  # a callback failed: a bug, not the client's
+                raise
+        except httptools.HttpParserError as exc:
+            self._refuse(400, str(exc))
         return events
 
-    def _step(self) -> int:
-        """How much input to hand h11 next: the rest of a declared body, else a WINDOW."""
-        head = self._head
-        return max(WINDOW, head.declared - self._size) if head else WINDOW
-
-    def _limit(self, head: _Head) -> int:
-        """The most body bytes a request may have: its job must fit in a gear packet."""
-        return self.max_packet_size - len(head.function) - len(head.unique) - 2
-
-    def _parse_head(self, request: h11.Request, events: list[Event]) -> None:
-        """What a request submits, or which error it gets once its body is read."""
-        fields = {}
-        connection: set[bytes] = set()
-        # raw_items() is one list; iterating Headers itself costs a call per header.
-        for name, value in request.headers.raw_items():
-            name = name.lower()
-            if name == b"connection":
-                connection |= _tokens(value)
-            else:
-                fields[name] = value
-        method = request.method
-        if request.http_version[:2] != b"1.":
-            self._refuse(events, 505, "only HTTP/1.x is served",
-                         RequestRecord(b"1.1", False, method == b"HEAD", False))
-            return
-        if request.http_version == b"1.0":
-            version, keep_alive = b"1.0", b"keep-alive" in connection
+    def _count(self, size: int) -> None:
+        """A piece ended inside a head: 431 once the pieces after the one it began in reach
+        ``MAX_HEAD``, so a head of up to MAX_HEAD bytes is always read, and none is held
+        beyond MAX_HEAD + WINDOW."""
+        if self._begun:
+            self._begun = False
         else:
-            version, keep_alive = b"1.1", b"close" not in connection
+            self._seen += size
+            if self._seen >= MAX_HEAD:
+                self._refuse(431, f"request head or trailers over {MAX_HEAD} bytes")
+
+    # --- llhttp's callbacks ---
+
+    def on_message_begin(self) -> None:
+        self._seen = 0
+        self._begun = True
+
+    def on_url(self, url: bytes) -> None:
+        self._target += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        name = name.lower()
+        if name in _KEPT:
+            if self._head is not None:  # a trailer of a chunked body
+                return
+            if name == b"transfer-encoding" and name in self._fields:
+                value = self._fields[name] + b"," + value
+            self._fields[name] = value
+        elif name == b"host":
+            self._hosts += 1
+
+    def on_headers_complete(self) -> None:
+        """What a request submits, or which error it gets once its body is read."""
+        self._seen = -1
+        parser = self._parser
+        method = parser.get_method()
+        version = parser.get_http_version()
+        fields = self._fields
+        if version[:2] != "1.":
+            self._stop(505, "only HTTP/1.x is served",
+                       RequestRecord(b"1.1", False, method == b"HEAD", False))
+        coding = fields.get(b"transfer-encoding")
+        if coding is not None and coding.strip().lower() != b"chunked":
+            self._stop(501, "only the chunked transfer-coding is served")
+        if self._hosts != 1 and (self._hosts or version != "1.0"):
+            self._stop(400, "an HTTP/1.1 request needs one Host header")
         background = fields.get(b"x-gearman-background", b"").lower() == b"true"
-        record = RequestRecord(version, keep_alive, method == b"HEAD", background)
-        function = request.target.lstrip(b"/")
+        # llhttp's keep-alive rule is this module's: HTTP/1.1 unless "Connection: close",
+        # HTTP/1.0 only with "Connection: keep-alive". It does not switch protocols, so a
+        # request to (CONNECT, Upgrade) ends the connection: llhttp would skip its body.
+        record = RequestRecord(b"1.0" if version == "1.0" else b"1.1",
+                               parser.should_keep_alive() and not parser.should_upgrade(),
+                               method == b"HEAD", background)
+        function = self._target.lstrip(b"/")
         unique = fields.get(b"x-gearman-unique", b"-")
         if method not in METHODS:
             error: Rejected | None = Rejected(CODE_PREFIX + b"405", b"Method not allowed")
@@ -297,46 +316,71 @@ class HttpRequests:
         else:
             error = None
         priority = fields.get(b"x-gearman-priority", b"").lower()
-        declared = fields.get(b"content-length")  # h11 has checked it is a number
-        head = _Head(record, error, _SUBMIT.get((background, priority), _SUBMIT[background, b""]),
-                     function, unique, method in _WITH_WORKLOAD, int(declared or 0))
-        self._head = head
-        if head.declared > self._limit(head):
-            self._too_large(events)
+        head = self._head = _Head(
+            record, error, _SUBMIT.get((background, priority), _SUBMIT[background, b""]),
+            function, unique, method in _WITH_WORKLOAD)
+        declared = fields.get(b"content-length")  # llhttp has checked it is a number
+        if declared is not None and int(declared) > self._limit(head):
+            self._too_large()
 
-    def _end(self, events: list[Event]) -> None:
-        """A request is complete: emit its event and start on the next one."""
+    def on_chunk_header(self) -> None:
+        """A chunk's size line is read: next come its data, or the trailers if it is the last;
+        trailers are held as a head is (by httptools, until each is complete)."""
+        self._seen = 0
+        self._begun = True
+
+    def on_body(self, data: bytes) -> None:
+        self._seen = -1
+        self._size += len(data)
+        if self._size > self._limit(self._head):  # type: ignore[arg-type]
+            self._too_large()
+        self._body.append(data)
+
+    def on_message_complete(self) -> None:
+        """A request is complete: emit its event; the next one may follow."""
         head: _Head = self._head  # type: ignore[assignment]
+        self._head = None
+        self._seen = -1
         if head.error is not None:
-            self._emit(events, head.record, head.error)
+            self._emit(head.record, head.error)
         else:
             data = b"".join(self._body) if head.workload else b""
-            self._emit(events, head.record, (head.ptype, (head.function, head.unique, data)))
-        if head.record.keep_alive:
-            self._cycle(self._conn.trailing_data[0])
-        else:
+            self._emit(head.record, (head.ptype, (head.function, head.unique, data)))
+        self._fresh()
+        if not head.record.keep_alive:
             self._die()
+            raise _Stop
 
-    def _too_large(self, events: list[Event]) -> None:
-        self._refuse(events, 413, f"the job would exceed --max-packet-size "
-                                  f"({self.max_packet_size} bytes)")
+    # --- helpers ---
 
-    def _refuse(self, events: list[Event], status: int, reason: str,
-                record: RequestRecord | None = None) -> None:
+    def _limit(self, head: _Head) -> int:
+        """The most body bytes a request may have: its job must fit in a gear packet."""
+        return self.max_packet_size - len(head.function) - len(head.unique) - 2
+
+    def _too_large(self) -> None:
+        self._stop(413, f"the job would exceed --max-packet-size ({self.max_packet_size} bytes)")
+
+    def _stop(self, status: int, reason: str, record: RequestRecord | None = None) -> None:
+        """From a callback: answer ``status`` and stop llhttp."""
+        self._refuse(status, reason, record)
+        raise _Stop
+
+    def _refuse(self, status: int, reason: str, record: RequestRecord | None = None) -> None:
         """Answer ``status`` and read nothing more."""
         if record is None:
             record = self._head.record if self._head else _UNPARSED
-        self._emit(events, RequestRecord(record.version, False, record.head, False),
+        self._emit(RequestRecord(record.version, False, record.head, False),
                    Rejected(CODE_PREFIX + b"%d" % status, reason.encode("ascii", "replace")))
         self._die()
 
-    def _emit(self, events: list[Event], record: RequestRecord, event: Event) -> None:
+    def _emit(self, record: RequestRecord, event: Event) -> None:
         self._records.append(record)  # before the core can see the event
-        events.append(event)
+        self._events.append(event)
 
     def _die(self) -> None:
+        """Read nothing more, and drop what is held."""
         self.dead = True
-        self._cycle(b"")  # drops what was buffered
+        self._fresh()
 
 
 def _date() -> bytes:

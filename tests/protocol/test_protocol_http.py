@@ -193,18 +193,47 @@ def test_a_chunked_body_is_the_workload() -> None:
     assert incoming.feed(wire) == [(T.SUBMIT_JOB, (b"rev", b"-", b"abcde"))]
 
 
+def test_the_trailers_of_a_chunked_body_change_nothing() -> None:
+    incoming, _ = http_protocol()
+    wire = (b"POST /rev HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            b"2\r\nab\r\n0\r\nX-Gearman-Unique: late\r\n\r\n")
+    assert incoming.feed(wire + request()) == [(T.SUBMIT_JOB, (b"rev", b"-", b"ab")),
+                                               (T.SUBMIT_JOB, (b"rev", b"-", b""))]
+
+
+@pytest.mark.parametrize("wire", [
+    b"GET /rev HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n\r\n",
+    b"CONNECT /rev HTTP/1.1\r\nHost: x\r\n\r\n"])
+def test_a_request_to_switch_protocols_is_answered_and_ends_the_connection(wire) -> None:
+    incoming, outgoing = http_protocol()
+    [event] = incoming.feed(wire + request())
+    assert incoming.dead
+    if isinstance(event, Rejected):
+        out, close = outgoing.render(encode(T.ERROR, event.code, event.text))
+    else:
+        out, close = outgoing.render(job_created(b"H:x:1") + complete(b"H:x:1", b"r"))
+    [reply] = parse(out, [b"GET"])
+    assert close and reply.closes and reply.status in (200, 405)
+
+
+def test_lines_ended_by_a_bare_lf_are_taken_as_gearmand_does() -> None:
+    incoming, _ = http_protocol()
+    wire = b"POST /rev HTTP/1.1\nHost: x\nContent-Length: 2\n\nab"
+    assert incoming.feed(wire * 2) == [(T.SUBMIT_JOB, (b"rev", b"-", b"ab"))] * 2
+
+
 def test_empty_lines_between_requests_are_ignored() -> None:
     incoming, _ = http_protocol()
     wire = b"\r\n" + request(body=b"a") + b"\r\n\r\n" + request(body=b"b")
     assert [args[2] for _t, args in incoming.feed(wire)] == [b"a", b"b"]
 
 
-def test_buffered_counts_what_is_not_yet_a_request() -> None:
+def test_buffered_counts_the_body_so_far() -> None:
     incoming, _ = http_protocol()
     wire = request(body=b"hello")
     head = wire.index(b"\r\n\r\n") + 4
     assert incoming.feed(wire[:head - 2]) == []
-    assert incoming.buffered == head - 2
+    assert incoming.buffered == 0  # llhttp holds no input; a head is bounded by MAX_HEAD
     assert incoming.feed(wire[head - 2:-2]) == []
     assert incoming.buffered == 3  # the body so far
     assert incoming.feed(wire[-2:]) != []
@@ -440,6 +469,9 @@ def answer_errors(incoming: HttpRequests, outgoing: HttpResponses, wire: bytes,
 
 CLOSING = [
     ("garbage", b"garbage\r\n\r\n", 400),
+    ("unknown method", b"get /rev HTTP/1.1\r\nHost: x\r\n\r\n", 400),
+    ("two Hosts", b"GET /rev HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n", 400),
+    ("HTTP/3.0", b"GET /rev HTTP/3.0\r\nHost: x\r\n\r\n", 505),
     ("no Host", b"GET /rev HTTP/1.1\r\n\r\n", 400),
     ("bad length", b"POST /rev HTTP/1.1\r\nHost: x\r\nContent-Length: x\r\n\r\n", 400),
     ("head too long", b"GET /rev HTTP/1.1\r\nHost: x\r\nX: " + b"a" * (MAX_HEAD + WINDOW)
@@ -469,6 +501,30 @@ def test_a_body_that_just_fits_the_packet_size_is_a_job() -> None:
     assert incoming.feed(request(body=b"x" * 95))[0].code == b"HTTP_413"
 
 
+@pytest.mark.parametrize("piece", [1000, WINDOW])
+def test_a_head_of_up_to_max_head_bytes_is_read_however_it_arrives(piece) -> None:
+    wire = b"".join(request(X_Long="a" * (MAX_HEAD - 100)) for _ in range(3))
+    incoming, _ = http_protocol()
+    events = []
+    for pos in range(0, len(wire), piece):
+        events += incoming.feed(wire[pos:pos + piece])
+    assert events == [(T.SUBMIT_JOB, (b"rev", b"-", b""))] * 3
+
+
+@pytest.mark.parametrize("start", [
+    b"GET /rev HTTP/1.1\r\nHost: x\r\nX: ",
+    b"POST /rev HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\nT: "])
+def test_a_head_or_trailer_that_never_ends_gets_431_within_max_head_and_a_window(start) -> None:
+    incoming, _ = http_protocol()
+    incoming.feed(start)
+    fed = 0
+    while not incoming.dead:
+        events = incoming.feed(b"a" * 1000)
+        fed += 1000
+    assert [event.code for event in events] == [b"HTTP_431"]
+    assert MAX_HEAD <= fed <= MAX_HEAD + WINDOW
+
+
 def test_413_is_answered_before_the_body_arrives() -> None:
     incoming, outgoing = http_protocol(max_packet_size=100)
     wire = request(body=b"x" * 1000)
@@ -484,7 +540,7 @@ def test_no_function_is_a_404_and_the_connection_stays() -> None:
     assert incoming.feed(request()) != []
 
 
-@pytest.mark.parametrize("method", ["DELETE", "TRACE", "OPTIONS", "get"])
+@pytest.mark.parametrize("method", ["DELETE", "TRACE", "OPTIONS", "PATCH"])
 def test_other_methods_are_a_405_naming_the_accepted_ones(method) -> None:
     incoming, outgoing = http_protocol()
     event, reply, close = answer_errors(incoming, outgoing, request(method=method, body=b"x"))
@@ -532,7 +588,7 @@ _GOOD = st.builds(
     st.sampled_from([b"1.1", b"1.0"]),
     st.lists(_HEADERS, max_size=3).map(lambda h: [b"Host: x"] + h),
     st.one_of(st.binary(max_size=40), st.just(b"b" * 190)), st.just(True))
-#: Requests this module refuses, or that h11 does.
+#: Requests this module refuses, or that llhttp does.
 _ODD = st.builds(
     _http, st.sampled_from([b"GET", b"POST", b"DELETE", b"TRACE", b"get"]),
     st.sampled_from([b"/rev", b"/", b"*", b"/a b"]),
@@ -572,7 +628,7 @@ def test_any_bytes_cut_anywhere_become_well_formed_events_and_valid_http(stream_
     stream, chunks = stream_chunks
     whole, _, _, _ = _decode([stream])
     events, records, incoming, outgoing = _decode(chunks)
-    # h11's reason for a bad request can depend on how much it had seen; its status does not.
+    # llhttp's reason for a bad request can depend on how much it had seen; its status does not.
     assert list(map(_status_only, events)) == list(map(_status_only, whole))
     assert len(records) == len(events)
     for n, event in enumerate(events):

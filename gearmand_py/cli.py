@@ -20,8 +20,10 @@ def refused(settings: argparse.Namespace) -> list[str]:
     messages = []
     if settings.protocol not in (None, "http"):
         messages.append(f"Unknown protocol module : {settings.protocol}")  # gearmand's words
-    elif settings.protocol is None and settings.http_port != HTTP_PORT:
+    elif settings.protocol is None and settings.http_port is not None:
         messages.append("--http-port needs -r http")
+    elif settings.protocol == "http" and (settings.http_port or HTTP_PORT) == settings.port:
+        messages.append(f"--http-port {settings.port} is the Gear port (-p) too")
     queue = registry.find(settings.queue_type)
     if queue is not None and queue.module is None:
         messages.append(f"--queue-type {settings.queue_type}: {queue.unavailable}")

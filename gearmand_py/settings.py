@@ -267,8 +267,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("check_args", ("--check-args",), "Check the options, then exit 0.",
             default=False, action="store_true", hidden=True),
     Setting("http_port", ("--http-port",),
-            "Port to listen on (with -r http; TLS too with --ssl).",
-            default=HTTP_PORT, type=_port, meta="PORT", section=HTTP),
+            f"Port to listen on with -r http (default: {HTTP_PORT}); TLS too with --ssl.",
+            type=_port, meta="PORT", section=HTTP),
     Setting("port", ("-p", "--port"), "Port the server should listen on.",
             default=4730, type=_port, meta="PORT", section=GEAR),
     Setting("ssl", ("--ssl",),
@@ -559,8 +559,9 @@ class Config:
     def from_options(cls, options: argparse.Namespace) -> Config:
         return cls(
             listeners=(ListenerSpec("gear", options.listen, options.port, options.ssl),
-                       *([ListenerSpec("http", options.listen, options.http_port, options.ssl,
-                                       "--http-port")] if options.protocol == "http" else [])),
+                       *([ListenerSpec("http", options.listen, options.http_port or HTTP_PORT,
+                                       options.ssl, "--http-port")]
+                         if options.protocol == "http" else [])),
             threads=options.threads,
             tls=TlsConfig.from_options(options),
             network=_by_name(NetworkConfig, options),

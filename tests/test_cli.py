@@ -71,6 +71,9 @@ UNSUPPORTED = [
     (["--protocol", "foo"], "Unknown protocol module : foo"),
     (["-r", "HTTP"], "Unknown protocol module : HTTP"),
     (["--http-port", "8081"], "--http-port needs -r http"),
+    (["--http-port", "8080"], "--http-port needs -r http"),
+    (["-r", "http", "-p", "8080"], "--http-port 8080 is the Gear port (-p) too"),
+    (["-r", "http", "-p", "8085", "--http-port", "8085"], "--http-port 8085 is the Gear port (-p) too"),
     (["-q", "LibTokyoCabinet"], "--queue-type libtokyocabinet: gearmand-py has no Tokyo Cabinet "
                                 "queue (no maintained Python binding builds against "
                                 "libtokyocabinet; Debian's gearmand lacks it too); for a queue in "
@@ -100,8 +103,8 @@ def test_every_refused_option_is_reported_at_once(capsys, base):
                                         "gearmand-py: Unknown protocol module : gopher"]
 
 
-def test_unsupported_options_at_their_defaults_are_fine(capsys, base):
-    args = ["--http-port", "8080", "-q", "BUILTIN", "--mysql-host", "localhost",
+def test_options_at_their_defaults_are_fine(capsys, base):
+    args = ["-q", "BUILTIN", "--mysql-host", "localhost",
             "--mysql-port=3306", "--libpq-table", "queue", "--check-args"]
     assert run_main(capsys, base + args) == (0, "", "")
 

@@ -36,10 +36,17 @@ def bind(specs: Iterable[ListenerSpec], backlog: int,
 def inherited(sockets: Iterable[socket.socket], specs: Sequence[ListenerSpec],
               tls: ssl.SSLContext | None) -> list[Listener]:
     """Sockets systemd passed: each speaks what the spec of its port says, or the first spec's
-    (gear) when no spec has its port."""
+    (gear) when no spec has its port; a further spec (HTTP) with no socket is an error, not a
+    listener silently missing."""
+    sockets = list(sockets)
+    ports = {sock.getsockname()[1] for sock in sockets}  # inherited_sockets passes TCP only
+    for spec in specs[1:]:
+        if spec.port not in ports:
+            raise SetupError(f"{spec.port_flag} {spec.port}: systemd passed no socket for it "
+                             "(add a ListenStream= for that port to the .socket unit)")
     by_port = {spec.port: spec for spec in reversed(specs)}
     return [Listener(front_end(by_port.get(sock.getsockname()[1], specs[0]), tls), sock)
-            for sock in sockets]  # systemd.inherited_sockets passes TCP sockets only
+            for sock in sockets]
 
 
 def close(listeners: Iterable[Listener]) -> None:

@@ -22,6 +22,7 @@ import pytest
 
 from tests.server.test_process import THREADS, read_packet, request
 from tests.support.certs import make_certs
+from tests.server.test_slow_readers import connections_left
 from tests.support.servers import ServerProcess, free_port, start_server
 
 CAN_DO, PRE_SLEEP, GRAB_JOB, NO_JOB, JOB_ASSIGN, NOOP = 1, 4, 9, 10, 11, 6
@@ -274,6 +275,7 @@ def test_a_client_that_leaves_abandons_its_job(srv: HttpServer) -> None:
     with socket.create_connection(srv.http, timeout=10) as sock:
         sock.sendall(b"POST /left HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nbye")
         wait_status(srv.server, b"left", b"left\t1\t0\t0")
+    assert connections_left(srv.server.address, 10) == 1  # the server has heard of the close
     worker = Worker(srv.server, b"left", hold=True)
     try:  # as for a gear client that left: the job is dropped when a worker reaches it
         assert worker.grab() is None

@@ -87,8 +87,11 @@ read such a request's body. Trailers of a chunked body are read and dropped.
 
 Not done: ``Expect: 100-continue`` gets no interim 100 response (the input side does not write,
 and the core answers only whole requests), so such a client sends its body after its own
-timeout (curl: 1 s). Responses held behind an unfinished earlier one stay in memory
-(``HttpResponses.held`` counts them).
+timeout (curl: 1 s).
+
+Responses held behind an unfinished earlier one stay in memory; ``HttpResponses.held`` counts
+their bytes, and the server adds it to the peer's unsent output for its back-pressure mark
+(``server.processor``), so their workers wait instead of the server holding every result.
 """
 
 from __future__ import annotations
@@ -412,10 +415,13 @@ _STATUS_LINES: dict[tuple[bytes, int], bytes] = {}
 class _Response:
     """One request's response while it is assembled or streamed (processing thread only)."""
 
-    __slots__ = ("request", "handle", "status", "fields", "chunks", "size", "done", "streaming")
+    __slots__ = ("request", "owner", "handle", "status", "fields", "chunks", "size", "done",
+                 "streaming")
 
-    def __init__(self, request: RequestRecord, handle: bytes = b"") -> None:
+    def __init__(self, request: RequestRecord, owner: HttpResponses, handle: bytes = b"") -> None:
         self.request = request
+        #: Whose ``held`` counts this response's body.
+        self.owner = owner
         self.handle = handle
         self.status = 200
         #: The head's fields other than the handle and the framing, once the outcome is known.
@@ -429,6 +435,7 @@ class _Response:
         if data:
             self.chunks.append(data)
             self.size += len(data)
+            self.owner.held += len(data)
 
     def finish(self, status: int, fields: list[tuple[bytes, bytes]], data: bytes = b"") -> None:
         self.status = status
@@ -469,6 +476,7 @@ class _Response:
         for chunk in self.chunks:
             parts += (b"%x\r\n" % len(chunk), chunk, b"\r\n")
         self.chunks = []
+        self.owner.held -= self.size
         self.size = 0
         return b"".join(parts)
 
@@ -488,7 +496,7 @@ class HttpResponses:
     copied once, into the response.
     """
 
-    __slots__ = ("_records", "_decoder", "_order", "_waiting", "closed")
+    __slots__ = ("_records", "_decoder", "_order", "_waiting", "closed", "held")
 
     def __init__(self, records: deque[RequestRecord]) -> None:
         self._records = records
@@ -500,11 +508,9 @@ class HttpResponses:
         self._waiting: dict[bytes, list[_Response]] = {}
         #: True once the response that ends the connection is out: nothing more is written.
         self.closed = False
-
-    @property
-    def held(self) -> int:
-        """Body bytes held for responses not yet written (behind an unfinished earlier one)."""
-        return sum(response.size for response in self._order)
+        #: Body bytes held for responses not yet written (kept up to date by ``_Response``): the
+        #: server counts them against its back-pressure mark like unsent output.
+        self.held = 0
 
     def render(self, out: bytes | bytearray | memoryview) -> tuple[bytes, bool]:
         """The HTTP bytes to write for the core's reply bytes ``out``, and whether the
@@ -521,14 +527,14 @@ class HttpResponses:
 
     def _packet(self, ptype: int, args: tuple[bytes, ...]) -> None:
         if ptype == T.JOB_CREATED:
-            response = _Response(self._records.popleft(), args[0])
+            response = _Response(self._records.popleft(), self, args[0])
             self._order.append(response)
             if response.request.background:
                 response.finish(200, [(b"X-Gearman-Command", b"JOB_CREATED")])
             else:
                 self._waiting.setdefault(args[0], []).append(response)
         elif ptype == T.ERROR:
-            response = _Response(self._records.popleft())
+            response = _Response(self._records.popleft(), self)
             self._order.append(response)
             _error(response, args[0], args[1])
         elif ptype == T.WORK_DATA:
@@ -554,11 +560,13 @@ class HttpResponses:
                     parts.append(response.stream())
                 break
             parts.append(response.end() if response.streaming else response.whole())
+            self.held -= response.size
             order.popleft()
             if not response.request.keep_alive:
                 self.closed = True
                 order.clear()
                 self._waiting.clear()
+                self.held = 0
                 break
         return b"".join(parts)
 

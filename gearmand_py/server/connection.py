@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 class Connection:
     """The server side of a connection.
 
-    Who touches what: ``peer``, ``handed``, ``reads_done`` and ``render`` belong to the
+    Who touches what: ``peer``, ``handed``, ``reads_done`` and ``renderer`` belong to the
     processing thread, which also writes to ``sock`` while ``handed`` is 0 (a TLS socket takes
     care of the two threads itself: ``tls``); ``decoder``, ``handshaking``,
     ``wbuf``, ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``,
@@ -41,7 +41,7 @@ class Connection:
     again (``IOLoop.recheck``): one of the two always sees the other's write.
     """
 
-    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "render", "handshaking",
+    __slots__ = ("sock", "fd", "ip", "loop", "decoder", "renderer", "handshaking",
                  "wbuf", "pieces", "piece_bytes", "taken", "closing", "closed",
                  "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
 
@@ -53,7 +53,7 @@ class Connection:
         self.loop = loop
         #: The protocol's halves: bytes read -> events, and the core's replies -> bytes (None
         #: when the replies are the bytes, as in gear).
-        self.decoder, self.render = front_end.open(max_packet_size)
+        self.decoder, self.renderer = front_end.open(max_packet_size)
         #: A TLS handshake is under way: the core does not know the connection yet.
         self.handshaking = front_end.tls is not None
         #: Output waiting to be written: ``wbuf`` first, then ``pieces`` (large fields, not

@@ -6,8 +6,10 @@ its bytes and the core, in two halves owned by two threads:
 - the **decoder** (the connection's I/O thread) turns the bytes read into the core's events
   (``feed``), and says when nothing more will be read (``dead``);
 - the **renderer** (the processing thread) turns the gear replies the core produced for the
-  peer into the bytes to write, and says whether to close after them. The gear protocol has
-  none: the core's replies are already its bytes, and that is the fast path.
+  peer into the bytes to write, and says whether to close after them; what it holds back (a
+  response waiting behind an unfinished earlier one) counts towards the peer's back-pressure
+  mark as unsent output does. The gear protocol has none: the core's replies are already its
+  bytes, and that is the fast path.
 
 The *transport* is plain TCP or TLS, and the rule of who touches a socket from which thread is
 the same for both: the I/O thread reads (and runs a TLS handshake, without blocking, before the
@@ -41,8 +43,16 @@ class RequestDecoder(Protocol):
     def buffered(self) -> int: ...
 
 
-#: The output half: the core's gear replies for one peer -> (bytes to write, close after them).
-Renderer = Callable[[bytes], tuple[bytes, bool]]
+class Renderer(Protocol):
+    """The output half (``protocol.http.HttpResponses``)."""
+
+    #: Bytes produced for the peer but held back, not yet returned by ``render``.
+    held: int
+
+    def render(self, out: bytes) -> tuple[bytes, bool]:
+        """The core's gear replies for one peer -> (bytes to write, close after them)."""
+        ...
+
 #: Makes both halves for a new connection, given ``--max-packet-size``.
 ProtocolFactory = Callable[[int], tuple[RequestDecoder, Renderer | None]]
 
@@ -54,8 +64,7 @@ def gear(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
 
 def http(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
     """gearmand's HTTP protocol (``-r http``): a request is a job, the response its result."""
-    requests, responses = http_protocol(max_packet_size)
-    return requests, responses.render
+    return http_protocol(max_packet_size)
 
 
 PROTOCOLS: dict[str, ProtocolFactory] = {"gear": gear, "http": http}

@@ -112,11 +112,13 @@ def _handoff(conn: Connection, data: Output, close: bool) -> list[tuple[Connecti
             for i, piece in enumerate(data)]  # type: ignore[arg-type]
 
 
-def _rendered(conn: Connection, data: Output) -> tuple[bytes, bool]:
-    """What ``conn``'s protocol makes of the core's replies, and whether the connection closes
-    after it."""
-    return conn.render(data if data.__class__ is bytes  # type: ignore[misc]
-                       else b"".join(data))  # type: ignore[arg-type]
+
+
+def _over(conn: Connection) -> bool:
+    """Whether ``conn``'s peer has more than HIGH_WATER unsent: handed to its I/O loop, plus
+    what its protocol holds back. Asked when a peer may stall or be released, not per packet."""
+    held = conn.renderer.held if conn.renderer is not None else 0
+    return conn.handed + held > HIGH_WATER
 
 
 def _size(data: Output) -> int:
@@ -145,7 +147,7 @@ class Processor:
             try:
                 if kind == DRAINED:
                     conn.handed -= payload
-                    if peer is not None and peer.stalled and conn.handed <= HIGH_WATER:
+                    if peer is not None and peer.stalled and not _over(conn):
                         engine.drained(peer)
                 elif kind == CONNECTED:
                     conn.peer = engine.connect(conn, conn.fd, conn.ip)
@@ -176,7 +178,7 @@ class Processor:
         conn.handed += size
         if conn.handed > HIGH_WATER:
             peer.stalled = True
-        elif peer.stalled:
+        elif peer.stalled and not _over(conn):
             self.engine.drained(peer)
 
     def _write_now(self, worker: Peer) -> None:
@@ -221,8 +223,8 @@ class Processor:
                 conn = peer.endpoint
                 data = _joined(peer.out)
                 close = peer.closing
-                if conn.render is not None and data:
-                    data, ends = _rendered(conn, data)
+                if conn.renderer is not None and data:
+                    data, ends = self._rendered(peer, conn, data)
                     close = close or ends
                 if close:
                     engine.disconnect(peer)
@@ -232,7 +234,7 @@ class Processor:
                 elif not conn.handed:
                     data = _write(conn, data)
                     if not data:
-                        if peer.stalled:
+                        if peer.stalled and not _over(conn):
                             engine.drained(peer)
                         continue
                 if not close:
@@ -247,6 +249,20 @@ class Processor:
             dirty = engine.take_output()
         for loop, items in handoffs.items():
             loop.post_output(items)
+
+    def _rendered(self, peer: Peer, conn: Connection, data: Output) -> tuple[bytes, bool]:
+        """What ``conn``'s protocol makes of the core's replies, and whether the connection
+        closes after it. What the protocol holds back counts like output handed to the loop:
+        past HIGH_WATER the peer is stalled, so whatever feeds it waits (an HTTP response
+        behind one whose job does not end would otherwise keep every later result)."""
+        renderer = conn.renderer
+        rendered = renderer.render(data if data.__class__ is bytes  # type: ignore[union-attr]
+                                   else b"".join(data))  # type: ignore[arg-type]
+        if _over(conn):
+            peer.stalled = True
+        elif peer.stalled:
+            self.engine.drained(peer)
+        return rendered
 
     # -- threaded mode ---------------------------------------------------------------------------
 

@@ -22,7 +22,7 @@ import pytest
 
 from tests.server.test_process import THREADS, read_packet, request
 from tests.support.certs import make_certs
-from tests.server.test_slow_readers import connections_left
+from tests.server.test_slow_readers import MB, STALLED_PEER_BUDGET, connections_left, memory
 from tests.support.servers import ServerProcess, free_port, start_server
 
 CAN_DO, PRE_SLEEP, GRAB_JOB, NO_JOB, JOB_ASSIGN, NOOP = 1, 4, 9, 10, 11, 6
@@ -54,7 +54,7 @@ def srv(request: pytest.FixtureRequest) -> Iterator[HttpServer]:
 
 class Worker(threading.Thread):
     """A gear worker for ``function``: reverses the workload; ``fail`` fails the job; ``data``
-    sends two WORK_DATA, then the result 0.3 s later. With ``hold``, it grabs jobs but completes them only when told,
+    sends two WORK_DATA, then the result 0.3 s later; ``size:N`` answers N bytes. With ``hold``, it grabs jobs but completes them only when told,
     in the order given (``finish``)."""
 
     def __init__(self, server: ServerProcess, function: bytes, hold: bool = False) -> None:
@@ -97,6 +97,8 @@ class Worker(threading.Thread):
                               request(WORK_DATA, handle, b"part2,"))
             time.sleep(0.3)
             self.sock.sendall(request(WORK_COMPLETE, handle, b"done"))
+        elif data.startswith(b"size:"):  # a result of that many bytes
+            self.sock.sendall(request(WORK_COMPLETE, handle, b"x" * int(data[5:])))
         else:
             self.sock.sendall(request(WORK_COMPLETE, handle, data[::-1]))
 
@@ -260,6 +262,35 @@ def test_status_codes(srv: HttpServer) -> None:
             assert read_response(sock).status == 400
     finally:
         worker.close()
+
+
+def test_results_held_behind_an_unfinished_response_push_back_on_their_worker(
+        srv: HttpServer) -> None:
+    """A request whose job nobody runs, then 40 whose results are 4 MB each: the later results
+    wait for the first response, and once 4 MiB of them wait the server stops taking more from
+    their worker instead of holding all 160 MB; when the first job runs, everything arrives."""
+    count, size = 40, 4 * MB
+    big = Worker(srv.server, b"big")
+    try:
+        with socket.create_connection(srv.http, timeout=30) as sock:
+            baseline = memory(srv.server, "VmRSS")
+            sock.sendall(b"GET /nobody HTTP/1.1\r\nHost: x\r\n\r\n" + b"".join(
+                b"POST /big HTTP/1.1\r\nHost: x\r\nX-Gearman-Unique: %d\r\n"
+                b"Content-Length: %d\r\n\r\nsize:%d" % (i, len(b"size:%d" % size), size)
+                for i in range(count)))
+            time.sleep(3)
+            assert memory(srv.server, "VmHWM") - baseline <= STALLED_PEER_BUDGET + 2 * size
+            queued = int(status_row(srv.server, b"big").split(b"\t")[1])
+            assert queued > count // 2  # the worker was held back
+            nobody = Worker(srv.server, b"nobody")
+            try:
+                bodies = read_bodies(sock, count + 1)
+            finally:
+                nobody.close()
+        assert bodies[0] == b""
+        assert all(body == b"x" * size for body in bodies[1:])
+    finally:
+        big.close()
 
 
 def test_a_body_over_the_packet_limit_gets_413() -> None:

@@ -1,7 +1,8 @@
 """The ``gearmand-py`` command: gearmand's command line, then the server.
 
 ``main`` parses the options (:mod:`gearmand_py.settings`), refuses the ones gearmand-py cannot
-honour (better than silently running without what the user asked for), and hands the typed settings to the start-up sequence (:mod:`gearmand_py.process.startup`).
+honour (better than silently running without what the user asked for), and hands the typed
+settings to the start-up sequence (:mod:`gearmand_py.process.startup`).
 """
 
 from __future__ import annotations

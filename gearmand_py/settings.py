@@ -132,9 +132,8 @@ class _DeprecatedV(argparse.Action):
 class Setting:
     """One option: its flags, value type and default exactly as gearmand has them.
 
-    ``hidden`` options are
-    left out of --help and the sample config, as gearmand hides them. ``cli_only`` options make
-    no sense inside a config file and are refused there.
+    ``hidden`` options are left out of --help and the sample config, as gearmand hides them.
+    ``cli_only`` options make no sense inside a config file and are refused there.
     """
 
     name: str

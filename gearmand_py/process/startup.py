@@ -1,9 +1,9 @@
 """The start-up sequence, one step after another, each done by its own module.
 
 parse (``cli``) → load the TLS certificate (--ssl) → bind the listeners, or take them from
-systemd → detach (-d) → switch user
-(-u) → open the log and write the pid file → open the queue backend and replay it → start the
-threads → tell the parent (-d) and systemd that the server serves.
+systemd → detach (-d) → switch user (-u) → open the log and write the pid file → open the queue
+backend and replay it → start the threads → tell the parent (-d) and systemd that the server
+serves.
 
 Binding comes before the user switch so ports below 1024 work with -u; detaching comes after
 binding so a port in use is reported by the command the user typed. Until the server serves,

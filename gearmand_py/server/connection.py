@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from gearmand_py.server.frontend import FrontEnd
-    from gearmand_py.server.tls import TlsSocket
     from gearmand_py.server.io_loop import IOLoop
+    from gearmand_py.server.tls import TlsSocket
 
 
 class Connection:
@@ -17,11 +17,11 @@ class Connection:
 
     Who touches what: ``peer``, ``handed``, ``reads_done`` and ``renderer`` belong to the
     processing thread, which also writes to ``sock`` while ``handed`` is 0 (a TLS socket takes
-    care of the two threads itself: ``tls``); ``decoder``, ``handshaking``,
-    ``wbuf``, ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``,
-    ``reads`` and ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and
-    writes what it was handed. The I/O loop closes the socket only when the processing thread asked it
-    to (after which that thread never writes to it again); a connection the peer dropped is closed
+    care of the two threads itself: ``tls``); ``decoder``, ``handshaking``, ``wbuf``,
+    ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads`` and
+    ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and writes what it
+    was handed. The I/O loop closes the socket only when the processing thread asked it to (after
+    which that thread never writes to it again); a connection the peer dropped is closed
     by the processing thread once it has heard of it, so a descriptor is never reused while the
     other thread may still write to it.
 

@@ -382,4 +382,3 @@ class IOLoop:
             self._close(conn)
         self.selector.close()
         self.mailbox.close()
-

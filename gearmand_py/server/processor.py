@@ -112,8 +112,6 @@ def _handoff(conn: Connection, data: Output, close: bool) -> list[tuple[Connecti
             for i, piece in enumerate(data)]  # type: ignore[arg-type]
 
 
-
-
 def _over(conn: Connection) -> bool:
     """Whether ``conn``'s peer has more than HIGH_WATER unsent: handed to its I/O loop, plus
     what its protocol holds back. Asked when a peer may stall or be released, not per packet."""

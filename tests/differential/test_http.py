@@ -12,7 +12,7 @@ import pytest
 
 from tests.server.test_http import Worker, status_row, wait_status
 from tests.support.prerequisites import require
-from tests.support.servers import GEARMAND, ServerProcess, free_port, gearmand_available, start_server
+from tests.support.servers import GEARMAND, free_port, gearmand_available, start_server
 
 KINDS = ["gearmand", "gearmand-py"]
 

@@ -54,8 +54,8 @@ def srv(request: pytest.FixtureRequest) -> Iterator[HttpServer]:
 
 class Worker(threading.Thread):
     """A gear worker for ``function``: reverses the workload; ``fail`` fails the job; ``data``
-    sends two WORK_DATA, then the result 0.3 s later; ``size:N`` answers N bytes. With ``hold``, it grabs jobs but completes them only when told,
-    in the order given (``finish``)."""
+    sends two WORK_DATA, then the result 0.3 s later; ``size:N`` answers N bytes. With ``hold``,
+    it answers nothing by itself: the test grabs and answers jobs (``grab``, ``answer``)."""
 
     def __init__(self, server: ServerProcess, function: bytes, hold: bool = False) -> None:
         super().__init__(daemon=True)

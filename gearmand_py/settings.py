@@ -298,6 +298,11 @@ SETTINGS: tuple[Setting, ...] = (
             "connection (mutual TLS); its subject is logged at --verbose INFO. gearmand never "
             "checks client certificates.",
             default=False, action="store_true", section=ADDITIONS),
+    Setting("ssl_handshake_timeout", ("--ssl-handshake-timeout",),
+            "With --ssl: close a connection whose TLS handshake is not done this many seconds "
+            "after it was accepted, so a client that connects and sends nothing does not hold "
+            "a descriptor. gearmand has no limit.",
+            default=10, type=_positive, meta="SECONDS", section=ADDITIONS),
     Setting("max_packet_size", ("--max-packet-size",),
             "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
             "default. gearmand has no limit, so a client could make it buffer any amount.",
@@ -467,6 +472,7 @@ class TlsConfig:
     ssl_certificate: str
     ssl_key: str
     ssl_verify_clients: bool
+    ssl_handshake_timeout: int
     #: Which files were named by an option or the environment rather than defaulted.
     given: frozenset[str] = frozenset()
 
@@ -481,6 +487,7 @@ class TlsConfig:
                 given.add(name)
             files[name] = value or default
         return cls(ssl=options.ssl, ssl_verify_clients=options.ssl_verify_clients,
+                   ssl_handshake_timeout=options.ssl_handshake_timeout,
                    given=frozenset(given), **files)
 
 

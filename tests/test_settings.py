@@ -39,6 +39,7 @@ DEFAULTS = {
     "mysql_table": "gearman_queue",
     "check_args": False, "max_packet_size": 67108864, "queue_url": None,
     "ssl_verify_clients": False,
+    "ssl_handshake_timeout": 10,
 }
 
 # (flags, value given, attribute, value parsed). value None: a flag without argument.
@@ -91,6 +92,7 @@ OPTIONS = [
     (("--mysql-table",), "t", "mysql_table", "t"),
     (("--max-packet-size",), "1048576", "max_packet_size", 1048576),
     (("--ssl-verify-clients",), None, "ssl_verify_clients", True),
+    (("--ssl-handshake-timeout",), "3", "ssl_handshake_timeout", 3),
     (("--queue-url",), "sqlite:////tmp/q.db", "queue_url", "sqlite:////tmp/q.db"),
     (("--check-args",), None, "check_args", True),
 ]

@@ -14,7 +14,8 @@ Rules (one connection, one pair from ``http_protocol``):
   ``popleft`` are atomic in CPython).
 - **One answer per event.** The core answers every event with exactly one JOB_CREATED or ERROR,
   in event order; the output side pops one record per such packet. Every other packet it reads
-  names a job handle.
+  names a job handle, but for the ECHO_RES of the ``Expect: 100-continue`` echo (below), which
+  has no record.
 - **Responses in request order.** A response waits until every earlier one is written; only the
   first unwritten response can be streaming.
 - **HTTP errors go through the core** as ``Rejected(b"HTTP_<status>", reason)``, so the core's
@@ -85,9 +86,12 @@ connection are not read. A request to switch protocols (``CONNECT``, or ``Connec
 with ``Upgrade``) is answered and ends the connection: nothing is switched, and llhttp does not
 read such a request's body. Trailers of a chunked body are read and dropped.
 
-Not done: ``Expect: 100-continue`` gets no interim 100 response (the input side does not write,
-and the core answers only whole requests), so such a client sends its body after its own
-timeout (curl: 1 s).
+``Expect: 100-continue`` (HTTP/1.1): when a piece of input ends inside the body of such a
+request, the input side emits an ECHO_REQ; the core answers it in order, like any event, and
+the output side turns its ECHO_RES into the interim ``HTTP/1.1 100 Continue``, sent once every
+earlier response is out. The client then sends its body at once instead of after its own
+timeout (curl: 1 s). A request whose head already says it will fail (413 by Content-Length)
+gets its final response instead; other errors (404, 405) follow the 100, as RFC 9110 allows.
 
 Responses held behind an unfinished earlier one stay in memory; ``HttpResponses.held`` counts
 their bytes, and the server adds it to the peer's unsent output for its back-pressure mark
@@ -169,7 +173,10 @@ class _Stop(Exception):
 
 #: The request headers ``HttpRequests`` keeps (lower-cased); any other is dropped as it arrives.
 _KEPT = frozenset((b"x-gearman-unique", b"x-gearman-background", b"x-gearman-priority",
-                   b"content-length", b"transfer-encoding"))
+                   b"content-length", b"transfer-encoding", b"expect"))
+#: What the ``Expect: 100-continue`` echo carries, and its answer.
+CONTINUE_ECHO = b"100-continue"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 
 
 class _Head(NamedTuple):
@@ -198,7 +205,7 @@ class HttpRequests:
     """
 
     __slots__ = ("_records", "_parser", "_events", "_target", "_fields", "_hosts", "_head",
-                 "_body", "_size", "_begun", "_seen", "max_packet_size", "dead")
+                 "_body", "_size", "_begun", "_seen", "_expecting", "max_packet_size", "dead")
 
     def __init__(self, records: deque[RequestRecord],
                  max_packet_size: int = DEFAULT_MAX_PACKET_SIZE) -> None:
@@ -229,6 +236,8 @@ class HttpRequests:
         self._hosts = 0
         self._body: list[bytes] = []
         self._size = 0  # body bytes so far
+        #: The request being read sent ``Expect: 100-continue`` and has had no 100 yet.
+        self._expecting = False
 
     @property
     def buffered(self) -> int:
@@ -255,6 +264,9 @@ class HttpRequests:
                 raise
         except httptools.HttpParserError as exc:
             self._refuse(400, str(exc))
+        if self._expecting and not self.dead:  # the input ended inside its body
+            self._expecting = False
+            events.append((T.ECHO_REQ, (CONTINUE_ECHO,)))
         return events
 
     def _count(self, size: int) -> None:
@@ -325,6 +337,9 @@ class HttpRequests:
         declared = fields.get(b"content-length")  # llhttp has checked it is a number
         if declared is not None and int(declared) > self._limit(head):
             self._too_large()
+        self._expecting = (version == "1.1" and fields.get(b"expect", b"").lower()
+                           == CONTINUE_ECHO and (coding is not None or declared not in
+                                                 (None, b"0")))
 
     def on_chunk_header(self) -> None:
         """A chunk's size line is read: next come its data, or the trailers if it is the last;
@@ -344,6 +359,7 @@ class HttpRequests:
         head: _Head = self._head  # type: ignore[assignment]
         self._head = None
         self._seen = -1
+        self._expecting = False  # the body is all here: no need to ask for it
         if head.error is not None:
             self._emit(head.record, head.error)
         else:
@@ -488,6 +504,23 @@ class _Response:
         return self.stream() + b"0\r\n" + trailer + b"\r\n"
 
 
+class _Continue:
+    """The interim 100 response, in ``HttpResponses``' order like a finished response."""
+
+    __slots__ = ()
+    done = True
+    streaming = False
+    size = 0
+    request = RequestRecord(b"1.1", True, False, False)
+
+    @staticmethod
+    def whole() -> bytes:
+        return CONTINUE
+
+
+_CONTINUE = _Continue()
+
+
 class HttpResponses:
     """Turns the gear replies the core sends to one HTTP connection into HTTP responses.
 
@@ -503,7 +536,7 @@ class HttpResponses:
         # The core's output is trusted: no size limit.
         self._decoder = ResponseDecoder(1 << 62)
         #: Responses not completely written, in request order.
-        self._order: deque[_Response] = deque()
+        self._order: deque[_Response | _Continue] = deque()
         #: Foreground responses waiting for their job's result, by handle.
         self._waiting: dict[bytes, list[_Response]] = {}
         #: True once the response that ends the connection is out: nothing more is written.
@@ -537,6 +570,8 @@ class HttpResponses:
             response = _Response(self._records.popleft(), self)
             self._order.append(response)
             _error(response, args[0], args[1])
+        elif ptype == T.ECHO_RES:
+            self._order.append(_CONTINUE)
         elif ptype == T.WORK_DATA:
             data = bytes(args[1])
             for response in self._waiting.get(args[0], ()):

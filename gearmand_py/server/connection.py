@@ -18,9 +18,9 @@ class Connection:
     Who touches what: ``peer``, ``handed``, ``reads_done`` and ``renderer`` belong to the
     processing thread, which also writes to ``sock`` while ``handed`` is 0 (a TLS socket takes
     care of the two threads itself: ``tls``); ``decoder``, ``handshaking``, ``wbuf``,
-    ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads`` and
-    ``reading_ahead`` belong to the owning I/O loop, which reads from ``sock`` and writes what it
-    was handed. The I/O loop closes the socket only when the processing thread asked it to (after
+    ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads``,
+    ``reading_ahead`` and ``read_wants_write`` belong to the owning I/O loop, which reads from
+    ``sock`` and writes what it was handed. The I/O loop closes the socket only when the processing thread asked it to (after
     which that thread never writes to it again); a connection the peer dropped is closed
     by the processing thread once it has heard of it, so a descriptor is never reused while the
     other thread may still write to it.
@@ -43,7 +43,8 @@ class Connection:
 
     __slots__ = ("sock", "fd", "ip", "loop", "decoder", "renderer", "handshaking",
                  "wbuf", "pieces", "piece_bytes", "taken", "closing", "closed",
-                 "paused", "reads", "reading_ahead", "peer", "handed", "reads_done")
+                 "paused", "reads", "reading_ahead", "read_wants_write", "peer", "handed",
+                 "reads_done")
 
     def __init__(self, sock: socket.socket | TlsSocket, ip: str, loop: IOLoop,
                  max_packet_size: int, front_end: FrontEnd) -> None:
@@ -73,6 +74,9 @@ class Connection:
         self.reads_done = 0
         #: Not read from until the processing thread catches up with its reads.
         self.reading_ahead = False
+        #: A TLS read stopped because the TLS layer must write first: read again once the
+        #: socket is writable.
+        self.read_wants_write = False
         self.peer: Any = None
         #: Bytes handed to the loop not yet reported written: while any are, later output must
         #: follow them through the loop to keep its order.

@@ -13,7 +13,10 @@ thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread an
 become plain calls.
 
 A TLS connection (``tls``) is read and written like a plain one; the loop runs its handshake
-without blocking and tells the core of the connection once the handshake is done.
+without blocking, closes the connection if the handshake is not done within
+``--ssl-handshake-timeout``, and tells the core of the connection once it is done. A TLS read
+that must first write (a session ticket or key update the socket did not take) waits for the
+socket to be writable, then reads again.
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import logging
 import selectors
 import socket
 import ssl
+import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -52,9 +57,13 @@ class IOLoop:
     """Owns sockets; ``sink`` receives each batch for the processing core."""
 
     def __init__(self, name: str, max_packet_size: int, sink: Callable[[Batch], None],
-                 threaded: bool = True) -> None:
+                 handshake_timeout: float, threaded: bool = True) -> None:
         self.name = name
         self.max_packet_size = max_packet_size
+        self.handshake_timeout = handshake_timeout
+        #: (deadline, connection) of TLS handshakes, oldest first (one timeout for all, so the
+        #: order of arrival is the order of deadlines); finished ones are dropped lazily.
+        self.handshakes: deque[tuple[float, Connection]] = deque()
         self.sink = sink
         self.threaded = threaded
         self.selector = selectors.DefaultSelector()
@@ -113,6 +122,8 @@ class IOLoop:
     def run_once(self, timeout: float | None) -> None:
         """One turn: wait for sockets or mail, handle them, hand the core what was read."""
         mailbox = self.mailbox
+        if self.handshakes:
+            timeout = self._handshake_wait(timeout)
         mailbox.sleeping = True
         if mailbox.items or self.pending:  # with -t 0, flush() may have left a DRAINED here
             mailbox.sleeping = False
@@ -121,6 +132,8 @@ class IOLoop:
         mailbox.sleeping = False
         for key, mask in ready:
             key.data(key.fileobj, mask)
+        if self.handshakes:
+            self._expire_handshakes()
         if mailbox.items:
             self._on_mail()
         if self.pending:
@@ -160,11 +173,16 @@ class IOLoop:
                 return
         conn = Connection(endpoint, ip, self, self.max_packet_size, front_end)
         self.connections.add(conn)
-        self.selector.register(endpoint, selectors.EVENT_READ, self._make_handler(conn))
+        ready = self._make_handler(conn)
+        self.selector.register(endpoint, selectors.EVENT_READ, ready)
         if conn.handshaking:
+            self.handshakes.append((time.monotonic() + self.handshake_timeout, conn))
             self._handshake(conn)
         else:
             self.pending.append((CONNECTED, conn, None))
+            # A client often sends at once (an HTTP request does): its first events then reach
+            # the core in the same batch as the connection, a thread wake-up sooner.
+            ready(endpoint, selectors.EVENT_READ)
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
         tls = isinstance(conn.sock, TlsSocket)
@@ -175,7 +193,11 @@ class IOLoop:
                     self._handshake(conn)
                     return
                 if mask & selectors.EVENT_WRITE:
+                    retry_read = conn.read_wants_write
+                    conn.read_wants_write = False
                     self._flush(conn)
+                    if retry_read and not conn.closed and self._reading(conn):
+                        mask |= selectors.EVENT_READ
                 if mask & selectors.EVENT_READ and not conn.closed:
                     self._read(conn)
                     # A TLS record read in part leaves the rest inside the TLS layer, where the
@@ -212,6 +234,27 @@ class IOLoop:
         self.pending.append((CONNECTED, conn, None))
         self._set_interest(conn)
 
+    def _handshake_wait(self, timeout: float | None) -> float | None:
+        """``timeout``, cut short to the first unfinished handshake's deadline."""
+        handshakes = self.handshakes
+        while handshakes and not handshakes[0][1].handshaking:
+            handshakes.popleft()
+        if not handshakes:
+            return timeout
+        wait = max(0.0, handshakes[0][0] - time.monotonic())
+        return wait if timeout is None else min(timeout, wait)
+
+    def _expire_handshakes(self) -> None:
+        """Close the connections whose handshake is past its deadline."""
+        handshakes = self.handshakes
+        now = time.monotonic()
+        while handshakes and handshakes[0][0] <= now:
+            _, conn = handshakes.popleft()
+            if conn.handshaking and not conn.closed:
+                log.info("TLS handshake with connection %d (%s) not done in %g s; closing it",
+                         conn.fd, conn.ip, self.handshake_timeout)
+                self._close(conn)
+
     def _pause(self, conn: Connection, paused: bool) -> None:
         if not conn.closed:
             conn.paused = paused
@@ -220,6 +263,10 @@ class IOLoop:
     def _read(self, conn: Connection) -> None:
         try:
             data = conn.sock.recv(RECV_SIZE)
+        except ssl.SSLWantWriteError:
+            conn.read_wants_write = True
+            self._set_interest(conn)
+            return
         except WOULD_BLOCK:
             return
         except OSError as exc:
@@ -338,7 +385,7 @@ class IOLoop:
         events = 0
         if self._reading(conn):
             events |= selectors.EVENT_READ
-        if conn.wbuf or conn.pieces:
+        if conn.wbuf or conn.pieces or conn.read_wants_write:
             events |= selectors.EVENT_WRITE
         try:
             key = self.selector.get_key(conn.sock)

@@ -306,7 +306,7 @@ class Server:
     def _serve_single(self) -> None:
         processor = self.processor
         loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
-                      threaded=False)
+                      self.config.tls.ssl_handshake_timeout, threaded=False)
         self._start_writer(loop.forward)
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
@@ -325,8 +325,8 @@ class Server:
         processor = self.processor
         sys.setswitchinterval(SWITCH_INTERVAL)
         status = status_line(self.engine)  # while this thread is the only one using it
-        loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit)
-                 for i in range(count)]
+        loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit,
+                        self.config.tls.ssl_handshake_timeout) for i in range(count)]
         self._start_writer(processor.submit)
         threads = [fatal.thread(processor.run, "processing", self.fail)]
         threads += [fatal.thread(loop.run, loop.name, self.fail) for loop in loops]

@@ -54,7 +54,9 @@ def parse(data: bytes, methods: Sequence[bytes]) -> list[Reply]:
         while True:
             event = client.next_event()
             assert event is not h11.NEED_DATA, f"incomplete response in {data!r}"
-            if isinstance(event, h11.Response):
+            if isinstance(event, h11.InformationalResponse):
+                assert event.status_code == 100  # the answer to Expect: 100-continue
+            elif isinstance(event, h11.Response):
                 response = event
             elif isinstance(event, h11.Data):
                 body.append(bytes(event.data))
@@ -613,7 +615,12 @@ def _status_only(event: object) -> object:
     return event.code if isinstance(event, Rejected) else event
 
 
+#: The event that asks the core for the ECHO_RES that becomes a 100 Continue.
+ECHO = (T.ECHO_REQ, (b"100-continue",))
+
+
 def _decode(chunks: list[bytes]) -> tuple[list, list, HttpRequests, HttpResponses]:
+    """All the events (echoes included), the records, and both sides."""
     incoming, outgoing = http_protocol(max_packet_size=200)
     events = []
     for chunk in chunks:
@@ -627,7 +634,10 @@ def test_any_bytes_cut_anywhere_become_well_formed_events_and_valid_http(stream_
                                                                           rng) -> None:
     stream, chunks = stream_chunks
     whole, _, _, _ = _decode([stream])
-    events, records, incoming, outgoing = _decode(chunks)
+    every, records, incoming, outgoing = _decode(chunks)
+    # An echo comes only where a piece of input ended inside an Expect: 100-continue body.
+    events = [event for event in every if event != ECHO]
+    whole = [event for event in whole if event != ECHO]
     # llhttp's reason for a bad request can depend on how much it had seen; its status does not.
     assert list(map(_status_only, events)) == list(map(_status_only, whole))
     assert len(records) == len(events)
@@ -645,7 +655,12 @@ def test_any_bytes_cut_anywhere_become_well_formed_events_and_valid_http(stream_
     # Answer as the core would, finishing the foreground jobs in any order: every request gets
     # one valid response, in order, until the one that ends the connection.
     answers, results = [], []
-    for n, (event, record) in enumerate(zip(events, records)):
+    numbered = iter(enumerate(zip(events, records)))
+    for event in every:
+        if event == ECHO:
+            answers.append(encode(T.ECHO_RES, b"100-continue"))
+            continue
+        n, (event, record) = next(numbered)
         if event.__class__ is tuple:
             handle = b"H:x:%d" % n
             answers.append(job_created(handle))
@@ -669,3 +684,47 @@ def test_any_bytes_cut_anywhere_become_well_formed_events_and_valid_http(stream_
                 assert reply.body == b"r%d" % n
         else:
             assert reply.status == int(event.code[5:])
+
+
+# --- Expect: 100-continue ---------------------------------------------------------------------
+
+def test_expect_100_continue_is_answered_before_the_body_comes() -> None:
+    incoming, outgoing = http_protocol()
+    wire = request(body=b"hello", Expect="100-continue")
+    head, body = wire[:-5], wire[-5:]
+    assert incoming.feed(head) == [(T.ECHO_REQ, (b"100-continue",))]
+    out, close = outgoing.render(encode(T.ECHO_RES, b"100-continue"))
+    assert (out, close) == (b"HTTP/1.1 100 Continue\r\n\r\n", False)
+    assert incoming.feed(body) == [(T.SUBMIT_JOB, (b"rev", b"-", b"hello"))]
+    out, close = outgoing.render(job_created(b"H:x:1") + complete(b"H:x:1", b"olleh"))
+    [reply] = parse(out, [b"POST"])
+    assert (reply.status, reply.body, close) == (200, b"olleh", False)
+
+
+@pytest.mark.parametrize("wire", [
+    request(body=b"hello", Expect="100-continue"),  # the body came with the head
+    request(body=b"hello", version="1.0", Expect="100-continue")[:-5],  # not for HTTP/1.0
+    request(body=b"", Expect="100-continue"),  # no body to wait for
+], ids=["whole", "http-1.0", "empty"])
+def test_no_100_continue_when_no_body_is_awaited(wire: bytes) -> None:
+    incoming, _ = http_protocol()
+    assert all(event[0] != T.ECHO_REQ for event in incoming.feed(wire))
+
+
+def test_expect_100_continue_over_the_size_limit_gets_413_and_no_100() -> None:
+    incoming, outgoing = http_protocol(max_packet_size=100)
+    wire = request(body=b"x" * 200, Expect="100-continue")
+    [event] = incoming.feed(wire[:-200])
+    assert isinstance(event, Rejected) and event.code == b"HTTP_413"
+
+
+def test_the_100_waits_behind_an_earlier_unfinished_response() -> None:
+    incoming, outgoing = http_protocol()
+    first = request(body=b"one")
+    second = request(body=b"two", Expect="100-continue")
+    events = incoming.feed(first + second[:-3])
+    assert events[-1] == (T.ECHO_REQ, (b"100-continue",))
+    out, _ = outgoing.render(job_created(b"H:x:1") + encode(T.ECHO_RES, b"100-continue"))
+    assert out == b""  # the first response is not out yet
+    out, _ = outgoing.render(complete(b"H:x:1", b"eno"))
+    assert out.endswith(b"eno" + b"HTTP/1.1 100 Continue\r\n\r\n")

@@ -331,6 +331,34 @@ def test_curl(srv: HttpServer) -> None:
         worker.close()
 
 
+def test_expect_100_continue_gets_its_interim_response(srv: HttpServer) -> None:
+    """The 100 comes before the body is sent; curl, told to wait 30 s for it, is answered at
+    once."""
+    worker = Worker(srv.server, b"rev")
+    try:
+        with socket.create_connection(srv.http, timeout=10) as sock:
+            sock.sendall(b"POST /rev HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n"
+                         b"Content-Length: 4\r\n\r\n")
+            interim = b""
+            while not interim.endswith(b"\r\n\r\n"):
+                chunk = sock.recv(100)
+                assert chunk, "closed"
+                interim += chunk
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            sock.sendall(b"body")
+            response = read_response(sock)
+            assert (response.status, response.read()) == (200, b"ydob")
+        if shutil.which("curl") is not None:
+            started = time.monotonic()
+            done = subprocess.run(["curl", "-s", "--expect100-timeout", "30", "-H",
+                                   "Expect: 100-continue", "--data-binary", "from curl",
+                                   f"http://127.0.0.1:{srv.http_port}/rev"],
+                                  capture_output=True, timeout=60)
+            assert done.stdout == b"lruc morf" and time.monotonic() - started < 15
+    finally:
+        worker.close()
+
+
 def test_with_ssl_the_http_port_is_https(tmp_path) -> None:
     certs = make_certs(tmp_path)
     ctx = ssl.create_default_context(cafile=str(certs.ca))

@@ -172,6 +172,32 @@ def test_a_client_stalled_in_its_handshake_delays_nobody(server: ServerProcess) 
                 stalled.recv(1)
 
 
+@pytest.mark.parametrize("threads", THREADS)
+def test_a_handshake_not_done_in_time_is_closed(certs: Certs, threads: list[str]) -> None:
+    """``--ssl-handshake-timeout``: a silent connection and one stalled halfway through its
+    ClientHello are closed once it has passed, and the server goes on serving."""
+    proc = start_server("gearmand-py", [*threads, *tls_args(certs), "--ssl-handshake-timeout",
+                                        "1", "--verbose", "INFO"], tls=client_context(certs))
+    try:
+        with socket.create_connection(proc.address, timeout=5) as silent, \
+                socket.create_connection(proc.address, timeout=5) as halfway:
+            halfway.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03")
+            started = time.monotonic()
+            for stalled in (silent, halfway):
+                try:
+                    assert stalled.recv(1) == b""  # closed by the server
+                except ConnectionResetError:
+                    pass
+            assert 0.8 < time.monotonic() - started < 4
+            with proc.connect() as sock:  # a handshake done in time is kept
+                time.sleep(1.5)
+                sock.sendall(request(ECHO_REQ, b"served"))
+                assert read_packet(sock) == (ECHO_RES, b"served")
+        assert proc.log().count("not done in 1 s; closing it") == 2
+    finally:
+        proc.stop()
+
+
 # -- mutual TLS ---------------------------------------------------------------------------------
 
 @pytest.fixture(params=THREADS)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import collections
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -60,9 +61,11 @@ class GearmanClient:
 
     def __init__(self, host_list: Iterable[Any] | None = None,
                  random_unique_bytes: int = RANDOM_UNIQUE_BYTES,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (e.g. from ``tls_context``): every connection is TLS."""
         self.random_unique_bytes = random_unique_bytes
-        self._pool = Pool(parse_addresses(host_list), connect_timeout)
+        self._pool = Pool(parse_addresses(host_list), connect_timeout, ssl_context)
         self._waiting: dict[Connection, _Waiting] = {}
 
     # ---- python-gearman's public methods ------------------------------------------------------
@@ -186,7 +189,7 @@ class GearmanClient:
                         waiting = self._greet(conn)
                     conn.send(*packet)
                 except ConnectionLost as exc:
-                    errors.append(str(exc))
+                    errors.append(exc)
                     continue
                 request.initialize_request()
                 request.state = JOB_PENDING
@@ -194,7 +197,8 @@ class GearmanClient:
                 job.connection, job.handle = conn, None
                 waiting.accepting.append(request)
                 return
-        raise ServerUnavailable("Found no valid connections: " + "; ".join(errors))
+        raise ServerUnavailable("Found no valid connections: "
+                                + "; ".join(dict.fromkeys(map(str, errors))), tuple(errors))
 
     def _greet(self, conn: Connection) -> _Waiting:
         """Start keeping track of a new connection, sending it ``connection_options`` first."""

@@ -5,16 +5,24 @@ Every socket operation has a timeout, so a server that stops answering surfaces 
 and the caller decides whether to retry elsewhere. The socket stays non-blocking and waits are
 ``poll`` calls made only when a send or receive would block: a socket timeout would cost an
 ioctl per call to set it and a poll before every send.
+
+Over TLS (an ``ssl_context``) the handshake is part of opening the connection and bounded by the
+same timeout, so a server that accepts but never answers the handshake counts as down and the
+caller fails over; TLS's would-block errors are waited out like TCP's, never taken for a dead
+server. A receive drains what the TLS layer already decrypted (``pending``), so what ``poll``
+cannot see is never left behind.
 """
 
 from __future__ import annotations
 
 import select
 import socket
+import ssl
 import time
 
-from gearmand_py.client.errors import ConnectionLost, ProtocolError
+from gearmand_py.client.errors import ConnectionLost, ProtocolError, TlsFailed
 from gearmand_py.client.servers import Address
+from gearmand_py.client.tls import WOULD_BLOCK, describe
 from gearmand_py.protocol.codec import ResponseDecoder, encode_request
 from gearmand_py.protocol.events import Packet
 
@@ -23,25 +31,60 @@ CONNECT_TIMEOUT = 5.0
 RECV_SIZE = 65536
 
 
-def open_socket(address: Address, timeout: float) -> socket.socket:
-    """A connected TCP socket with Nagle off (requests are small and latency-bound)."""
+def open_socket(address: Address, timeout: float,
+                tls: ssl.SSLContext | None = None) -> socket.socket:
+    """A connected non-blocking TCP socket with Nagle off (requests are small and
+    latency-bound), with its TLS handshake done when ``tls`` is given."""
     try:
         sock = socket.create_connection(address, timeout=timeout)
     except OSError as exc:
         raise ConnectionLost(f"cannot connect to {address}: {exc}") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
-    return sock
+    return sock if tls is None else handshake(tls, sock, address, timeout)
+
+
+def handshake(tls: ssl.SSLContext, sock: socket.socket, address: Address,
+              timeout: float) -> ssl.SSLSocket:
+    """``sock`` (non-blocking) over TLS, the server's certificate checked against the name in
+    ``address``; ``ConnectionLost`` if the handshake fails or takes over ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    try:
+        tls_sock = tls.wrap_socket(sock, server_hostname=address.host,
+                                   do_handshake_on_connect=False)
+    except (OSError, ValueError) as exc:
+        sock.close()
+        raise TlsFailed(f"{address}: TLS: {exc}") from exc
+    while True:
+        try:
+            tls_sock.do_handshake()
+            return tls_sock
+        except ssl.SSLWantWriteError:
+            event = select.POLLOUT
+        except WOULD_BLOCK:
+            event = select.POLLIN
+        except OSError as exc:
+            tls_sock.close()
+            raise TlsFailed(f"{address}: TLS handshake failed: {describe(exc)}") from exc
+        if not _wait(tls_sock, event, deadline - time.monotonic()):
+            tls_sock.close()
+            raise TlsFailed(f"{address}: TLS handshake not done within {timeout} s")
 
 
 class Connection:
     """A binary-protocol connection; ``fileno`` lets several be polled together."""
 
-    def __init__(self, address: Address, timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(self, address: Address, timeout: float = CONNECT_TIMEOUT,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address = address
         self.timeout = timeout
-        self._sock: socket.socket | None = open_socket(address, timeout)
+        #: Whether the socket is an ``SSLSocket`` (whose ``pending`` data poll cannot see).
+        self.tls = tls is not None
+        self._sock: socket.socket | None = open_socket(address, timeout, tls)
         self._decoder = ResponseDecoder()
+        #: Whether the server ever sent a byte; why the connection failed, once it has.
+        self.heard = False
+        self.error: str | None = None
 
     @property
     def closed(self) -> bool:
@@ -63,13 +106,15 @@ class Connection:
             while view:
                 try:
                     view = view[sock.send(view):]
-                except BlockingIOError:
+                except WOULD_BLOCK as exc:
+                    # A TLS write may need a read first (a key update): wait for what it needs.
+                    event = select.POLLIN if isinstance(exc, ssl.SSLWantReadError) \
+                        else select.POLLOUT
                     deadline = deadline or time.monotonic() + self.timeout
-                    if not _wait(sock, select.POLLOUT, deadline - time.monotonic()):
+                    if not _wait(sock, event, deadline - time.monotonic()):
                         raise TimeoutError("timed out") from None
         except OSError as exc:
-            self.close()
-            raise ConnectionLost(f"{self.address}: send failed: {exc}") from exc
+            raise self._failed(f"send failed: {describe(exc)}") from exc
 
     def receive(self, timeout: float | None) -> list[Packet]:
         """Wait up to ``timeout`` (None: the connection's own) for data; return the packets it
@@ -89,22 +134,56 @@ class Connection:
         try:
             try:
                 data = sock.recv(RECV_SIZE)
-            except BlockingIOError:
-                if not _wait(sock, select.POLLIN, self.timeout if timeout is None else timeout):
-                    raise TimeoutError("timed out") from None
-                try:
-                    data = sock.recv(RECV_SIZE)
-                except BlockingIOError:  # woken for nothing: as good as a timeout
-                    raise TimeoutError("timed out") from None
+            except WOULD_BLOCK:
+                data = self._recv_waiting(sock, self.timeout if timeout is None else timeout)
+            if self.tls:
+                data += self._drain(sock)
         except TimeoutError:
             raise
         except OSError as exc:
-            self.close()
-            raise ConnectionLost(f"{self.address}: {exc}") from exc
+            raise self._failed(describe(exc)) from exc
         if not data:
-            self.close()
-            raise ConnectionLost(f"{self.address} closed the connection")
+            raise self._failed("the server closed the connection")
+        self.heard = True
         return data
+
+    def _failed(self, reason: str) -> ConnectionLost:
+        """Close, remember why, and the error to raise. A plain connection the server drops
+        before answering anything is most likely one to a TLS server: say so."""
+        if not self.heard and not self.tls:
+            reason += " before answering anything (if it runs with --ssl, it needs TLS)"
+        self.error = f"{self.address}: {reason}"
+        self.close()
+        return ConnectionLost(self.error)
+
+    def _recv_waiting(self, sock: socket.socket, timeout: float) -> bytes:
+        """Wait up to ``timeout`` for data. Over TLS a readable socket may bring only TLS's own
+        records (session tickets), so waking is no promise of data: wait again, to the same
+        deadline."""
+        deadline = time.monotonic() + timeout
+        event = select.POLLIN
+        while _wait(sock, event, deadline - time.monotonic()):
+            try:
+                return sock.recv(RECV_SIZE)
+            except ssl.SSLWantWriteError:
+                event = select.POLLOUT
+            except WOULD_BLOCK:
+                event = select.POLLIN
+        raise TimeoutError("timed out")
+
+    @staticmethod
+    def _drain(sock: socket.socket) -> bytes:
+        """What the TLS layer decrypted beyond the last read (``pending``): poll would not
+        report it, so it is taken now."""
+        data = b""
+        while pending := sock.pending():  # type: ignore[attr-defined]
+            data += sock.recv(pending)
+        return data
+
+    def pending(self) -> bool:
+        """Whether data is waiting inside the TLS layer, where poll cannot see it."""
+        sock = self._sock
+        return self.tls and sock is not None and sock.pending() > 0  # type: ignore[attr-defined]
 
     def decode(self, data: bytes) -> list[Packet]:
         """Packets from ``data``; anything but a well-formed response packet is the server
@@ -140,6 +219,9 @@ def _wait(sock: socket.socket, event: int, timeout: float) -> bool:
 def readable(conns: list[Connection], timeout: float | None) -> list[Connection]:
     """The connections among ``conns`` with data (or EOF) to read within ``timeout`` seconds
     (None: wait indefinitely)."""
+    decrypted = [conn for conn in conns if conn.tls and conn.pending()]
+    if decrypted:
+        return decrypted
     poller = select.poll()
     by_fd = {}
     for conn in conns:

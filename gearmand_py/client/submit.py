@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import os
+import ssl
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -148,17 +149,22 @@ class _FutureClient(GearmanClient):
     def on_request_lost(self, request: GearmanJobRequest) -> None:
         future = getattr(request, "future", None)
         if future is not None:
+            conn = request.job.connection
             future.set_exception(ConnectionLost(
-                f"{request.job.connection.address}: connection lost before the job completed"))
+                f"{conn.address}: connection lost before the job completed"
+                + (f" ({conn.error})" if conn.error else "")))
 
 
 class Client:
     """Submits jobs to one or more servers (``"host:port"``, ``"[v6]:port"`` or
-    ``(host, port)``); each job goes to the server its unique hashes to, or the next one up."""
+    ``(host, port)``); each job goes to the server its unique hashes to, or the next one up.
+    With ``ssl_context`` (e.g. ``tls_context(ca_file=...)``) every connection is TLS."""
 
     def __init__(self, servers: Iterable[str | tuple[str, int]] | None = None, *,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        self._core = _FutureClient(servers, connect_timeout=connect_timeout)
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self._core = _FutureClient(servers, connect_timeout=connect_timeout,
+                                   ssl_context=ssl_context)
 
     @overload
     def submit(self, function: str, data: Data = b"", *, unique: str | None = None,

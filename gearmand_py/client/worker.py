@@ -16,6 +16,7 @@ reconnected with the pool's backoff and registered again; the others keep workin
 
 from __future__ import annotations
 
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable
@@ -45,8 +46,10 @@ class GearmanWorker:
     grab_type = N.GRAB_JOB_UNIQ
 
     def __init__(self, host_list: Iterable[Any] | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        self._pool = Pool(parse_addresses(host_list), connect_timeout)
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (e.g. from ``tls_context``): every connection is TLS."""
+        self._pool = Pool(parse_addresses(host_list), connect_timeout, ssl_context)
         self.worker_abilities: dict[Any, Task] = {}
         self.worker_client_id: Any = None
         #: Connections registered so far, and whether each may have a job for us.

@@ -84,7 +84,7 @@ class Connection:
         self._decoder = ResponseDecoder()
         #: Whether the server ever sent a byte; why the connection failed, once it has.
         self.heard = False
-        self.error: str | None = None
+        self.failure: ConnectionLost | None = None
 
     @property
     def closed(self) -> bool:
@@ -114,7 +114,8 @@ class Connection:
                     if not _wait(sock, event, deadline - time.monotonic()):
                         raise TimeoutError("timed out") from None
         except OSError as exc:
-            raise self._failed(f"send failed: {describe(exc)}") from exc
+            alert = _alert(sock) if self.tls else None
+            raise self._failed(f"send failed: {alert or describe(exc)}", bool(alert)) from exc
 
     def receive(self, timeout: float | None) -> list[Packet]:
         """Wait up to ``timeout`` (None: the connection's own) for data; return the packets it
@@ -141,20 +142,22 @@ class Connection:
         except TimeoutError:
             raise
         except OSError as exc:
-            raise self._failed(describe(exc)) from exc
+            raise self._failed(describe(exc), isinstance(exc, ssl.SSLError)) from exc
         if not data:
             raise self._failed("the server closed the connection")
         self.heard = True
         return data
 
-    def _failed(self, reason: str) -> ConnectionLost:
-        """Close, remember why, and the error to raise. A plain connection the server drops
-        before answering anything is most likely one to a TLS server: say so."""
+    def _failed(self, reason: str, tls_error: bool = False) -> ConnectionLost:
+        """Close, remember why, and the error to raise (``TlsFailed`` for an error of the TLS
+        layer). A plain connection the server drops before answering anything is most likely
+        one to a TLS server: say so."""
         if not self.heard and not self.tls:
             reason += " before answering anything (if it runs with --ssl, it needs TLS)"
-        self.error = f"{self.address}: {reason}"
+        kind = TlsFailed if tls_error else ConnectionLost
+        self.failure = kind(f"{self.address}: {reason}")
         self.close()
-        return ConnectionLost(self.error)
+        return self.failure
 
     def _recv_waiting(self, sock: socket.socket, timeout: float) -> bytes:
         """Wait up to ``timeout`` for data. Over TLS a readable socket may bring only TLS's own
@@ -205,6 +208,20 @@ class Connection:
         if self._sock is None:
             raise ConnectionLost(f"{self.address}: connection closed")
         return self._sock
+
+
+def _alert(sock: socket.socket) -> str | None:
+    """Why a TLS server dropped the connection, when it said so in an alert before closing (a
+    client certificate refused after a TLS 1.3 handshake): a failed send does not read it."""
+    try:
+        sock.recv(1)
+    except (ssl.SSLEOFError, *WOULD_BLOCK):
+        return None
+    except ssl.SSLError as exc:
+        return describe(exc)
+    except OSError:
+        return None
+    return None
 
 
 def _wait(sock: socket.socket, event: int, timeout: float) -> bool:

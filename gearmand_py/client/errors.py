@@ -21,7 +21,9 @@ class ConnectionLost(GearmanError):
 
 class TlsFailed(ConnectionLost):
     """The TLS handshake failed or timed out (a plaintext server, a certificate not accepted
-    either way); counts as the server being down, so the next server is tried."""
+    either way), or the server ended the connection with a TLS alert (a client certificate it
+    refused after a TLS 1.3 handshake); counts as the server being down, so the next server is
+    tried."""
 
 
 class ProtocolError(ConnectionLost):

@@ -152,7 +152,7 @@ class _FutureClient(GearmanClient):
             conn = request.job.connection
             future.set_exception(ConnectionLost(
                 f"{conn.address}: connection lost before the job completed"
-                + (f" ({conn.error})" if conn.error else "")))
+                + (f" ({conn.failure})" if conn.failure else "")))
 
 
 class Client:

@@ -59,7 +59,7 @@ class CliClient(GearmanClient):
             requests = None
         lost = [] if requests is None else \
             [request.job.connection for request in requests if request.state == JOB_UNKNOWN]
-        tls_errors = [conn.error for conn in lost if conn.tls and conn.error]
+        tls_errors = [str(conn.failure) for conn in lost if isinstance(conn.failure, TlsFailed)]
         if tls_errors:  # e.g. the server refused the client certificate after the handshake
             output.message(LABEL, _ssl_failure(tls_errors[0]))
         elif requests is None or lost:

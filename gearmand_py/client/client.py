@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, readable
+from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, Poller
 from gearmand_py.client.errors import ConnectionLost, ProtocolError, ServerUnavailable
 from gearmand_py.client.jobs import (
     JOB_COMPLETE, JOB_CREATED, JOB_FAILED, JOB_PENDING, JOB_UNKNOWN, PRIORITY_NONE, GearmanJob,
@@ -67,6 +67,7 @@ class GearmanClient:
         self.random_unique_bytes = random_unique_bytes
         self._pool = Pool(parse_addresses(host_list), connect_timeout, ssl_context)
         self._waiting: dict[Connection, _Waiting] = {}
+        self._poller = Poller()
 
     # ---- python-gearman's public methods ------------------------------------------------------
 
@@ -217,7 +218,7 @@ class GearmanClient:
             remaining = _remaining(deadline)
             if not conns or remaining == 0.0:
                 return
-            for conn in readable(conns, remaining):
+            for conn in self._poller.readable(conns, remaining):
                 try:
                     packets = conn.receive(0.0)
                     for packet in packets:

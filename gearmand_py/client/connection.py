@@ -100,7 +100,19 @@ class Connection:
     def send_raw(self, data: bytes) -> None:
         """Send packets already encoded (several joined into one write)."""
         sock = self._live()
-        view = memoryview(data)
+        try:
+            sent = sock.send(data)
+            if sent == len(data):  # the usual case: all of it at once
+                return
+        except WOULD_BLOCK:
+            sent = 0
+        except OSError as exc:
+            raise self._send_failed(sock, exc) from exc
+        self._send_rest(sock, memoryview(data)[sent:])
+
+    def _send_rest(self, sock: socket.socket, view: memoryview) -> None:
+        """Send what the first send did not take, waiting up to the timeout for the socket to
+        take it."""
         deadline = 0.0
         try:
             while view:
@@ -114,8 +126,11 @@ class Connection:
                     if not _wait(sock, event, deadline - time.monotonic()):
                         raise TimeoutError("timed out") from None
         except OSError as exc:
-            alert = _alert(sock) if self.tls else None
-            raise self._failed(f"send failed: {alert or describe(exc)}", bool(alert)) from exc
+            raise self._send_failed(sock, exc) from exc
+
+    def _send_failed(self, sock: socket.socket, exc: OSError) -> ConnectionLost:
+        alert = _alert(sock) if self.tls else None
+        return self._failed(f"send failed: {alert or describe(exc)}", bool(alert))
 
     def receive(self, timeout: float | None) -> list[Packet]:
         """Wait up to ``timeout`` (None: the connection's own) for data; return the packets it
@@ -233,22 +248,42 @@ def _wait(sock: socket.socket, event: int, timeout: float) -> bool:
     return bool(poller.poll(int(timeout * 1000) + 1))
 
 
-def readable(conns: list[Connection], timeout: float | None) -> list[Connection]:
-    """The connections among ``conns`` with data (or EOF) to read within ``timeout`` seconds
-    (None: wait indefinitely)."""
-    decrypted = [conn for conn in conns if conn.tls and conn.pending()]
-    if decrypted:
-        return decrypted
-    poller = select.poll()
-    by_fd = {}
-    for conn in conns:
-        fd = conn.fileno()
-        if fd >= 0:
-            by_fd[fd] = conn
-            poller.register(fd, select.POLLIN)
-    if not by_fd:
-        if timeout:
-            time.sleep(timeout)
-        return []
-    events = poller.poll(None if timeout is None else max(0, int(timeout * 1000) + 1))
-    return [by_fd[fd] for fd, _ in events]
+class Poller:
+    """Waits for several connections at once. The poll object is kept while the connections
+    and their descriptors stay the same, as they do from job to job: registering them anew for
+    every wait cost more than the wait's own system call."""
+
+    __slots__ = ("_poll", "_key", "_by_fd", "_tls")
+
+    def __init__(self) -> None:
+        self._poll = select.poll()
+        self._key: list[tuple[Connection, int]] = []
+        self._by_fd: dict[int, Connection] = {}
+        #: Whether any of them is TLS, whose decrypted data poll cannot see.
+        self._tls = False
+
+    def readable(self, conns: list[Connection], timeout: float | None) -> list[Connection]:
+        """The connections among ``conns`` with data (or EOF) to read within ``timeout``
+        seconds (None: wait indefinitely)."""
+        key = [(conn, conn.fileno()) for conn in conns]
+        if key != self._key:
+            self._register(key)
+        if not self._by_fd:
+            if timeout:
+                time.sleep(timeout)
+            return []
+        if self._tls:
+            decrypted = [conn for conn in conns if conn.pending()]
+            if decrypted:
+                return decrypted
+        events = self._poll.poll(None if timeout is None else max(0, int(timeout * 1000) + 1))
+        by_fd = self._by_fd
+        return [by_fd[fd] for fd, _ in events]
+
+    def _register(self, key: list[tuple[Connection, int]]) -> None:
+        self._poll = select.poll()
+        self._by_fd = {fd: conn for conn, fd in key if fd >= 0}
+        for fd in self._by_fd:
+            self._poll.register(fd, select.POLLIN)
+        self._tls = any(conn.tls for conn in self._by_fd.values())
+        self._key = key

@@ -96,9 +96,10 @@ class GearmanClient:
         deadline = None if poll_timeout is None else time.monotonic() + poll_timeout
         for request in job_requests:
             self.send_request(request)
-        self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
-        if wait_until_complete and _remaining(deadline) != 0.0:
+        if wait_until_complete:  # a request still waiting to be accepted is not complete either
             self.wait_until_jobs_completed(job_requests, _remaining(deadline))
+        else:
+            self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
         return list(job_requests)
 
     def wait_until_jobs_accepted(self, job_requests: Sequence[GearmanJobRequest],
@@ -192,7 +193,8 @@ class GearmanClient:
                 except ConnectionLost as exc:
                     errors.append(exc)
                     continue
-                request.initialize_request()
+                if request.connection_attempts:  # sent before: forget what that server said
+                    request.initialize_request()
                 request.state = JOB_PENDING
                 request.connection_attempts += 1
                 job.connection, job.handle = conn, None

@@ -81,6 +81,8 @@ class Connection:
         #: Whether the socket is an ``SSLSocket`` (whose ``pending`` data poll cannot see).
         self.tls = tls is not None
         self._sock: socket.socket | None = open_socket(address, timeout, tls)
+        #: The socket's descriptor while open, -1 once closed (asked before every wait).
+        self._fd = self._sock.fileno()
         self._decoder = ResponseDecoder()
         #: Whether the server ever sent a byte; why the connection failed, once it has.
         self.heard = False
@@ -91,7 +93,7 @@ class Connection:
         return self._sock is None
 
     def fileno(self) -> int:
-        return self._sock.fileno() if self._sock is not None else -1
+        return self._fd
 
     def send(self, ptype: int, *args: bytes) -> None:
         """Send one request packet."""
@@ -218,6 +220,7 @@ class Connection:
         if self._sock is not None:
             self._sock.close()
             self._sock = None
+            self._fd = -1
 
     def _live(self) -> socket.socket:
         if self._sock is None:

@@ -79,6 +79,21 @@ class JobFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         self.progress: tuple[int, int] | None = None
         self._client = client
         self._request: GearmanJobRequest | None = None
+        self._settled = False
+
+    def done(self) -> bool:
+        """Without the future's lock: waiting asks this after every packet, and only this
+        client's I/O settles the future (it cannot be cancelled)."""
+        return self._settled
+
+    # Settled first: the done-callbacks run inside the base class's call, and see done().
+    def set_result(self, result: bytes) -> None:
+        self._settled = True
+        super().set_result(result)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._settled = True
+        super().set_exception(exception)
 
     def result(self, timeout: float | None = None) -> bytes:
         self._client.wait([self], timeout)

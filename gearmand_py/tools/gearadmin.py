@@ -96,10 +96,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         context = tls.context(os.environ, tls.GEARADMIN) if "ssl" in given else None
         run(host, port, commands, ends_connection="shutdown" in given, context=context)
-    except tls.TlsSetupError as exc:
-        sys.stderr.write(f"Error: {exc}\n")
-        return 1
-    except Failed as exc:
+    except (tls.TlsSetupError, Failed) as exc:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {exc}\n")
         return 1

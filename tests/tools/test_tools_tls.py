@@ -27,7 +27,8 @@ from tests.server.test_process import THREADS
 from tests.support.certs import Certs, make_certs
 from tests.support.servers import ServerProcess, repo_env, start_server
 from tests.tools.test_gearadmin_py import GEARADMIN_PY
-from tests.tools.test_gearman_py import GEARMAN, GEARMAN_PY, TIMEOUT, _normalise, require_tools
+from tests.tools.test_gearman_py import GEARMAN, GEARMAN_PY, TIMEOUT, require_tools
+from tests.tools.test_gearman_py import _run as run
 
 GEARADMIN = ("gearadmin",)
 #: Worker options and commands; the clients' cases below use them.
@@ -64,14 +65,6 @@ def tls_args(certs: Certs) -> list[str]:
 
 def at(server: ServerProcess) -> list[str]:
     return ["-h", "localhost", "-p", str(server.port)]
-
-
-def run(tool: tuple[str, ...], args: list[str], stdin: bytes = b"",
-        env: dict[str, str] | None = None) -> tuple[int, bytes, bytes]:
-    argv = ["gearman", *args] if tool == (GEARMAN,) else [*tool, *args]
-    done = subprocess.run(argv, executable=tool[0], input=stdin, capture_output=True,
-                          timeout=TIMEOUT, env=env)
-    return done.returncode, _normalise(done.stdout), _normalise(done.stderr)
 
 
 @pytest.fixture(scope="module", params=THREADS)

@@ -3,6 +3,7 @@ each bounded by ``poll_timeout``; replies parsed into the same dicts python-gear
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -20,9 +21,12 @@ class GearmanAdminClient:
     """Admin commands to the first server of ``host_list``."""
 
     def __init__(self, host_list: Iterable[Any] | None = None,
-                 poll_timeout: float = DEFAULT_ADMIN_CLIENT_TIMEOUT) -> None:
+                 poll_timeout: float = DEFAULT_ADMIN_CLIENT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (e.g. from ``tls_context``): the connection is TLS."""
         self.address = parse_addresses(host_list)[0]
         self.poll_timeout = poll_timeout
+        self.ssl_context = ssl_context
         self._conn: TextConnection | None = None
 
     def ping_server(self) -> float:
@@ -78,7 +82,7 @@ class GearmanAdminClient:
 
     def _connection(self) -> TextConnection:
         if self._conn is None:
-            self._conn = TextConnection(self.address, self.poll_timeout)
+            self._conn = TextConnection(self.address, self.poll_timeout, self.ssl_context)
         return self._conn
 
     def _lines(self, command: str) -> list[str]:

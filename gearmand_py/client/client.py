@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import collections
 import os
+import ssl
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, readable
+from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, Poller
 from gearmand_py.client.errors import ConnectionLost, ProtocolError, ServerUnavailable
 from gearmand_py.client.jobs import (
     JOB_COMPLETE, JOB_CREATED, JOB_FAILED, JOB_PENDING, JOB_UNKNOWN, PRIORITY_NONE, GearmanJob,
@@ -60,10 +61,13 @@ class GearmanClient:
 
     def __init__(self, host_list: Iterable[Any] | None = None,
                  random_unique_bytes: int = RANDOM_UNIQUE_BYTES,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (e.g. from ``tls_context``): every connection is TLS."""
         self.random_unique_bytes = random_unique_bytes
-        self._pool = Pool(parse_addresses(host_list), connect_timeout)
+        self._pool = Pool(parse_addresses(host_list), connect_timeout, ssl_context)
         self._waiting: dict[Connection, _Waiting] = {}
+        self._poller = Poller()
 
     # ---- python-gearman's public methods ------------------------------------------------------
 
@@ -92,9 +96,10 @@ class GearmanClient:
         deadline = None if poll_timeout is None else time.monotonic() + poll_timeout
         for request in job_requests:
             self.send_request(request)
-        self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
-        if wait_until_complete and _remaining(deadline) != 0.0:
+        if wait_until_complete:  # a request still waiting to be accepted is not complete either
             self.wait_until_jobs_completed(job_requests, _remaining(deadline))
+        else:
+            self.wait_until_jobs_accepted(job_requests, _remaining(deadline))
         return list(job_requests)
 
     def wait_until_jobs_accepted(self, job_requests: Sequence[GearmanJobRequest],
@@ -186,15 +191,17 @@ class GearmanClient:
                         waiting = self._greet(conn)
                     conn.send(*packet)
                 except ConnectionLost as exc:
-                    errors.append(str(exc))
+                    errors.append(exc)
                     continue
-                request.initialize_request()
+                if request.connection_attempts:  # sent before: forget what that server said
+                    request.initialize_request()
                 request.state = JOB_PENDING
                 request.connection_attempts += 1
                 job.connection, job.handle = conn, None
                 waiting.accepting.append(request)
                 return
-        raise ServerUnavailable("Found no valid connections: " + "; ".join(errors))
+        raise ServerUnavailable("Found no valid connections: "
+                                + "; ".join(dict.fromkeys(map(str, errors))), tuple(errors))
 
     def _greet(self, conn: Connection) -> _Waiting:
         """Start keeping track of a new connection, sending it ``connection_options`` first."""
@@ -213,7 +220,7 @@ class GearmanClient:
             remaining = _remaining(deadline)
             if not conns or remaining == 0.0:
                 return
-            for conn in readable(conns, remaining):
+            for conn in self._poller.readable(conns, remaining):
                 try:
                     packets = conn.receive(0.0)
                     for packet in packets:

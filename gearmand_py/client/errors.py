@@ -8,11 +8,22 @@ class GearmanError(Exception):
 
 
 class ServerUnavailable(GearmanError):
-    """No server in the list could be reached."""
+    """No server in the list could be reached; ``causes`` says why for each try."""
+
+    def __init__(self, message: str, causes: tuple[GearmanError, ...] = ()) -> None:
+        super().__init__(message)
+        self.causes = causes
 
 
 class ConnectionLost(GearmanError):
     """A server closed the connection, did not answer in time, or could not be reached."""
+
+
+class TlsFailed(ConnectionLost):
+    """The TLS handshake failed or timed out (a plaintext server, a certificate not accepted
+    either way), or the server ended the connection with a TLS alert (a client certificate it
+    refused after a TLS 1.3 handshake); counts as the server being down, so the next server is
+    tried."""
 
 
 class ProtocolError(ConnectionLost):

@@ -1,11 +1,13 @@
 """One connection per configured server, opened on demand, with backoff for servers that are
 down: after a failed connect or a lost connection a server is not tried again until its delay
 has passed, and the delay doubles (with jitter, so restarted servers are not hit by every
-worker at once) up to ``MAX_DELAY``; a successful connect resets it."""
+worker at once) up to ``MAX_DELAY``; a successful connect resets it. A failed TLS handshake is a
+failed connect."""
 
 from __future__ import annotations
 
 import random
+import ssl
 import time
 
 from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection
@@ -19,9 +21,12 @@ MAX_DELAY = 5.0
 class Pool:
     """The connections of one client or worker, indexed like ``addresses``."""
 
-    def __init__(self, addresses: list[Address], timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(self, addresses: list[Address], timeout: float = CONNECT_TIMEOUT,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.addresses = addresses
         self.timeout = timeout
+        #: Every connection's TLS context; None: plain TCP.
+        self.tls = tls
         self._conns: list[Connection | None] = [None] * len(addresses)
         self._retry_at = [0.0] * len(addresses)
         self._delay = [0.0] * len(addresses)
@@ -38,7 +43,7 @@ class Pool:
         if not force and time.monotonic() < self._retry_at[index]:
             raise ConnectionLost(f"{self.addresses[index]} is down")
         try:
-            conn = Connection(self.addresses[index], self.timeout)
+            conn = Connection(self.addresses[index], self.timeout, self.tls)
         except ConnectionLost:
             self._back_off(index)
             raise
@@ -57,7 +62,8 @@ class Pool:
     def next_retry(self) -> float | None:
         """Seconds until the earliest server that is down may be tried again; None if none is
         down."""
-        waits = [at for conn, at in zip(self._conns, self._retry_at) if conn is None or conn.closed]
+        waits = [at for conn, at in zip(self._conns, self._retry_at)
+                 if conn is None or conn.closed]
         return max(0.0, min(waits) - time.monotonic()) if waits else None
 
     def close(self) -> None:

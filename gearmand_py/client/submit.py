@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import datetime
 import os
+import ssl
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -78,6 +79,21 @@ class JobFuture(concurrent.futures.Future):  # type: ignore[type-arg]
         self.progress: tuple[int, int] | None = None
         self._client = client
         self._request: GearmanJobRequest | None = None
+        self._settled = False
+
+    def done(self) -> bool:
+        """Without the future's lock: waiting asks this after every packet, and only this
+        client's I/O settles the future (it cannot be cancelled)."""
+        return self._settled
+
+    # Settled first: the done-callbacks run inside the base class's call, and see done().
+    def set_result(self, result: bytes) -> None:
+        self._settled = True
+        super().set_result(result)
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        self._settled = True
+        super().set_exception(exception)
 
     def result(self, timeout: float | None = None) -> bytes:
         self._client.wait([self], timeout)
@@ -148,17 +164,22 @@ class _FutureClient(GearmanClient):
     def on_request_lost(self, request: GearmanJobRequest) -> None:
         future = getattr(request, "future", None)
         if future is not None:
+            conn = request.job.connection
             future.set_exception(ConnectionLost(
-                f"{request.job.connection.address}: connection lost before the job completed"))
+                f"{conn.address}: connection lost before the job completed"
+                + (f" ({conn.failure})" if conn.failure else "")))
 
 
 class Client:
     """Submits jobs to one or more servers (``"host:port"``, ``"[v6]:port"`` or
-    ``(host, port)``); each job goes to the server its unique hashes to, or the next one up."""
+    ``(host, port)``); each job goes to the server its unique hashes to, or the next one up.
+    With ``ssl_context`` (e.g. ``tls_context(ca_file=...)``) every connection is TLS."""
 
     def __init__(self, servers: Iterable[str | tuple[str, int]] | None = None, *,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        self._core = _FutureClient(servers, connect_timeout=connect_timeout)
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        self._core = _FutureClient(servers, connect_timeout=connect_timeout,
+                                   ssl_context=ssl_context)
 
     @overload
     def submit(self, function: str, data: Data = b"", *, unique: str | None = None,

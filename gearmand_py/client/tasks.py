@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from typing import Any, overload
@@ -79,15 +80,17 @@ class Job:
 
 
 class Worker(GearmanWorker):
-    """Runs tasks for jobs from every server in ``servers``."""
+    """Runs tasks for jobs from every server in ``servers``; with ``ssl_context`` (e.g.
+    ``tls_context(ca_file=..., certificate=..., key=...)``) every connection is TLS."""
 
     data_encoder = BytesEncoder
     grab_type = N.GRAB_JOB_ALL
 
     def __init__(self, servers: Iterable[str | tuple[str, int]] | None = None, *,
                  client_id: str | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        super().__init__(servers, connect_timeout)
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(servers, connect_timeout, ssl_context)
         self._stop = threading.Event()
         self._reduce_client: Client | None = None
         if client_id is not None:
@@ -138,7 +141,8 @@ class Worker(GearmanWorker):
     def reduce_client(self) -> Client:
         """The client reduce jobs send their parts with, on the worker's servers."""
         if self._reduce_client is None:
-            self._reduce_client = Client(self._pool.addresses, connect_timeout=self._pool.timeout)
+            self._reduce_client = Client(self._pool.addresses, connect_timeout=self._pool.timeout,
+                                         ssl_context=self._pool.tls)
         return self._reduce_client
 
     # ---- GearmanWorker's hooks -----------------------------------------------------------------

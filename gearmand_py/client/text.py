@@ -7,6 +7,8 @@ sent them, line endings included, so a tool can print them byte for byte.
 
 from __future__ import annotations
 
+import ssl
+
 from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection
 from gearmand_py.client.errors import ConnectionLost
 from gearmand_py.client.servers import Address
@@ -21,10 +23,11 @@ LIST_COMMANDS = frozenset({b"status", b"workers", b"prioritystatus", b"show"})
 class TextConnection:
     """One connection for admin commands (and ECHO, which shares the port)."""
 
-    def __init__(self, address: Address, timeout: float = CONNECT_TIMEOUT) -> None:
+    def __init__(self, address: Address, timeout: float = CONNECT_TIMEOUT,
+                 tls: ssl.SSLContext | None = None) -> None:
         self.address = address
         self.timeout = timeout
-        self._conn = Connection(address, timeout)
+        self._conn = Connection(address, timeout, tls)
         self._buf = bytearray()
 
     def command(self, line: bytes) -> list[bytes]:

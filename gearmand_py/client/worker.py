@@ -16,12 +16,13 @@ reconnected with the pool's backoff and registered again; the others keep workin
 
 from __future__ import annotations
 
+import ssl
 import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, readable
+from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, Poller
 from gearmand_py.client.errors import ConnectionLost, ProtocolError
 from gearmand_py.client.jobs import GearmanJob, TextEncoder, to_bytes
 from gearmand_py.client.pool import Pool
@@ -45,12 +46,17 @@ class GearmanWorker:
     grab_type = N.GRAB_JOB_UNIQ
 
     def __init__(self, host_list: Iterable[Any] | None = None,
-                 connect_timeout: float = CONNECT_TIMEOUT) -> None:
-        self._pool = Pool(parse_addresses(host_list), connect_timeout)
+                 connect_timeout: float = CONNECT_TIMEOUT,
+                 ssl_context: ssl.SSLContext | None = None) -> None:
+        """``ssl_context`` (e.g. from ``tls_context``): every connection is TLS."""
+        self._pool = Pool(parse_addresses(host_list), connect_timeout, ssl_context)
         self.worker_abilities: dict[Any, Task] = {}
         self.worker_client_id: Any = None
         #: Connections registered so far, and whether each may have a job for us.
         self._awake: dict[Connection, bool] = {}
+        self._poller = Poller()
+        #: Registered tasks by wire name, for the task a JOB_ASSIGN names.
+        self._by_name: dict[bytes, Any] = {}
         self._grabbing: Connection | None = None
         self._turn = 0
         #: While a job from this connection runs: its final packet (WORK_COMPLETE, WORK_FAIL,
@@ -69,11 +75,13 @@ class GearmanWorker:
     def register_task(self, task: Any, callback_function: Task) -> Any:
         """``callback_function(worker, job)`` returns the job's result."""
         self.worker_abilities[task] = callback_function
+        self._by_name[to_bytes(task)] = task
         self._tell_all(encode_request(N.CAN_DO, to_bytes(task)))
         return task
 
     def unregister_task(self, task: Any) -> Any:
         self.worker_abilities.pop(task, None)
+        self._by_name.pop(to_bytes(task), None)
         self._tell_all(encode_request(N.CANT_DO, to_bytes(task)))
         return task
 
@@ -87,13 +95,19 @@ class GearmanWorker:
         ``after_poll(any_activity)`` is called after each batch of packets, or after
         ``poll_timeout`` seconds with none."""
         idle_since = time.monotonic()
+        pool, awake = self._pool, self._awake
         while True:
-            self._connect()
-            self._grab()
+            # Connecting and grabbing when there is something to do; between the jobs of a
+            # steady stream there is not.
+            retry = None
+            if len(awake) < len(pool):
+                self._connect()
+                retry = pool.next_retry()
+            if self._grabbing is None or self._unsent is not None:
+                self._grab()
             wait = poll_timeout - (time.monotonic() - idle_since)
-            retry = self._pool.next_retry()
-            ready = readable(list(self._awake), max(0.0, wait if retry is None
-                                                          else min(wait, retry)))
+            ready = self._poller.readable(list(awake), max(0.0, wait if retry is None
+                                                                 else min(wait, retry)))
             if not ready and time.monotonic() - idle_since < poll_timeout:
                 continue  # woken to reconnect, not a poll timeout
             ran_job = False
@@ -285,10 +299,8 @@ class GearmanWorker:
 
     def _task(self, name: bytes) -> Any:
         """The registered task (``str`` or ``bytes``, as it was registered) named ``name``."""
-        for task in self.worker_abilities:
-            if to_bytes(task) == name:
-                return task
-        return TextEncoder.decode(name)
+        task = self._by_name.get(bytes(name))
+        return TextEncoder.decode(name) if task is None else task
 
     def _send_job(self, ptype: int, current_job: GearmanJob, data: Any) -> None:
         packet = encode_request(ptype, to_bytes(current_job.handle),

@@ -12,10 +12,15 @@ from __future__ import annotations
 import os
 import select
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 
-from gearmand_py.client.servers import DEFAULT_PORT
+from gearmand_py.client.connection import CONNECT_TIMEOUT, handshake
+from gearmand_py.client.errors import ConnectionLost
+from gearmand_py.client.servers import DEFAULT_PORT, Address
+from gearmand_py.client.tls import describe
+from gearmand_py.tools import tls
 from gearmand_py.tools.options import Option, UsageError, parse
 
 OPTIONS = [
@@ -87,22 +92,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not commands:
         sys.stdout.write(f"No option execution operation given.\n\n{HELP}\n")
         return 1
-    if "ssl" in given:
-        sys.stderr.write(f"{program}: -S: TLS is not supported yet\n")
-        return 1
     host, port = given.get("host") or "localhost", given.get("port") or str(DEFAULT_PORT)
     try:
-        run(host, port, commands, ends_connection="shutdown" in given)
-    except Failed as exc:
+        context = tls.context(os.environ, tls.GEARADMIN) if "ssl" in given else None
+        run(host, port, commands, ends_connection="shutdown" in given, context=context)
+    except (tls.TlsSetupError, Failed) as exc:
         sys.stdout.flush()
         sys.stderr.write(f"Error: {exc}\n")
         return 1
     return 0
 
 
-def run(host: str, port: str, commands: list[bytes], ends_connection: bool) -> None:
-    """Send each command and print its reply as gearadmin does."""
+def run(host: str, port: str, commands: list[bytes], ends_connection: bool,
+        context: ssl.SSLContext | None = None) -> None:
+    """Send each command and print its reply as gearadmin does; over TLS with ``context``."""
     sock = connect(host, port)
+    if context is not None:
+        sock = _over_tls(context, sock, host, port)
     out, err = sys.stdout.buffer, sys.stderr.buffer
     try:
         for index, command in enumerate(commands):
@@ -144,6 +150,20 @@ def connect(host: str, port: str) -> socket.socket:
     raise Failed(f"Error connecting to {host}.\n")
 
 
+def _over_tls(context: ssl.SSLContext, sock: socket.socket, host: str,
+              port: str) -> ssl.SSLSocket:
+    """``sock`` after its TLS handshake (bounded by the library's connect timeout; gearadmin's
+    own waits for ever), blocking again as gearadmin's socket is."""
+    sock.setblocking(False)
+    address = Address(host, port)  # type: ignore[arg-type]  # a service name may do
+    try:
+        tls_sock = handshake(context, sock, address, CONNECT_TIMEOUT)
+    except ConnectionLost as exc:
+        raise Failed(str(exc)) from exc
+    tls_sock.setblocking(True)
+    return tls_sock
+
+
 def read_reply(sock: socket.socket, host: str, eof_ends: bool) -> bytes:
     """What arrives until the socket is quiet for QUIET_MS; EOF fails the run unless
     ``eof_ends`` (a shutdown's reply is followed by the server closing)."""
@@ -153,6 +173,8 @@ def read_reply(sock: socket.socket, host: str, eof_ends: bool) -> bytes:
     while True:
         try:
             chunk = sock.recv(READ_SIZE)
+        except ssl.SSLError as exc:  # gearadmin: OpenSSL's error string
+            raise Failed(describe(exc)) from exc
         except OSError as exc:
             raise Failed(f"Error occurred while reading data from {host}") from exc
         if not chunk:
@@ -160,7 +182,8 @@ def read_reply(sock: socket.socket, host: str, eof_ends: bool) -> bytes:
                 return reply
             raise Failed(f"Socket was shutdown while reading from {host}")
         reply += chunk
-        if not poller.poll(QUIET_MS):
+        # Over TLS, what the TLS layer already decrypted is not seen by poll.
+        if not (isinstance(sock, ssl.SSLSocket) and sock.pending()) and not poller.poll(QUIET_MS):
             return reply
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import os
 import socket
+import ssl
 import sys
 from collections.abc import Sequence
 
 from gearmand_py.client.servers import Address
-from gearmand_py.tools import gearman_client, gearman_output, gearman_worker
+from gearmand_py.tools import gearman_client, gearman_output, gearman_worker, tls
 from gearmand_py.tools.gearman_args import Args, parse, servers, usage
 
 
@@ -27,9 +28,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         text = usage(args, program).encode("utf-8", "surrogateescape")
         gearman_output.write_all(2 if args.usage_error else 1, text)
         return 1 if args.usage_error and not args.usage else 0
+    context = None
     if args.ssl:
-        gearman_output.stderr(f"{program}: -S: TLS is not supported yet\n")
-        return 1
+        try:
+            context = tls.context(os.environ, tls.GEARMAN)
+        except tls.TlsSetupError as exc:
+            # libgearman abort()s here, at its first connection; this says why, at once.
+            gearman_output.stderr(f"{program}: -S: {exc}\n")
+            return 1
     if args.daemon:
         _daemonize()
     try:
@@ -48,16 +54,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             gearman_output.perror(f"Could not open pid file for writing: {args.pid_file}", exc)
             return 1
     try:
-        return _run(args, addresses)
+        return _run(args, addresses, context)
     finally:
         if args.pid_file:
             _remove(args.pid_file)
 
 
-def _run(args: Args, addresses: list[Address]) -> int:
+def _run(args: Args, addresses: list[Address], context: ssl.SSLContext | None) -> int:
     if args.worker:
-        return gearman_worker.run(args, addresses)
-    return gearman_client.run(args, addresses, sys.stdin.buffer)
+        return gearman_worker.run(args, addresses, context)
+    return gearman_client.run(args, addresses, sys.stdin.buffer, context)
 
 
 def _unresolvable(addresses: list[Address]) -> str | None:

@@ -9,12 +9,13 @@ from the library are reported and the next workload goes on, exit status unchang
 
 from __future__ import annotations
 
+import ssl
 import uuid
 from collections.abc import Iterator
 from typing import Any, BinaryIO
 
 from gearmand_py.client.client import GearmanClient
-from gearmand_py.client.errors import ServerUnavailable
+from gearmand_py.client.errors import ServerUnavailable, TlsFailed
 from gearmand_py.client.jobs import JOB_UNKNOWN, BytesEncoder, GearmanJobRequest, to_bytes
 from gearmand_py.client.servers import Address
 from gearmand_py.protocol.numbers import atou32
@@ -33,8 +34,9 @@ class CliClient(GearmanClient):
 
     data_encoder = BytesEncoder
 
-    def __init__(self, addresses: list[Address], args: Args, out: output.Stdout) -> None:
-        super().__init__(addresses)
+    def __init__(self, addresses: list[Address], args: Args, out: output.Stdout,
+                 tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(addresses, ssl_context=tls)
         self.addresses = addresses
         self.args = args
         self.out = out
@@ -49,9 +51,18 @@ class CliClient(GearmanClient):
         try:
             requests = self.submit_multiple_jobs(jobs, background=args.background,
                                                  poll_timeout=timeout)
-        except ServerUnavailable:
+        except ServerUnavailable as exc:
+            failed = [str(cause) for cause in exc.causes if isinstance(cause, TlsFailed)]
+            if failed:
+                output.message(LABEL, _ssl_failure(failed[0]))
+                return
             requests = None
-        if requests is None or any(request.state == JOB_UNKNOWN for request in requests):
+        lost = [] if requests is None else \
+            [request.job.connection for request in requests if request.state == JOB_UNKNOWN]
+        tls_errors = [str(conn.failure) for conn in lost if isinstance(conn.failure, TlsFailed)]
+        if tls_errors:  # e.g. the server refused the client certificate after the handshake
+            output.message(LABEL, _ssl_failure(tls_errors[0]))
+        elif requests is None or lost:
             output.message(LABEL, output.could_not_connect(self.addresses[0]))
         elif any(request.timed_out for request in requests):
             output.message(LABEL, output.timed_out(len(self.addresses), worker=False))
@@ -78,6 +89,12 @@ class CliClient(GearmanClient):
             self.failed = True
 
 
+def _ssl_failure(reason: str) -> str:
+    """libgearman's report of a TLS failure (GEARMAN_LOST_CONNECTION), with our reason in place
+    of OpenSSL's error code."""
+    return f"flush(GEARMAN_LOST_CONNECTION) SSL failure({reason})"
+
+
 def workloads(args: Args, stdin: BinaryIO) -> Iterator[bytes]:
     """Each job's data, in the order gearman sends them."""
     if args.operands:
@@ -92,9 +109,10 @@ def workloads(args: Args, stdin: BinaryIO) -> Iterator[bytes]:
         yield stdin.read()
 
 
-def run(args: Args, addresses: list[Address], stdin: BinaryIO) -> int:
+def run(args: Args, addresses: list[Address], stdin: BinaryIO,
+        tls: ssl.SSLContext | None = None) -> int:
     out = output.Stdout()
-    client = CliClient(addresses, args, out)
+    client = CliClient(addresses, args, out, tls)
     try:
         for workload in workloads(args, stdin):
             client.run(workload)

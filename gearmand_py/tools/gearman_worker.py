@@ -14,6 +14,7 @@ job to another worker.
 from __future__ import annotations
 
 import signal
+import ssl
 import subprocess
 import threading
 from typing import IO, Any
@@ -42,8 +43,9 @@ class CommandFailed(Exception):
 class CliWorker(GearmanWorker):
     data_encoder = BytesEncoder
 
-    def __init__(self, addresses: list[Address], args: Args) -> None:
-        super().__init__(addresses)
+    def __init__(self, addresses: list[Address], args: Args,
+                 tls: ssl.SSLContext | None = None) -> None:
+        super().__init__(addresses, ssl_context=tls)
         self.args = args
         self.servers = len(addresses)
         self.left = args.count
@@ -130,8 +132,8 @@ def _feed(stdin: IO[bytes] | None, data: bytes) -> None:
             pass
 
 
-def run(args: Args, addresses: list[Address]) -> int:
-    worker = CliWorker(addresses, args)
+def run(args: Args, addresses: list[Address], tls: ssl.SSLContext | None = None) -> int:
+    worker = CliWorker(addresses, args, tls)
     signal.signal(signal.SIGTERM, worker.on_sigterm)
     poll_timeout = args.timeout / 1000 if args.timeout >= 0 else NO_TIMEOUT
     try:

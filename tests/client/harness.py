@@ -3,6 +3,7 @@ real servers) or as a python-gearman-style script in a process of its own."""
 
 from __future__ import annotations
 
+import ssl
 import subprocess
 import sys
 import threading
@@ -29,8 +30,8 @@ def run_script(name: str, *args: str, timeout: float = 30) -> subprocess.Complet
 class _StoppableWorker(GearmanWorker):
     """A worker whose ``work`` loop leaves once ``stop`` is set (checked after every poll)."""
 
-    def __init__(self, host_list: list[str]) -> None:
-        super().__init__(host_list)
+    def __init__(self, host_list: list[str], ssl_context: ssl.SSLContext | None = None) -> None:
+        super().__init__(host_list, ssl_context=ssl_context)
         self.stop = threading.Event()
         self.jobs_done = 0
 
@@ -44,9 +45,10 @@ class _StoppableWorker(GearmanWorker):
 
 @contextmanager
 def worker_thread(host_list: list[str], tasks: dict[str, Callable[..., Any]],
-                  client_id: str | None = None) -> Iterator[_StoppableWorker]:
+                  client_id: str | None = None, ssl_context: ssl.SSLContext | None = None,
+                  ) -> Iterator[_StoppableWorker]:
     """A worker working in a thread until the block ends."""
-    worker = _StoppableWorker(host_list)
+    worker = _StoppableWorker(host_list, ssl_context)
     if client_id is not None:
         worker.set_client_id(client_id)
     for task, function in tasks.items():

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime
 import logging
-import logging.handlers
 import socket
 import sys
 import threading
@@ -111,6 +110,8 @@ def _syslog_handler(path: str) -> logging.Handler:
     their syslog priorities, lines as gearmand's ``syslog(level, "%7s %s", ...)`` writes them.
     The pid is the record's, so it stays right in a child that forked after this was made.
     Raises OSError when no daemon listens there."""
+    import logging.handlers  # here: only --syslog needs it (and the pickle it loads)
+
     handler = logging.handlers.SysLogHandler(address=path, socktype=_syslog_socket_type(path))
     handler.priority_map = dict(handler.priority_map, FATAL="emerg", ALERT="alert", NOTICE="notice")
     line = f"{SYSLOG_IDENT}[%(process)d]: %(levelname)7s %(message)s"

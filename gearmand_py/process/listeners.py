@@ -4,13 +4,16 @@ from systemd."""
 from __future__ import annotations
 
 import socket
-import ssl
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from gearmand_py.process.errors import SetupError
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, open_listeners
 from gearmand_py.settings import ListenerSpec
+
+if TYPE_CHECKING:
+    import ssl
 
 
 def front_end(spec: ListenerSpec, tls: ssl.SSLContext | None) -> FrontEnd:

@@ -16,11 +16,10 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import ssl
 import sys
 from contextlib import ExitStack
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gearmand_py import logs
 from gearmand_py.process import daemon, limits, listeners, logfile, privileges, systemd, tls
@@ -30,6 +29,9 @@ from gearmand_py.server.listener import Listener
 from gearmand_py.server.server import Hooks, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
 from queue_backends import PreparedQueue, QueueBackend, QueueError, prepare
+
+if TYPE_CHECKING:
+    import ssl
 
 log = logging.getLogger("gearmand_py.process")
 

@@ -10,10 +10,13 @@ verification nothing uses it.
 
 from __future__ import annotations
 
-import ssl
+from typing import TYPE_CHECKING
 
 from gearmand_py.process.errors import SetupError
 from gearmand_py.settings import TlsConfig
+
+if TYPE_CHECKING:
+    import ssl
 
 
 def context(config: TlsConfig) -> ssl.SSLContext | None:
@@ -22,6 +25,8 @@ def context(config: TlsConfig) -> ssl.SSLContext | None:
         if config.ssl_verify_clients:
             raise SetupError("--ssl-verify-clients needs --ssl")
         return None
+    import ssl  # here, not at the top: a server without --ssl never loads it (about 5 MB)
+
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     # A renegotiation would make a write wait for a read; the I/O loop need not handle that.
     ctx.options |= ssl.OP_NO_RENEGOTIATION

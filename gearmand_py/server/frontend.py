@@ -22,14 +22,15 @@ lock (``tls``).
 
 from __future__ import annotations
 
-import ssl
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from gearmand_py.protocol.codec import Decoder
 from gearmand_py.protocol.events import Event
-from gearmand_py.protocol.http import http_protocol
+
+if TYPE_CHECKING:
+    import ssl
 
 
 class RequestDecoder(Protocol):
@@ -63,7 +64,10 @@ def gear(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
 
 
 def http(max_packet_size: int) -> tuple[RequestDecoder, Renderer | None]:
-    """gearmand's HTTP protocol (``-r http``): a request is a job, the response its result."""
+    """gearmand's HTTP protocol (``-r http``): a request is a job, the response its result.
+    Imported with the first HTTP connection, so a server without ``-r http`` never loads
+    httptools."""
+    from gearmand_py.protocol.http import http_protocol
     return http_protocol(max_packet_size)
 
 

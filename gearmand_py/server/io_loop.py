@@ -24,11 +24,10 @@ from __future__ import annotations
 import logging
 import selectors
 import socket
-import ssl
 import time
 from collections import deque
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gearmand_py import logs
 from gearmand_py.core.model import HIGH_WATER
@@ -37,7 +36,10 @@ from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.mailbox import Mailbox
-from gearmand_py.server.tls import WOULD_BLOCK, TlsSocket
+from gearmand_py.server.wouldblock import WOULD_BLOCK, WantWrite
+
+if TYPE_CHECKING:
+    from gearmand_py.server.tls import TlsSocket
 
 log = logging.getLogger("gearmand_py.io")
 
@@ -164,6 +166,7 @@ class IOLoop:
     def _add(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
         endpoint: socket.socket | TlsSocket = sock
         if front_end.tls is not None:
+            from gearmand_py.server.tls import TlsSocket  # loads ssl: only with --ssl
             try:
                 endpoint = TlsSocket(front_end.tls, sock)
             except OSError as exc:  # the peer is already gone
@@ -185,7 +188,7 @@ class IOLoop:
             ready(endpoint, selectors.EVENT_READ)
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
-        tls = isinstance(conn.sock, TlsSocket)
+        tls = conn.sock.__class__ is not socket.socket
 
         def ready(_sock: Any, mask: int) -> None:
             try:
@@ -216,14 +219,14 @@ class IOLoop:
         sock: TlsSocket = conn.sock  # type: ignore[assignment]
         try:
             sock.do_handshake()
-        except ssl.SSLWantReadError:
-            self.selector.modify(sock, selectors.EVENT_READ, self.selector.get_key(sock).data)
-            return
-        except ssl.SSLWantWriteError:
+        except WantWrite:
             self.selector.modify(sock, selectors.EVENT_WRITE, self.selector.get_key(sock).data)
             return
+        except BlockingIOError:
+            self.selector.modify(sock, selectors.EVENT_READ, self.selector.get_key(sock).data)
+            return
         except OSError as exc:  # ssl.SSLError included: a plaintext client, a refused certificate
-            reason = exc.reason if isinstance(exc, ssl.SSLError) else exc.strerror
+            reason = getattr(exc, "reason", None) or exc.strerror
             log.info("TLS handshake with connection %d (%s) failed: %s", conn.fd, conn.ip,
                      reason or exc)
             self._close(conn)
@@ -263,7 +266,7 @@ class IOLoop:
     def _read(self, conn: Connection) -> None:
         try:
             data = conn.sock.recv(RECV_SIZE)
-        except ssl.SSLWantWriteError:
+        except WantWrite:
             conn.read_wants_write = True
             self._set_interest(conn)
             return

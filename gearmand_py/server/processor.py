@@ -25,7 +25,7 @@ from gearmand_py.protocol.codec import Spread
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
-from gearmand_py.server.tls import WOULD_BLOCK
+from gearmand_py.server.wouldblock import WOULD_BLOCK
 
 if TYPE_CHECKING:
     from gearmand_py.core.model import Peer

@@ -8,7 +8,9 @@ connection. The calls are non-blocking, so the lock is held for microseconds; th
 handing every TLS reply to the I/O thread, costs a thread wake-up per reply.
 
 The handshake runs in the I/O loop without blocking it (``do_handshake`` answers would-block),
-before the processing thread knows the connection.
+before the processing thread knows the connection. ``ssl``'s want-read and want-write errors
+leave as ``wouldblock``'s (``BlockingIOError`` and ``WantWrite``), so only this module, loaded
+with the first TLS connection, needs ``ssl``.
 """
 
 from __future__ import annotations
@@ -18,9 +20,7 @@ import ssl
 import threading
 from typing import Any
 
-#: A send or recv that cannot go on now, over TCP or TLS. TLS renegotiation is off
-#: (``process.tls``), so a TLS write does not wait for a read, nor a read for long for a write.
-WOULD_BLOCK = (BlockingIOError, InterruptedError, ssl.SSLWantReadError, ssl.SSLWantWriteError)
+from gearmand_py.server.wouldblock import WantWrite
 
 
 class TlsSocket:
@@ -38,11 +38,23 @@ class TlsSocket:
 
     def do_handshake(self) -> None:
         with self._lock:
-            self._sock.do_handshake()
+            try:
+                self._sock.do_handshake()
+            except ssl.SSLWantReadError:
+                raise BlockingIOError from None
+            except ssl.SSLWantWriteError:
+                raise WantWrite from None
 
     def recv(self, size: int) -> bytes:
+        """TLS renegotiation is off (``process.tls``), so a read waits for a write only when the
+        socket did not take a session ticket or key update at once."""
         with self._lock:
-            return self._sock.recv(size)
+            try:
+                return self._sock.recv(size)
+            except ssl.SSLWantReadError:
+                raise BlockingIOError from None
+            except ssl.SSLWantWriteError:
+                raise WantWrite from None
 
     def pending(self) -> int:
         """Bytes already decrypted inside the TLS layer, which the selector cannot see."""
@@ -51,7 +63,10 @@ class TlsSocket:
 
     def send(self, data: Any) -> int:
         with self._lock:
-            return self._sock.send(data)
+            try:
+                return self._sock.send(data)
+            except (ssl.SSLWantReadError, ssl.SSLWantWriteError):
+                raise BlockingIOError from None
 
     def close(self) -> None:
         with self._lock:

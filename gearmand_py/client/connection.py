@@ -20,7 +20,7 @@ import socket
 import ssl
 import time
 
-from gearmand_py.client.errors import ConnectionLost, ProtocolError, TlsFailed
+from gearmand_py.client.errors import ConnectionLost, CouldNotConnect, ProtocolError, TlsFailed
 from gearmand_py.client.servers import Address
 from gearmand_py.client.tls import WOULD_BLOCK, describe
 from gearmand_py.protocol.codec import ResponseDecoder, encode_request
@@ -38,7 +38,7 @@ def open_socket(address: Address, timeout: float,
     try:
         sock = socket.create_connection(address, timeout=timeout)
     except OSError as exc:
-        raise ConnectionLost(f"cannot connect to {address}: {exc}") from exc
+        raise CouldNotConnect(f"cannot connect to {address}: {exc}") from exc
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setblocking(False)
     return sock if tls is None else handshake(tls, sock, address, timeout)

@@ -19,6 +19,11 @@ class ConnectionLost(GearmanError):
     """A server closed the connection, did not answer in time, or could not be reached."""
 
 
+class CouldNotConnect(ConnectionLost):
+    """The server's address refused the TCP connection, did not answer it in time, or did not
+    resolve."""
+
+
 class TlsFailed(ConnectionLost):
     """The TLS handshake failed or timed out (a plaintext server, a certificate not accepted
     either way), or the server ended the connection with a TLS alert (a client certificate it

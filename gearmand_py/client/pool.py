@@ -18,6 +18,10 @@ FIRST_DELAY = 0.1
 MAX_DELAY = 5.0
 
 
+class StillDown(ConnectionLost):
+    """The server failed recently and its backoff delay has not passed: it was not tried."""
+
+
 class Pool:
     """The connections of one client or worker, indexed like ``addresses``."""
 
@@ -36,12 +40,13 @@ class Pool:
 
     def connection(self, index: int, force: bool = False) -> Connection:
         """The open connection to server ``index``, connecting if needed; a server in its
-        backoff delay raises ``ConnectionLost`` at once unless ``force``."""
+        backoff delay raises ``StillDown`` at once unless ``force``; a failed attempt raises
+        ``ConnectionLost`` (``TlsFailed`` for a failed handshake)."""
         conn = self._conns[index]
         if conn is not None and not conn.closed:
             return conn
         if not force and time.monotonic() < self._retry_at[index]:
-            raise ConnectionLost(f"{self.addresses[index]} is down")
+            raise StillDown(f"{self.addresses[index]} is down")
         try:
             conn = Connection(self.addresses[index], self.timeout, self.tls)
         except ConnectionLost:

@@ -25,8 +25,8 @@ from typing import Any
 from gearmand_py.client.connection import CONNECT_TIMEOUT, Connection, Poller
 from gearmand_py.client.errors import ConnectionLost, ProtocolError
 from gearmand_py.client.jobs import GearmanJob, TextEncoder, to_bytes
-from gearmand_py.client.pool import Pool
-from gearmand_py.client.servers import parse_addresses
+from gearmand_py.client.pool import Pool, StillDown
+from gearmand_py.client.servers import Address, parse_addresses
 from gearmand_py.protocol.codec import encode_request
 from gearmand_py.protocol.events import Packet
 from gearmand_py.protocol.packets import NUMBERS
@@ -134,6 +134,11 @@ class GearmanWorker:
         """Override: called after each job; return False to leave ``work``."""
         return True
 
+    def on_server_error(self, address: Address, error: ConnectionLost) -> None:
+        """Override: a server could not be reached, refused the TLS handshake or our
+        certificate, or its connection was lost; ``work`` tries it again after its backoff
+        delay and meanwhile works with the others."""
+
     def send_job_status(self, current_job: GearmanJob, numerator: int | float,
                         denominator: int | float, poll_timeout: float | None = None) -> None:
         current_job.connection.send(N.WORK_STATUS, to_bytes(current_job.handle),
@@ -199,13 +204,16 @@ class GearmanWorker:
         for index in range(len(self._pool)):
             try:
                 conn = self._pool.connection(index)
-            except ConnectionLost:
+            except StillDown:
+                continue
+            except ConnectionLost as exc:
+                self.on_server_error(self._pool.addresses[index], exc)
                 continue
             if conn not in self._awake:
                 try:
                     conn.send_raw(self._registration())
-                except ConnectionLost:
-                    self._pool.lost(conn)
+                except ConnectionLost as exc:
+                    self._lost(conn, exc)
                     continue
                 self._awake[conn] = True
 
@@ -213,8 +221,8 @@ class GearmanWorker:
         for conn in list(self._awake):
             try:
                 conn.send_raw(packet)
-            except ConnectionLost:
-                self._lost(conn)
+            except ConnectionLost as exc:
+                self._lost(conn, exc)
 
     def _grab(self) -> None:
         """With no GRAB outstanding, send one to the next awake server, in one write with a
@@ -239,11 +247,12 @@ class GearmanWorker:
         try:
             conn.send_raw(data)
             return True
-        except ConnectionLost:
-            self._lost(conn)
+        except ConnectionLost as exc:
+            self._lost(conn, exc)
             return False
 
-    def _lost(self, conn: Connection) -> None:
+    def _lost(self, conn: Connection, error: ConnectionLost) -> None:
+        self.on_server_error(conn.address, error)
         if self._unsent is not None and self._unsent[0] is conn:
             self._unsent = None
         self._pool.lost(conn)
@@ -257,8 +266,8 @@ class GearmanWorker:
         try:
             for packet in conn.receive(0.0):
                 ran_job |= self._handle(conn, packet)
-        except ConnectionLost:
-            self._lost(conn)
+        except ConnectionLost as exc:
+            self._lost(conn, exc)
         return ran_job
 
     def _handle(self, conn: Connection, packet: Packet) -> bool:

@@ -19,6 +19,7 @@ import subprocess
 import threading
 from typing import IO, Any
 
+from gearmand_py.client.errors import ConnectionLost, CouldNotConnect
 from gearmand_py.client.jobs import BytesEncoder, GearmanJob
 from gearmand_py.client.servers import Address
 from gearmand_py.client.worker import GearmanWorker
@@ -70,6 +71,14 @@ class CliWorker(GearmanWorker):
         self.send_job_failure(current_job)
         output.message(LABEL, "GEARMAN_UNKNOWN_STATE")
         return False
+
+    def on_server_error(self, address: Address, error: ConnectionLost) -> None:
+        """Say why each attempt failed, as libgearman's worker does (it says it in a loop with
+        no delay; here each line is one try of the backoff)."""
+        if isinstance(error, CouldNotConnect):
+            output.message(LABEL, output.could_not_connect(address))
+        else:
+            output.message(LABEL, f"{address}: {error}")
 
     def after_poll(self, any_activity: bool) -> bool:
         if any_activity or self.args.timeout < 0:

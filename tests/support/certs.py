@@ -1,6 +1,6 @@
 """Certificates for TLS tests, made fresh in a directory: a CA, a server certificate for
-127.0.0.1/localhost signed by it, a client certificate signed by it, and a client certificate
-from another CA the server does not trust."""
+127.0.0.1/localhost signed by it and one for another host, a client certificate signed by it,
+and a client certificate from another CA the server does not trust."""
 
 from __future__ import annotations
 
@@ -26,6 +26,9 @@ class Certs:
     stranger_key: Path
     #: A valid key that belongs to no certificate here.
     other_key: Path
+    #: A server certificate from the CA for another host (``elsewhere.example``) only.
+    elsewhere_cert: Path
+    elsewhere_key: Path
 
 
 def _name(common_name: str) -> x509.Name:
@@ -41,7 +44,7 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
 
 def _issue(path: Path, subject: str, key: ec.EllipticCurvePrivateKey,
            issuer: x509.Name, issuer_key: ec.EllipticCurvePrivateKey, ca: bool = False,
-           server: bool = False) -> x509.Name:
+           server: tuple[str, ...] = ()) -> x509.Name:
     now = datetime.datetime.now(datetime.timezone.utc)
     builder = (x509.CertificateBuilder()
                .subject_name(_name(subject)).issuer_name(issuer)
@@ -51,8 +54,9 @@ def _issue(path: Path, subject: str, key: ec.EllipticCurvePrivateKey,
                .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
     if server:
         builder = builder.add_extension(x509.SubjectAlternativeName(
-            [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-            critical=False)
+            [x509.DNSName(name) for name in server if not name[0].isdigit()]
+            + [x509.IPAddress(ipaddress.ip_address(name)) for name in server
+               if name[0].isdigit()]), critical=False)
     cert = builder.sign(issuer_key, hashes.SHA256())
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert.subject
@@ -60,12 +64,16 @@ def _issue(path: Path, subject: str, key: ec.EllipticCurvePrivateKey,
 
 def make_certs(directory: Path) -> Certs:
     keys = {name: ec.generate_private_key(ec.SECP256R1())
-            for name in ("ca", "server", "client", "stranger_ca", "stranger", "other")}
-    for name in ("server", "client", "stranger", "other"):
+            for name in ("ca", "server", "client", "stranger_ca", "stranger", "other",
+                         "elsewhere")}
+    for name in ("server", "client", "stranger", "other", "elsewhere"):
         _write_key(directory / f"{name}.key", keys[name])
     ca = _issue(directory / "ca.pem", "test CA", keys["ca"], _name("test CA"), keys["ca"],
                 ca=True)
-    _issue(directory / "server.pem", "localhost", keys["server"], ca, keys["ca"], server=True)
+    _issue(directory / "server.pem", "localhost", keys["server"], ca, keys["ca"],
+           server=("localhost", "127.0.0.1"))
+    _issue(directory / "elsewhere.pem", "elsewhere.example", keys["elsewhere"], ca, keys["ca"],
+           server=("elsewhere.example",))
     _issue(directory / "client.pem", "test worker", keys["client"], ca, keys["ca"])
     stranger_ca = _name("stranger CA")
     _issue(directory / "stranger.pem", "stranger", keys["stranger"], stranger_ca,
@@ -73,4 +81,6 @@ def make_certs(directory: Path) -> Certs:
     return Certs(ca=directory / "ca.pem", server_cert=directory / "server.pem",
                  server_key=directory / "server.key", client_cert=directory / "client.pem",
                  client_key=directory / "client.key", stranger_cert=directory / "stranger.pem",
-                 stranger_key=directory / "stranger.key", other_key=directory / "other.key")
+                 stranger_key=directory / "stranger.key", other_key=directory / "other.key",
+                 elsewhere_cert=directory / "elsewhere.pem",
+                 elsewhere_key=directory / "elsewhere.key")

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import os
 import re
+import select
+import ssl
 import subprocess
 import time
 from collections.abc import Iterator
@@ -221,3 +223,80 @@ def test_refused_certificates_and_plaintext_servers(tls_server: ServerProcess, c
         assert (status, stdout) == (1, b"") and b"does not speak TLS" in stderr
     finally:
         plain.stop()
+
+
+def stderr_lines(proc: subprocess.Popen[bytes], count: int) -> list[bytes]:
+    """The first ``count`` lines ``proc`` writes to stderr; fails after TIMEOUT seconds."""
+    assert proc.stderr is not None
+    fd, text = proc.stderr.fileno(), b""
+    deadline = time.monotonic() + TIMEOUT
+    while text.count(b"\n") < count:
+        left = deadline - time.monotonic()
+        assert left > 0 and select.select([fd], [], [], left)[0], f"only {text!r} in {TIMEOUT}s"
+        chunk = os.read(fd, 4096)
+        assert chunk, f"stderr closed after {text!r}"
+        text += chunk
+    return text.splitlines(keepends=True)[:count]
+
+
+def test_a_server_certificate_for_another_host_is_refused(certs: Certs) -> None:
+    """The certificate is the CA's, but names elsewhere.example, not the host given with -h:
+    both tools refuse to talk, naming the mismatch (libgearman would not check)."""
+    probe = ssl.create_default_context(cafile=str(certs.ca))
+    probe.check_hostname = False  # start_server's readiness probe connects to "localhost"
+    server = start_server("gearmand-py", ["-t", "0", "--ssl", "--ssl-certificate",
+                                          str(certs.elsewhere_cert), "--ssl-key",
+                                          str(certs.elsewhere_key)], tls=probe)
+    try:
+        env = env_for(certs)
+        status, stdout, stderr = run(GEARMAN_PY, ["-S", *at(server), "-f", "x", "-s"], env=env)
+        assert (status, stdout) == (0, b"")
+        assert b"server certificate not accepted: Hostname mismatch" in stderr, stderr
+        status, stdout, stderr = run(GEARADMIN_PY, ["-S", *at(server), "--status"], env=env)
+        assert (status, stdout) == (1, b"")
+        assert b"server certificate not accepted: Hostname mismatch" in stderr, stderr
+    finally:
+        server.stop()
+
+
+def test_a_worker_whose_certificate_is_refused_says_so_while_it_retries(
+        tls_server: ServerProcess, certs: Certs) -> None:
+    """gearman-py -S -w with a certificate the server does not trust keeps trying (the server
+    may be given the CA later) and says why on every try, as libgearman's worker does for a
+    server it cannot reach; it never registers."""
+    stranger = env_for(certs, cert=certs.stranger_cert, key=certs.stranger_key)
+    worker = subprocess.Popen([*GEARMAN_PY, "-S", "-w", *at(tls_server), "-f", "refused"],
+                              env=stranger, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        lines = stderr_lines(worker, 2)
+        assert worker.poll() is None
+    finally:
+        worker.kill()
+        worker.wait()
+    for line in lines:
+        assert line.startswith(b"gearman: gearman_worker_work : localhost:"), lines
+        assert b"client certificate" in line, lines
+    conn = TextConnection(Address(*tls_server.address), 5, tls_server.tls)
+    try:
+        assert b"refused" not in b"".join(conn.command(b"workers"))
+    finally:
+        conn.close()
+
+
+def test_a_worker_reports_each_try_at_a_server_that_is_down() -> None:
+    """libgearman's worker prints its COULD_NOT_CONNECT line in a loop without pause; ours
+    prints the same line once per try of its backoff."""
+    free = start_server("gearmand-py", ["-t", "0"])
+    port = free.port
+    free.stop()
+    worker = subprocess.Popen([*GEARMAN_PY, "-w", "-h", "127.0.0.1", "-p", str(port),
+                               "-f", "x"], env=repo_env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.PIPE)
+    try:
+        [line] = stderr_lines(worker, 1)
+    finally:
+        worker.kill()
+        worker.wait()
+    assert re.fullmatch(rb"gearman: gearman_worker_work : flush\(GEARMAN_COULD_NOT_CONNECT\) "
+                        rb"Connection to 127\.0\.0\.1:%d failed -> libgearman/connection\.cc:"
+                        rb"724: pid\(\d+\)\n" % port, line), line

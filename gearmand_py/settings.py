@@ -243,7 +243,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("coredump", ("--coredump",), "Whether to create a core dump for uncaught signals.",
             default=False, action="store_true"),
     Setting("threads", ("-t", "--threads"),
-            "Number of I/O threads to use; 0 runs the I/O and the processing in one thread. "
+            "Number of I/O threads to use; 0 runs the I/O and the processing in one thread, "
+            "1 in one thread beside the listener (as gearmand), 2 or more beside one "
+            "processing thread. "
             "gearmand-py defaults to 0 (gearmand: 4): under Python's global interpreter lock "
             "extra threads cost more in hand-offs than they gain (docs/benchmarks.md).",
             default=0, type=_non_negative, meta="N"),

@@ -198,7 +198,11 @@ class Startup:
 
 
 def _threads(count: int) -> str:
-    return "1 thread (-t 0)" if count == 0 else f"{count} I/O threads and a processing thread"
+    if count == 0:
+        return "1 thread (-t 0)"
+    if count == 1:
+        return "1 I/O and processing thread (-t 1)"
+    return f"{count} I/O threads and a processing thread"
 
 
 def _remove_if_empty(path: str) -> None:

@@ -9,8 +9,13 @@ handed after it (copying small output into one buffer, keeping large fields as t
 reading from a peer that lets too much pile up, and reports DRAINED once it is all written. It
 also stops reading from a peer the processing thread pauses (one whose events wait for another
 peer's output to drain) until it is resumed, and from one whose input waits for the processing
-thread (MAX_READS_AHEAD). With ``-t 0`` the same loop runs in the only thread and the hand-offs
-become plain calls.
+thread (MAX_READS_AHEAD).
+
+Who calls whom from which thread: with ``-t 2`` or more, N such loops each own their sockets,
+the processing thread writes to them only as said above, and everything else reaches a loop
+through its mailbox. With ``-t 1`` (as in gearmand) one loop runs the processing core in its own
+thread (``with_core``: output and pauses are plain calls) while the main thread accepts and
+hands it sockets by mail; with ``-t 0`` the main thread does all three (``with_acceptor`` too).
 
 A TLS connection (``tls``) is read and written like a plain one; the loop runs its handshake
 without blocking, closes the connection if the handshake is not done within
@@ -59,7 +64,10 @@ class IOLoop:
     """Owns sockets; ``sink`` receives each batch for the processing core."""
 
     def __init__(self, name: str, max_packet_size: int, sink: Callable[[Batch], None],
-                 handshake_timeout: float, threaded: bool = True) -> None:
+                 handshake_timeout: float, with_core: bool = False,
+                 with_acceptor: bool = False) -> None:
+        """``with_core``: the processing core runs in this loop's thread; ``with_acceptor``: so
+        does the listener."""
         self.name = name
         self.max_packet_size = max_packet_size
         self.handshake_timeout = handshake_timeout
@@ -67,7 +75,8 @@ class IOLoop:
         #: order of arrival is the order of deadlines); finished ones are dropped lazily.
         self.handshakes: deque[tuple[float, Connection]] = deque()
         self.sink = sink
-        self.threaded = threaded
+        self.with_core = with_core
+        self.with_acceptor = with_acceptor
         self.selector = selectors.DefaultSelector()
         self.mailbox = Mailbox()
         self.selector.register(self.mailbox, selectors.EVENT_READ, self._on_mailbox)
@@ -79,7 +88,7 @@ class IOLoop:
 
     def add_socket(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
         """Take over an accepted socket (from the listener)."""
-        if self.threaded:
+        if not self.with_acceptor:
             self.mailbox.put((ADD, (sock, ip, front_end)))
         else:
             self._add(sock, ip, front_end)
@@ -87,14 +96,14 @@ class IOLoop:
     def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
         """Bytes to write (and whether to close after them) that the processing thread could not
         write itself."""
-        if self.threaded:
+        if not self.with_core:
             self.mailbox.put((OUTPUT, items))
         else:
             self._output(items)
 
     def pause(self, conn: Connection, paused: bool) -> None:
         """Stop (True) or resume (False) reading from ``conn`` (from the processing thread)."""
-        if self.threaded:
+        if not self.with_core:
             self.mailbox.put((PAUSE, (conn, paused)))
         else:
             self._pause(conn, paused)
@@ -104,9 +113,13 @@ class IOLoop:
         self.mailbox.put((RECHECK, conn))
 
     def forward(self, batch: Batch) -> None:
-        """Pass a batch from another thread to the sink (used in single-thread mode, where the
-        queue writer's results reach the core through this loop)."""
+        """Pass a batch from another thread to the sink (with ``with_core``, where the queue
+        writer's results reach the core through this loop)."""
         self.mailbox.put((FORWARD, batch))
+
+    def nudge(self) -> None:
+        """End the loop's wait, so that a core running with it takes a turn."""
+        self.mailbox.put((FORWARD, []))
 
     def stop(self) -> None:
         self.mailbox.put((STOP, None))

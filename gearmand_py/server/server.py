@@ -1,8 +1,9 @@
 """Wires the threads together: listener/management (the main thread), I/O loops, processing.
 
-``-t N`` (N ≥ 1) runs N I/O threads and one processing thread beside the main thread, which
-accepts connections, hands them out round-robin and handles signals. ``-t 0`` runs everything in
-the main thread.
+As in gearmand: ``-t N`` (N ≥ 2) runs N I/O threads and one processing thread beside the main
+thread, which accepts connections, hands them out round-robin and handles signals; ``-t 1`` runs
+one thread that does both the I/O and the processing beside the main thread; ``-t 0`` runs
+everything in the main thread.
 
 Signals, as gearmand: SIGINT and SIGTERM stop at once; SIGUSR1 stops gracefully (stop listening,
 keep serving the connections there are until no job is left, then exit); SIGHUP reopens the log.
@@ -22,6 +23,7 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -135,6 +137,8 @@ class Server:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.writer: QueueWriter | None = None
+        #: Makes the thread that runs the core take a turn (from any thread); set by the mode.
+        self._wake_core: Callable[[], None] = self.processor.nudge
         self._beat_due = False
         self._next_beat = 0.0
 
@@ -166,6 +170,8 @@ class Server:
         try:
             if self.config.threads == 0:
                 fatal.guarded(self._serve_single, self.fail)()
+            elif self.config.threads == 1:
+                self._serve_combined()
             else:
                 self._serve_threaded(self.config.threads)
         finally:
@@ -221,7 +227,7 @@ class Server:
         """Stop listening, finish the jobs there are, then stop (from any thread)."""
         self.graceful = True
         self._wake_main()
-        self.processor.nudge()
+        self._wake_core()
 
     def _admin_shutdown(self, graceful: bool) -> None:
         # Acted on after the turn, so the command's OK is on its way before anything stops.
@@ -248,7 +254,7 @@ class Server:
         except (BlockingIOError, OSError):
             pass
 
-    def _management(self, wake_processor: Callable[[], None]) -> float | None:
+    def _management(self) -> float | None:
         """Accepting thread, after every wake-up: stop listening once graceful; reopen logs;
         end an accept back-off that is over; ask for a heartbeat when one is due. Returns the
         most it may sleep (None: no limit)."""
@@ -258,18 +264,18 @@ class Server:
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
-        return earliest(self.acceptor.tick(), self._heartbeat_wait(wake_processor))
+        return earliest(self.acceptor.tick(), self._heartbeat_wait())
 
-    def _heartbeat_wait(self, wake_processor: Callable[[], None]) -> float | None:
-        """Seconds until the next heartbeat; when one is due, the processing thread is woken to
-        send it on its next turn."""
+    def _heartbeat_wait(self) -> float | None:
+        """Seconds until the next heartbeat; when one is due, the thread that runs the core is
+        woken to send it on its next turn."""
         if self.hooks.heartbeat is None:
             return None
         now = time.monotonic()
         if now >= self._next_beat:
             self._next_beat = now + self.hooks.heartbeat_every
             self._beat_due = True
-            wake_processor()
+            self._wake_core()
         return self._next_beat - now
 
     # -- signals -------------------------------------------------------------------------------
@@ -289,7 +295,7 @@ class Server:
         # Runs in the main thread between bytecodes; the wake-up fd has already been written.
         if signum == signal.SIGUSR1:
             self.graceful = True
-            self.processor.nudge()
+            self._wake_core()
         elif signum == signal.SIGHUP:
             self._reopen_logs = True
         else:
@@ -306,52 +312,88 @@ class Server:
     def _serve_single(self) -> None:
         processor = self.processor
         loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
-                      self.config.tls.ssl_handshake_timeout, threaded=False)
+                      self.config.tls.ssl_handshake_timeout, with_core=True, with_acceptor=True)
+        self._wake_core = self._wake_main
         self._start_writer(loop.forward)
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
-        timeout = self._heartbeat_wait(self._wake_main)
+        timeout = self._heartbeat_wait()
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = earliest(processor.tick(), self._management(self._wake_main))
+                timeout = earliest(processor.tick(), self._management())
         finally:
             self.acceptor.close()
             loop.selector.unregister(self._wake_r)
             loop.close_all()
 
+    def _serve_combined(self) -> None:
+        """gearmand's ``-t 1``: one thread reads, processes and writes, as ``-t 0``'s main
+        thread does, with no hand-off between threads per request; the main thread accepts."""
+        processor = self.processor
+        loop = IOLoop("processing", self.config.network.max_packet_size, processor.handle,
+                      self.config.tls.ssl_handshake_timeout, with_core=True)
+        self._wake_core = loop.nudge
+        self._start_writer(loop.forward)
+
+        def run() -> None:
+            timeout = None
+            try:
+                while loop.running:
+                    loop.run_once(timeout)
+                    timeout = processor.tick()
+            finally:
+                loop.close_all()
+
+        self._accept_while_threads_run("Ready to accept connections (1 I/O and processing "
+                                       "thread)", [fatal.thread(run, loop.name, self.fail)],
+                                       [loop], loop.stop)
+
     def _serve_threaded(self, count: int) -> None:
         processor = self.processor
         sys.setswitchinterval(SWITCH_INTERVAL)
-        status = status_line(self.engine)  # while this thread is the only one using it
         loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit,
                         self.config.tls.ssl_handshake_timeout) for i in range(count)]
         self._start_writer(processor.submit)
-        threads = [fatal.thread(processor.run, "processing", self.fail)]
-        threads += [fatal.thread(loop.run, loop.name, self.fail) for loop in loops]
+        processing = fatal.thread(processor.run, "processing", self.fail)
+
+        def stop() -> None:
+            processor.stop()
+            processing.join(5)
+            for loop in loops:
+                loop.stop()
+
+        self._accept_while_threads_run(
+            f"Ready to accept connections ({count} I/O threads)",
+            [processing, *(fatal.thread(loop.run, loop.name, self.fail) for loop in loops)],
+            loops, stop)
+
+    def _accept_while_threads_run(self, ready: str, threads: list[threading.Thread],
+                                  loops: list[IOLoop], stop: Callable[[], None]) -> None:
+        """The main thread of ``-t 1`` and more: start ``threads``, accept connections and hand
+        them to ``loops`` round-robin, handle signals and management until stopped; then
+        ``stop`` the threads and wait for them."""
+        status = status_line(self.engine)  # while this thread is the only one using it
         for thread in threads:
             thread.start()
         next_loop = itertools.cycle(loops)
         selector = selectors.DefaultSelector()
         self._watch(selector, lambda sock, ip, front_end:
                     next(next_loop).add_socket(sock, ip, front_end))
-        log.log(logs.NOTICE, "Ready to accept connections (%d I/O threads)", count)
+        log.log(logs.NOTICE, ready)
         self.hooks.ready(status)
-        timeout = self._heartbeat_wait(processor.nudge)
+        timeout = self._heartbeat_wait()
         try:
             while not self.stop_requested:
                 for key, mask in selector.select(timeout):
                     key.data(key.fileobj, mask)
-                timeout = self._management(processor.nudge)
+                timeout = self._management()
         finally:
             self.acceptor.close()
             selector.close()
-            processor.stop()
-            threads[0].join(5)
-            for loop in loops:
-                loop.stop()
-            for thread in threads[1:]:
+            stop()
+            for thread in threads:
                 thread.join(5)
 
     def _watch(self, selector: selectors.BaseSelector,

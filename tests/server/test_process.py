@@ -12,7 +12,8 @@ import pytest
 
 from tests.support.servers import ServerProcess, start_server
 
-THREADS = [pytest.param(["-t", "0"], id="t0"), pytest.param(["-t", "4"], id="t4")]
+THREADS = [pytest.param(["-t", "0"], id="t0"), pytest.param(["-t", "1"], id="t1"),
+           pytest.param(["-t", "4"], id="t4")]
 
 
 def request(ptype: int, *args: bytes) -> bytes:
@@ -163,3 +164,22 @@ def test_epoch_beyond_64_bits_is_refused_and_the_server_serves_on(server: Server
     assert read_packet(other) == (17, b"still here")
     assert server.proc.poll() is None
     assert "Traceback" not in server.log()
+
+
+@pytest.mark.parametrize("args, threads, line", [
+    (["-t", "0"], 1, "1 thread (-t 0)"),
+    (["-t", "1"], 2, "1 I/O and processing thread (-t 1)"),
+    (["-t", "3"], 5, "3 I/O threads and a processing thread"),
+], ids=["t0", "t1", "t3"])
+def test_threads_follow_gearmands_model(args: list[str], threads: int, line: str) -> None:
+    """gearmand: -t 1 is one thread that reads, runs and writes every request beside the
+    listener; a separate processing thread starts with the second I/O thread."""
+    server = start_server("gearmand-py", args)
+    try:
+        assert len(os.listdir(f"/proc/{server.proc.pid}/task")) == threads
+        assert f", {line}, queue builtin" in server.log()
+        with connect(server) as sock:
+            sock.sendall(request(16, b"ping"))  # ECHO_REQ
+            assert read_packet(sock) == (17, b"ping")
+    finally:
+        server.stop()

@@ -305,6 +305,14 @@ SETTINGS: tuple[Setting, ...] = (
             "after it was accepted, so a client that connects and sends nothing does not hold "
             "a descriptor. gearmand has no limit.",
             default=10, type=_positive, meta="SECONDS", section=ADDITIONS),
+    Setting("monitor_port", ("--monitor-port",),
+            "Serve Prometheus metrics (/metrics), a live status page (/), its data as JSON "
+            "(/api/status) and /healthz on this port (HTTPS with --ssl); off by default.",
+            type=_port, meta="PORT", section=ADDITIONS),
+    Setting("monitor_listen", ("--monitor-listen",),
+            "Address the monitor port listens on (default 127.0.0.1: job names and data are "
+            "not for everyone).",
+            default="127.0.0.1", meta="ADDR", section=ADDITIONS),
     Setting("max_packet_size", ("--max-packet-size",),
             "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
             "default. gearmand has no limit, so a client could make it buffer any amount.",
@@ -552,6 +560,14 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class MonitorConfig:
+    """The monitor port (``gearmand_py.server.monitor``); ``monitor_port`` None: off."""
+
+    monitor_port: int | None
+    monitor_listen: str
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything a server run needs, typed; ``Config.from_options(parse_args(...))``."""
 
@@ -562,6 +578,7 @@ class Config:
     engine: EngineConfig
     queue: QueueConfig
     process: ProcessConfig
+    monitor: MonitorConfig = MonitorConfig(None, "127.0.0.1")
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> Config:
@@ -576,6 +593,7 @@ class Config:
             engine=_by_name(EngineConfig, options),
             queue=QueueConfig.from_options(options),
             process=_by_name(ProcessConfig, options),
+            monitor=_by_name(MonitorConfig, options),
         )
 
 

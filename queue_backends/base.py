@@ -60,6 +60,10 @@ class QueueBackend(Protocol):
     def clear(self) -> None:
         """Delete every job (``--store-queue-on-shutdown`` empties the table after replay)."""
 
+    def ping(self) -> None:
+        """Ask the store the cheapest question it answers (the monitor's ``/healthz`` wants to
+        know whether it is reachable while no job touches it); QueueError if it cannot."""
+
     def close(self) -> None:
         """Release connections."""
 

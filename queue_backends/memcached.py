@@ -152,6 +152,11 @@ class MemcachedQueue:
                         refused[ids[key]] = str(one)
         return refused
 
+    def ping(self) -> None:
+        """``version`` on every server (each holds a share of the jobs)."""
+        for client in self.clients:
+            self._call(client.version)
+
     def done(self, ids: Sequence[int]) -> None:
         for id in ids:
             key = self._key(id)

@@ -161,6 +161,9 @@ class RedisQueue:
         last = self._call(self.client.zrange, self.ids, -1, -1)
         return int(last[0]) if last else 0
 
+    def ping(self) -> None:
+        self._call(self.client.ping)
+
     def clear(self) -> None:
         """One MULTI/EXEC deleting every job and the id set."""
         ids = [int(id) for id in self._call(self.client.zrange, self.ids, 0, -1)]

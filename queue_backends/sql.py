@@ -357,6 +357,10 @@ class SqlQueue:
         with self._errors(), self.engine.connect() as conn:
             return conn.scalar(sa.select(sa.func.max(self.table.c.id))) or 0
 
+    def ping(self) -> None:
+        with self._errors(), self.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+
     def clear(self) -> None:
         """DELETE every row (not TRUNCATE: that is not transactional on MySQL)."""
         with self._errors(), self.engine.begin() as conn:

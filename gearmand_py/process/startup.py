@@ -16,6 +16,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import socket
 import sys
 from contextlib import ExitStack
 from types import FrameType
@@ -26,7 +27,7 @@ from gearmand_py.process import daemon, limits, listeners, logfile, privileges, 
 from gearmand_py.process.errors import Interrupted, SetupError
 from gearmand_py.process.pidfile import PidFile
 from gearmand_py.server.listener import Listener
-from gearmand_py.server.server import Hooks, Server, tune_gc
+from gearmand_py.server.server import Hooks, MonitorEndpoint, Server, tune_gc
 from gearmand_py.settings import PROG, Config, version_text
 from queue_backends import PreparedQueue, QueueBackend, QueueError, prepare
 
@@ -106,7 +107,9 @@ class Startup:
         process = config.process
         user = privileges.lookup(process.user) if process.user else None
         warnings = limits.apply(process)
-        bound = self._listen(tls.context(config.tls))
+        context = tls.context(config.tls)
+        bound = self._listen(context)
+        monitor = self._bind_monitor(context)
         if process.daemon:
             detached = daemon.detach()
             if isinstance(detached, int):
@@ -131,7 +134,7 @@ class Startup:
         backend = self._open_backend(queue)
         notifier = systemd.Notifier()
         self.cleanup.callback(notifier.close)
-        server = Server(config, bound, backend, self._hooks(notifier))
+        server = Server(config, bound, backend, self._hooks(notifier), monitor=monitor)
         try:
             server.replay()
         except QueueError as exc:
@@ -154,6 +157,21 @@ class Startup:
             bound = listeners.bind(self.config.listeners, self.config.network.backlog, context)
         self.cleanup.callback(listeners.close, bound)
         return bound
+
+    def _bind_monitor(self, context: ssl.SSLContext | None) -> MonitorEndpoint | None:
+        """The monitor port, bound before -u like the job ports (it may be below 1024)."""
+        settings = self.config.monitor
+        if settings.monitor_port is None:
+            return None
+        try:
+            sock = socket.create_server((settings.monitor_listen, settings.monitor_port),
+                                        family=_family(settings.monitor_listen),
+                                        backlog=64, reuse_port=False)
+        except (OSError, ValueError) as exc:
+            raise SetupError(f"cannot listen on the monitor port {settings.monitor_listen}:"
+                             f"{settings.monitor_port}: {exc}") from None
+        self.cleanup.callback(sock.close)
+        return MonitorEndpoint(sock, context)
 
     def _prepare_queue(self) -> PreparedQueue | None:
         """The queue backend, drivers loaded but not connected (before -u)."""
@@ -195,6 +213,10 @@ class Startup:
                      stopping=lambda: notifier.notify("STOPPING=1", "STATUS=stopping"),
                      heartbeat=heartbeat,
                      heartbeat_every=min(STATUS_EVERY, watchdog or STATUS_EVERY))
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
 
 
 def _threads(count: int) -> str:

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from gearmand_py.core.engine import Engine, RequestFailed, log_failure
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import Spread
-from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
+from gearmand_py.server.batches import CALL, CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
 from gearmand_py.server.wouldblock import WOULD_BLOCK
@@ -140,6 +140,9 @@ class Processor:
         for kind, conn, payload in batch:
             if kind == JOURNALED:
                 engine.journaled(*payload)
+                continue
+            if kind == CALL:
+                payload()
                 continue
             peer = conn.peer
             try:

@@ -13,7 +13,9 @@ whose row could not be deleted yet would run again after a restart, never be los
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 
 from gearmand_py.core.engine import JOURNAL_ADD
 from gearmand_py.core.model import Job
@@ -30,12 +32,36 @@ RETRY_INTERVAL = 1.0
 _STOP = object()
 
 
+@dataclass
+class StoreHealth:
+    """What the writer knows of the store, for the monitor. Written by the writer thread only;
+    readers take each field as it is at that moment."""
+
+    reachable: bool = True
+    #: Why the store was last found unreachable (kept once it is back, for the status page).
+    last_error: str = ""
+    commits: int = 0
+    commit_seconds: float = 0.0
+    #: Rows written by those commits.
+    rows: int = 0
+    #: Operations that failed because the store was unavailable (adds and deletes).
+    errors: int = 0
+    #: Rows the store refused one by one (the store itself was reachable).
+    refused: int = 0
+
+
 class QueueWriter:
     """Owns the backend while the server runs."""
 
     def __init__(self, backend: QueueBackend, deliver: Callable[[Batch], None],
-                 on_fatal: Callable[[], None]) -> None:
+                 on_fatal: Callable[[], None], probe_every: float | None = None) -> None:
+        """``probe_every``: while no job touches the store, ask it whether it is reachable that
+        often (the monitor's ``/healthz``); None: never."""
         self.backend = backend
+        self.health = StoreHealth()
+        self.probe_every = probe_every
+        #: When the store last answered anything (monotonic seconds).
+        self._contact = 0.0
         #: Where JOURNALED batches go: the processing thread's mailbox (or the single loop's).
         self.deliver = deliver
         self.mailbox = Inbox()
@@ -58,8 +84,13 @@ class QueueWriter:
         mailbox = self.mailbox
         items = mailbox.items
         running = True
+        wait = self.probe_every
         while running:
-            mailbox.wait(RETRY_INTERVAL if self._undeleted else None)
+            if self._undeleted:
+                wait = RETRY_INTERVAL if wait is None else min(wait, RETRY_INTERVAL)
+            mailbox.wait(wait)
+            if not items and self.probe_every is not None:
+                self._probe()
             adds, deletes = [], []
             while items:
                 operation = items.popleft()
@@ -74,16 +105,45 @@ class QueueWriter:
             if deletes or self._undeleted:
                 self._delete(deletes)
 
+    def _probe(self) -> None:
+        now = time.monotonic()
+        if now - self._contact < self.probe_every:  # type: ignore[operator]
+            return  # woken early, or the store answered a job meanwhile
+        self._contact = now
+        try:
+            self.backend.ping()
+        except QueueError as exc:
+            self._unreachable(str(exc))
+        else:
+            self.health.reachable = True
+
+    def _unreachable(self, error: str) -> None:
+        health = self.health
+        health.reachable = False
+        health.last_error = error
+        health.errors += 1
+
     def _commit(self, adds: list[tuple]) -> None:
         error = None
         refused: Mapping[int, str] = {}
+        health = self.health
+        started = time.monotonic()
         try:
             refused = self.backend.add([row for _op, _job, row in adds])
         except QueueError as exc:
             error = str(exc)
+            self._unreachable(error)
         except Exception as exc:  # a backend bug must fail these submits, not the thread
             log.exception("persistent queue add failed")
             error = f"{type(exc).__name__}: {exc}"
+            self._unreachable(error)
+        else:
+            health.reachable = True
+            self._contact = time.monotonic()
+            health.commits += 1
+            health.commit_seconds += time.monotonic() - started
+            health.rows += len(adds) - len(refused)
+            health.refused += len(refused)
         if not refused:  # the common case: one outcome for the whole batch
             self.deliver([(JOURNALED, None, ([job for _op, job, _row in adds], error))])
             return
@@ -97,10 +157,12 @@ class QueueWriter:
         try:
             self.backend.done(pending)
         except Exception as exc:  # keep them and retry; the database may be restarting
+            self._unreachable(str(exc))
             if not self._undeleted:
                 log.error("persistent queue: deleting finished jobs failed, will retry: %s", exc)
             self._undeleted = pending
         else:
+            self.health.reachable = True
             if self._undeleted:
                 log.warning("persistent queue: deleting finished jobs works again")
             self._undeleted = []

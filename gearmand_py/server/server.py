@@ -35,7 +35,7 @@ from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.acceptor import Acceptor
-from gearmand_py.server.batches import Batch
+from gearmand_py.server.batches import CALL, Batch
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions
 from gearmand_py.server.processor import Processor
@@ -64,6 +64,10 @@ GC_FULL_EVERY = 1000
 #: +3% to +12% in four series of 8-12 alternating runs (10 us: -9%); no change for fg or bg
 #: at -t 1, nor for durable bg submits (Postgres, -t 1).
 SWITCH_INTERVAL = 50e-6
+#: With the monitor on, how often the queue writer asks an idle store whether it answers.
+PROBE_EVERY = 1.0
+#: How long a monitor request waits for the processing thread's snapshot.
+SNAPSHOT_WAIT = 5.0
 
 
 def tune_gc() -> None:
@@ -96,6 +100,14 @@ def status_line(engine: Engine) -> str:
 
 
 @dataclass(frozen=True)
+class MonitorEndpoint:
+    """The monitor port's bound socket, and the TLS context to serve it with (``--ssl``)."""
+
+    sock: socket.socket
+    tls: Any = None
+
+
+@dataclass(frozen=True)
 class Hooks:
     """What the process around the server is told, and on which thread."""
 
@@ -115,13 +127,20 @@ class Server:
 
     def __init__(self, config: Config, listeners: list[Listener],
                  backend: QueueBackend | None = None, hooks: Hooks = Hooks(),
-                 verbose: Callable[[], str] = logs.level_name) -> None:
+                 verbose: Callable[[], str] = logs.level_name,
+                 monitor: MonitorEndpoint | None = None) -> None:
+        """``monitor``: serve the monitor port there (the engine then counts for it)."""
         self.config = config
         self.backend = backend
         self.hooks = hooks
         info = ServerInfo(f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}".encode(), os.getpid(),
                           verbose, self._admin_shutdown)
-        self.engine = Engine(engine_options(config.engine), Admin(info))
+        if monitor is None:
+            self.engine = Engine(engine_options(config.engine), Admin(info))
+        else:
+            from gearmand_py.core.stats import CountingEngine  # only with the monitor on
+            self.engine = CountingEngine(engine_options(config.engine), Admin(info))
+        self.monitor_endpoint = monitor
         self.processor = Processor(self.engine, self._after_turn)
         network = config.network
         socket_options = SocketOptions(network.keepalive, network.keepalive_idle,
@@ -137,8 +156,11 @@ class Server:
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
         self.writer: QueueWriter | None = None
+        self.monitor: Any = None  # a monitor.Monitor once started (that module loads lazily)
         #: Makes the thread that runs the core take a turn (from any thread); set by the mode.
         self._wake_core: Callable[[], None] = self.processor.nudge
+        #: Hands a batch to the thread that runs the core (from any thread); set by the mode.
+        self._deliver: Callable[[Batch], None] = self.processor.submit
         self._beat_due = False
         self._next_beat = 0.0
 
@@ -180,17 +202,52 @@ class Server:
             self.acceptor.close()
             self._wake_r.close()
             self._wake_w.close()
+            if self.monitor is not None:
+                self.monitor.stop()
             self._close_queue()
         log.log(logs.NOTICE, "Shutdown complete")
         return self.exit_status
 
-    def _start_writer(self, deliver: Callable[[Batch], None]) -> None:
-        """The queue-writer thread, started once the mode knows where its batches go."""
-        if self.backend is None or self.config.queue.store_queue_on_shutdown:
-            return
-        self.writer = QueueWriter(self.backend, deliver, self.fail)
-        self.engine.journal = self.writer.put
-        self.writer.start()
+    def _start_helpers(self, deliver: Callable[[Batch], None]) -> None:
+        """The queue-writer and monitor threads, started once the mode knows where their
+        batches go."""
+        self._deliver = deliver
+        monitoring = self.monitor_endpoint is not None
+        if self.backend is not None and not self.config.queue.store_queue_on_shutdown:
+            self.writer = QueueWriter(self.backend, deliver, self.fail,
+                                      PROBE_EVERY if monitoring else None)
+            self.engine.journal = self.writer.put
+            self.writer.start()
+        if monitoring:
+            self._start_monitor()
+
+    def _start_monitor(self) -> None:
+        from gearmand_py.server.monitor import Monitor  # loads prometheus_client
+        endpoint = self.monitor_endpoint
+        assert endpoint is not None
+        self.monitor = Monitor(endpoint.sock, self._snapshot,
+                               f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}",
+                               None if self.writer is None else self.writer.health, endpoint.tls)
+        self.monitor.start()
+
+    def _snapshot(self, workers_offset: int, jobs_offset: int) -> dict[str, Any] | None:
+        """Monitor threads: a snapshot taken by the thread that runs the core, or None if it
+        does not come within SNAPSHOT_WAIT seconds."""
+        from gearmand_py.core import snapshot
+        taken: list[dict[str, Any]] = []
+        done = threading.Event()
+
+        def take() -> None:
+            try:
+                taken.append(snapshot.take(self.engine, workers_offset,  # type: ignore[arg-type]
+                                           jobs_offset))
+            except Exception:  # a bug here must cost the scrape, not the processing thread
+                log.exception("monitor snapshot failed")
+            finally:
+                done.set()
+
+        self._deliver([(CALL, None, take)])
+        return taken[0] if done.wait(SNAPSHOT_WAIT) and taken else None
 
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""
@@ -314,7 +371,7 @@ class Server:
         loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
                       self.config.tls.ssl_handshake_timeout, with_core=True, with_acceptor=True)
         self._wake_core = self._wake_main
-        self._start_writer(loop.forward)
+        self._start_helpers(loop.forward)
         self._watch(loop.selector, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
@@ -335,7 +392,7 @@ class Server:
         loop = IOLoop("processing", self.config.network.max_packet_size, processor.handle,
                       self.config.tls.ssl_handshake_timeout, with_core=True)
         self._wake_core = loop.nudge
-        self._start_writer(loop.forward)
+        self._start_helpers(loop.forward)
 
         def run() -> None:
             timeout = None
@@ -355,7 +412,7 @@ class Server:
         sys.setswitchinterval(SWITCH_INTERVAL)
         loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit,
                         self.config.tls.ssl_handshake_timeout) for i in range(count)]
-        self._start_writer(processor.submit)
+        self._start_helpers(processor.submit)
         processing = fatal.thread(processor.run, "processing", self.fail)
 
         def stop() -> None:

@@ -1,0 +1,172 @@
+"""What the monitor counts: jobs submitted, ended (and why), how long they waited and ran.
+
+``CountingEngine`` is the ``Engine`` with the counting added around the handlers it overrides;
+the server uses it only with ``--monitor-port``, so a server without the monitor runs the plain
+engine and pays nothing per job. Like the engine it is touched by the processing thread only;
+the monitor's threads see ``snapshot``s built there.
+
+Every job that leaves the tables is counted once, in ``_forget``, with one reason: ``completed``,
+``fail`` (WORK_FAIL), ``exception`` (WORK_EXCEPTION), ``timeout`` (CAN_DO_TIMEOUT), ``retries``
+(``-j``), ``cancelled`` (admin ``cancel job``, whatever its worker sends afterwards),
+``abandoned`` (a foreground job dropped because every client left) or ``queue_error`` (its row
+could not be stored). So ``submitted == completed + failed + jobs in the tables``.
+"""
+
+from __future__ import annotations
+
+import time
+from bisect import bisect_left
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from gearmand_py.core.engine import Engine, EngineOptions
+from gearmand_py.core.model import Job, Peer
+
+#: Histogram bucket bounds in seconds (the last bucket is +Inf).
+BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+           1800.0, 3600.0)
+COMPLETED = "completed"
+FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
+CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
+#: Every reason a job can end with, ``completed`` first.
+REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, QUEUE_ERROR)
+
+
+class Histogram:
+    """Counts per bucket (not cumulative) and the sum of what was observed."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts = [0] * (len(BUCKETS) + 1)
+        self.total = 0.0
+
+    def observe(self, seconds: float) -> None:
+        self.counts[bisect_left(BUCKETS, seconds)] += 1
+        self.total += seconds
+
+
+class Stats:
+    """The counters, keyed by function name."""
+
+    def __init__(self) -> None:
+        #: (function, priority, background) -> jobs submitted (replayed ones included).
+        self.submitted: defaultdict[tuple[bytes, int, bool], int] = defaultdict(int)
+        #: (function, reason) -> jobs that ended so.
+        self.ended: defaultdict[tuple[bytes, str], int] = defaultdict(int)
+        self.wait: defaultdict[bytes, Histogram] = defaultdict(Histogram)
+        self.run: defaultdict[bytes, Histogram] = defaultdict(Histogram)
+        self.connections_total = 0
+
+
+class CountingEngine(Engine):
+    """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
+    assigned and what each worker did, for the status page."""
+
+    def __init__(self, options: EngineOptions,
+                 admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
+                 clock: Callable[[], float] = time.time) -> None:
+        super().__init__(options, admin, clock)
+        self.stats = Stats()
+        #: Since when each job waits for a worker (its due time, for an epoch job).
+        self.queued_at: dict[Job, float] = {}
+        #: When each running job was assigned.
+        self.assigned_at: dict[Job, float] = {}
+        #: Per connection: when it connected, when it last sent something, jobs it finished.
+        self.connected_at: dict[Peer, float] = {}
+        self.active_at: dict[Peer, float] = {}
+        self.jobs_done: defaultdict[Peer, int] = defaultdict(int)
+        self._cancelled: set[Job] = set()
+        #: Why the job being forgotten now ends, while a handler that ends one runs.
+        self._ending: str | None = None
+
+    # -- connections ---------------------------------------------------------------------------
+
+    def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
+        peer = super().connect(endpoint, fd, ip)
+        self.connected_at[peer] = self.active_at[peer] = self.clock()
+        self.stats.connections_total += 1
+        return peer
+
+    def disconnect(self, peer: Peer) -> None:
+        super().disconnect(peer)
+        self.connected_at.pop(peer, None)
+        self.active_at.pop(peer, None)
+        self.jobs_done.pop(peer, None)
+
+    def receive(self, peer: Peer, events: Iterable[Any]) -> None:
+        self.active_at[peer] = self.clock()
+        super().receive(peer, events)
+
+    # -- jobs ----------------------------------------------------------------------------------
+
+    def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
+               background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
+        jobs = len(self.jobs)
+        job = super().submit(peer, name, unique, data, priority, background, reducer, when)
+        if job is not None and len(self.jobs) > jobs:  # a new job, not one it coalesced onto
+            self.queued_at[job] = max(self.clock(), when)
+            self.stats.submitted[(job.function.name, priority, background)] += 1
+        return job
+
+    def _grab(self, peer: Peer) -> Job | None:
+        job = super()._grab(peer)
+        if job is not None:
+            now = self.clock()
+            self.stats.wait[job.function.name].observe(max(now - self.queued_at.get(job, now), 0.0))
+            self.assigned_at[job] = now
+        return job
+
+    def _requeue(self, job: Job) -> None:
+        self.assigned_at.pop(job, None)
+        self.queued_at[job] = self.clock()
+        self._ending_with(RETRIES, super()._requeue, job)
+
+    def cancel(self, handle: bytes) -> bool:
+        job = self.jobs.get(handle)
+        if job is not None:
+            self._cancelled.add(job)
+        return super().cancel(handle)
+
+    def journaled(self, jobs: Iterable[Job], error: str | None) -> None:
+        self._ending_with(QUEUE_ERROR, super().journaled, jobs, error)
+
+    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending_with(COMPLETED, super()._work_complete, peer, args)
+
+    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending_with(FAIL, super()._work_fail, peer, args)
+
+    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending_with(EXCEPTION, super()._work_exception, peer, args)
+
+    def _worker_timeout(self, job: Job) -> None:
+        self._ending_with(TIMEOUT, super()._worker_timeout, job)
+
+    def _ending_with(self, reason: str, handler: Callable[..., None], *args: Any) -> None:
+        self._ending = reason
+        try:
+            handler(*args)
+        finally:
+            self._ending = None
+
+    def _finish(self, job: Job) -> None:
+        worker = job.worker
+        super()._finish(job)
+        if worker is not None and not worker.gone:
+            self.jobs_done[worker] += 1
+
+    def _forget(self, job: Job) -> None:
+        super()._forget(job)
+        self.queued_at.pop(job, None)
+        assigned = self.assigned_at.pop(job, None)
+        if job in self._cancelled:
+            self._cancelled.discard(job)
+            reason = CANCELLED
+        else:
+            reason = self._ending or ABANDONED
+        name = job.function.name
+        if assigned is not None:
+            self.stats.run[name].observe(max(self.clock() - assigned, 0.0))
+        self.stats.ended[(name, reason)] += 1

@@ -1,0 +1,329 @@
+"""The monitor port (``--monitor-port``): ``/metrics``, ``/api/status``, ``/healthz`` and ``/``.
+
+Its own threads serve it, so a scrape never runs on the job server's threads; what they show
+comes from a snapshot the processing thread takes between two turns (``core.snapshot``), asked
+for through ``ask`` (which gives up after ``server.SNAPSHOT_WAIT``). At most ``MAX_CLIENTS`` requests
+are served at once (more get 503), a request must arrive within ``READ_TIMEOUT`` per read and
+``REQUEST_DEADLINE`` in all, and accept errors such as EMFILE back off instead of spinning.
+Loaded only when the monitor is on (it imports ``prometheus_client`` and ``http.server``).
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from importlib import resources
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.core import (
+    CounterMetricFamily,
+    GaugeMetricFamily,
+    HistogramMetricFamily,
+    InfoMetricFamily,
+)
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from gearmand_py.core.snapshot import cumulative
+from gearmand_py.core.stats import BUCKETS, COMPLETED
+from gearmand_py.server.queue_writer import StoreHealth
+
+log = logging.getLogger("gearmand_py.monitor")
+
+MAX_CLIENTS = 8
+READ_TIMEOUT = 10.0
+REQUEST_DEADLINE = 60.0
+#: How long accept() waits after failing for a reason that does not go away at once (EMFILE).
+ACCEPT_BACKOFF = 0.5
+#: Longest function name shown as a label value; longer ones end in ``~`` and a hash of the
+#: whole name, so two long names never share a label.
+LABEL_LIMIT = 200
+
+Snapshot = dict[str, Any]
+#: Asks the processing thread for a snapshot (worker offset, job offset); None if it does not
+#: come within the wait.
+Ask = Callable[[int, int], "Snapshot | None"]
+
+
+def label(name: str) -> str:
+    if len(name) <= LABEL_LIMIT:
+        return name
+    return name[:LABEL_LIMIT] + "~" + hashlib.sha1(name.encode()).hexdigest()[:12]
+
+
+class _Collector:
+    """One snapshot as Prometheus metric families (bakins/gearman-exporter's names first)."""
+
+    def __init__(self, snapshot: Snapshot | None, version: str) -> None:
+        self.snapshot = snapshot
+        self.version = version
+
+    def collect(self) -> Iterator[Any]:
+        snap = self.snapshot
+        up = GaugeMetricFamily("gearman_up", "Whether the job server answered the scrape.")
+        up.add_metric([], 0 if snap is None else 1)
+        yield up
+        info = InfoMetricFamily("gearman_version", "The job server's version.")
+        info.add_metric([], {"version": self.version})
+        yield info
+        if snap is None:
+            return
+        functions = snap["functions"]
+        for key, name, text in (
+                ("jobs", "gearman_jobs", "Jobs queued or running, as `status` counts them."),
+                ("running", "gearman_jobs_running", "Jobs a worker is running."),
+                ("waiting", "gearman_jobs_waiting", "Jobs waiting for a worker."),
+                ("workers", "gearman_workers", "Workers that can do the function."),
+                ("oldest_wait_seconds", "gearman_oldest_job_age_seconds",
+                 "How long the oldest job waiting for a worker has waited.")):
+            family = GaugeMetricFamily(name, text, labels=["function"])
+            for f in functions:
+                family.add_metric([label(f["name"])], f[key])
+            yield family
+        queued = GaugeMetricFamily("gearman_jobs_queued", "Jobs waiting per priority (epoch "
+                                   "jobs not due yet are not in it).",
+                                   labels=["function", "priority"])
+        for f in functions:
+            for priority, count in f["queued"].items():
+                queued.add_metric([label(f["name"]), priority], count)
+        yield queued
+        epoch = GaugeMetricFamily("gearman_epoch_jobs_pending",
+                                  "Epoch jobs waiting for their time.")
+        epoch.add_metric([], snap["scheduled"])
+        yield epoch
+        submitted = CounterMetricFamily("gearman_jobs_submitted", "Jobs submitted (replayed "
+                                        "ones too).",
+                                        labels=["function", "priority", "background"])
+        for row in snap["submitted"]:
+            submitted.add_metric([label(row["function"]), row["priority"],
+                                  "true" if row["background"] else "false"], row["count"])
+        yield submitted
+        completed = CounterMetricFamily("gearman_jobs_completed", "Jobs that completed.",
+                                        labels=["function"])
+        failed = CounterMetricFamily("gearman_jobs_failed", "Jobs that ended any other way.",
+                                     labels=["function", "reason"])
+        for row in snap["ended"]:
+            if row["reason"] == COMPLETED:
+                completed.add_metric([label(row["function"])], row["count"])
+            else:
+                failed.add_metric([label(row["function"]), row["reason"]], row["count"])
+        yield completed
+        yield failed
+        for key, name, text in (("wait", "gearman_job_wait_seconds", "From submit (or due "
+                                 "time) to a worker taking the job."),
+                                ("run", "gearman_job_run_seconds", "From a worker taking the "
+                                 "job to its end.")):
+            family = HistogramMetricFamily(name, text, labels=["function"])
+            for function, h in snap[key].items():
+                bounds = [*map(str, BUCKETS), "+Inf"]
+                family.add_metric([label(function)], list(zip(bounds, cumulative(h["counts"]))),
+                                  h["sum"])
+            yield family
+        connections = GaugeMetricFamily("gearman_connections", "Open connections by kind.",
+                                        labels=["kind"])
+        for kind, count in snap["connections"].items():
+            connections.add_metric([kind], count)
+        yield connections
+        accepted = CounterMetricFamily("gearman_connections_accepted", "Connections accepted.")
+        accepted.add_metric([], snap["connections_total"])
+        yield accepted
+        store = snap.get("store")
+        if store is not None:
+            yield from _store_families(store)
+
+
+def _store_families(store: dict[str, Any]) -> Iterator[Any]:
+    reachable = GaugeMetricFamily("gearman_queue_reachable",
+                                  "Whether the persistent queue's store answers.")
+    reachable.add_metric([], 1 if store["reachable"] else 0)
+    yield reachable
+    for key, name, text in (("commits", "gearman_queue_commits", "Group commits."),
+                            ("rows", "gearman_queue_rows", "Rows those commits stored."),
+                            ("errors", "gearman_queue_errors",
+                             "Store operations that failed because it was unavailable."),
+                            ("refused", "gearman_queue_refused",
+                             "Rows the store refused one by one."),
+                            ("commit_seconds", "gearman_queue_commit_seconds",
+                             "Time spent in commits.")):
+        family = CounterMetricFamily(name, text)
+        family.add_metric([], store[key])
+        yield family
+
+
+class _Server(HTTPServer):
+    """An HTTP/1.1 server with at most MAX_CLIENTS request threads and a deadline each."""
+
+    daemon_threads = True
+    request_queue_size = 64
+
+    def __init__(self, sock: socket.socket, monitor: Monitor) -> None:
+        self.monitor = monitor
+        self._active: dict[socket.socket, float] = {}
+        self._lock = threading.Lock()
+        super().__init__(sock.getsockname()[:2], _Handler, bind_and_activate=False)
+        self.socket.close()
+        self.socket = sock
+
+    def get_request(self) -> tuple[socket.socket, Any]:
+        try:
+            return super().get_request()
+        except OSError:
+            time.sleep(ACCEPT_BACKOFF)  # EMFILE and its kind: try again later, don't spin
+            raise
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self._lock:
+            full = len(self._active) >= MAX_CLIENTS
+            if not full:
+                self._active[request] = time.monotonic() + REQUEST_DEADLINE
+        if full:
+            try:
+                request.sendall(b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n"
+                                b"Connection: close\r\n\r\n")
+            except OSError:
+                pass
+            self.shutdown_request(request)
+            return
+        threading.Thread(target=self._serve, args=(request, client_address),
+                         daemon=True, name="monitor-request").start()
+
+    def _serve(self, accepted: Any, client_address: Any) -> None:
+        request = accepted
+        try:
+            tls = self.monitor.tls
+            if tls is not None:
+                accepted.settimeout(READ_TIMEOUT)  # the handshake, too, is a read
+                request = tls.wrap_socket(accepted, server_side=True)
+            self.finish_request(request, client_address)
+        except Exception:  # a client's failure (TLS, reset) costs its request only
+            log.debug("monitor request from %s failed", client_address, exc_info=True)
+        finally:
+            with self._lock:
+                self._active.pop(accepted, None)
+            self.shutdown_request(request)
+
+    def service_actions(self) -> None:
+        """Cut off requests past their deadline (a client trickling its request)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [sock for sock, deadline in self._active.items() if deadline < now]
+        for sock in late:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    #: A request line without a version is answered with a status line, not HTTP/0.9's body.
+    default_request_version = "HTTP/1.0"
+    timeout = READ_TIMEOUT
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug("monitor %s: " + format, self.address_string(), *args)
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
+
+    def do_GET(self) -> None:
+        url = urlsplit(self.path)
+        monitor = self.server.monitor
+        if url.path == "/metrics":
+            body = monitor.metrics()
+            self._reply(200, CONTENT_TYPE_LATEST, body, gzip_ok=True)
+        elif url.path == "/api/status":
+            query = parse_qs(url.query)
+            try:
+                offsets = [max(0, int(query.get(k, ["0"])[0]))
+                           for k in ("workers_offset", "jobs_offset")]
+            except ValueError:
+                self._reply(400, "text/plain", b"offsets must be whole numbers\n")
+                return
+            status = monitor.status(*offsets)
+            if status is None:
+                self._reply(503, "text/plain", b"the job server did not answer in time\n")
+            else:
+                self._reply(200, "application/json", json.dumps(status).encode(), gzip_ok=True)
+        elif url.path == "/healthz":
+            problem = monitor.problem()
+            self._reply(503 if problem else 200, "text/plain",
+                        (problem or "ok").encode() + b"\n")
+        elif url.path in ("/", "/index.html"):
+            self._reply(200, "text/html; charset=utf-8", monitor.page)
+        else:
+            self._reply(404, "text/plain", b"not found: try /, /metrics, /api/status, /healthz\n")
+
+    def _reply(self, status: int, content_type: str, body: bytes, gzip_ok: bool = False) -> None:
+        if gzip_ok and len(body) > 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
+            body = gzip.compress(body, 5)
+            self.send_response(status)
+            self.send_header("Content-Encoding", "gzip")
+        else:
+            self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+
+class Monitor:
+    """Serves the monitor port on its own thread until ``stop``."""
+
+    def __init__(self, sock: socket.socket, ask: Ask, version: str,
+                 health: StoreHealth | None, tls: Any = None) -> None:
+        """``health``: the queue writer's view of the store (None without a persistent
+        queue); ``tls``: an ``ssl.SSLContext`` for HTTPS (with ``--ssl``)."""
+        self.ask = ask
+        self.version = version
+        self.health = health
+        self.tls = tls
+        self.page = resources.files("gearmand_py.server").joinpath(
+            "monitor_page.html").read_bytes()
+        self._server = _Server(sock, self)
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,),
+                                        name="monitor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _store(self) -> dict[str, Any] | None:
+        health = self.health
+        if health is None:
+            return None
+        return {"reachable": health.reachable, "last_error": health.last_error,
+                "commits": health.commits, "rows": health.rows, "errors": health.errors,
+                "refused": health.refused, "commit_seconds": health.commit_seconds}
+
+    def status(self, workers_offset: int = 0, jobs_offset: int = 0) -> Snapshot | None:
+        snapshot = self.ask(workers_offset, jobs_offset)
+        if snapshot is not None:
+            snapshot["store"] = self._store()
+            snapshot["version"] = self.version
+        return snapshot
+
+    def metrics(self) -> bytes:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(self.status(), self.version))  # type: ignore[arg-type]
+        return generate_latest(registry)
+
+    def problem(self) -> str:
+        """Why the server is not healthy; empty when it is."""
+        if self.health is not None and not self.health.reachable:
+            return "the persistent queue's store is unreachable: " + self.health.last_error
+        return ""

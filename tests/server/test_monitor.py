@@ -1,0 +1,292 @@
+"""The monitor port: /metrics agrees with ``status``, ``prioritystatus`` and ``workers`` on the
+same server, counts every job's end with its reason, and /healthz follows the queue's store."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.queue_backends.kv import RedisServer
+from tests.server.test_process import THREADS, read_packet, request
+from tests.support.servers import ServerProcess, free_port, start_server
+
+CAN_DO, CAN_DO_TIMEOUT, GRAB_JOB = 1, 23, 9
+SUBMIT_JOB, SUBMIT_JOB_BG, SUBMIT_JOB_HIGH_BG = 7, 18, 32
+WORK_COMPLETE, WORK_FAIL, WORK_EXCEPTION = 13, 14, 25
+JOB_CREATED, JOB_ASSIGN, NO_JOB = 8, 11, 10
+
+
+class Monitored:
+    def __init__(self, args: list[str]) -> None:
+        self.monitor_port = free_port()
+        self.server = start_server("gearmand-py", [*args, "--monitor-port",
+                                                   str(self.monitor_port)])
+
+    def get(self, path: str, headers: dict[str, str] | None = None
+            ) -> tuple[int, dict[str, str], bytes]:
+        url = f"http://127.0.0.1:{self.monitor_port}{path}"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, headers=headers or {}),
+                                        timeout=10) as reply:
+                return reply.status, dict(reply.headers), reply.read()
+        except urllib.error.HTTPError as exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        status, headers, body = self.get("/metrics")
+        assert status == 200 and headers["Content-Type"].startswith("text/plain")
+        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                for family in text_string_to_metric_families(body.decode())
+                for sample in family.samples}
+
+    def admin(self, line: str) -> list[list[str]]:
+        with socket.create_connection(self.server.address, timeout=5) as sock:
+            sock.sendall(line.encode() + b"\n")
+            text = b""
+            while not text.endswith(b".\n"):
+                chunk = sock.recv(65536)
+                assert chunk
+                text += chunk
+        return [row.split("\t") for row in text.decode().splitlines()[:-1]]
+
+
+@pytest.fixture(params=THREADS)
+def monitored(request: pytest.FixtureRequest) -> Iterator[Monitored]:
+    m = Monitored([*request.param, "-j", "2"])
+    yield m
+    m.server.stop()
+
+
+def connect(server: ServerProcess) -> socket.socket:
+    return socket.create_connection(server.address, timeout=5)
+
+
+def submit(sock: socket.socket, ptype: int, function: bytes, data: bytes = b"x") -> bytes:
+    sock.sendall(request(ptype, function, b"", data))
+    kind, handle = read_packet(sock)
+    assert kind == JOB_CREATED
+    return handle
+
+
+def grab(worker: socket.socket) -> bytes:
+    worker.sendall(request(GRAB_JOB))
+    kind, body = read_packet(worker)
+    assert kind == JOB_ASSIGN, (kind, body)
+    return body.split(b"\0")[0]
+
+
+def assert_gauges_agree(m: Monitored) -> dict:
+    """Every function's gauges equal ``status``/``prioritystatus``; workers equal ``workers``."""
+    metrics = m.metrics()
+    status = m.admin("status")
+    assert status, "no functions"
+    for name, total, running, workers in status:
+        fn = (("function", name),)
+        assert metrics[("gearman_jobs", fn)] == int(total)
+        assert metrics[("gearman_jobs_running", fn)] == int(running)
+        assert metrics[("gearman_jobs_waiting", fn)] == int(total) - int(running)
+        assert metrics[("gearman_workers", fn)] == int(workers)
+    for name, high, normal, low, _workers in m.admin("prioritystatus"):
+        for priority, count in (("high", high), ("normal", normal), ("low", low)):
+            queued = metrics[("gearman_jobs_queued", (("function", name),
+                                                      ("priority", priority)))]
+            scheduled = metrics[("gearman_epoch_jobs_pending", ())] if priority == "normal" \
+                else 0
+            assert queued + scheduled == int(count)
+    listed = [row[0] for row in m.admin("workers")]
+    with_functions = sum(1 for row in listed if not row.endswith(":"))
+    assert metrics[("gearman_connections", (("kind", "worker"),))] == with_functions
+    assert metrics[("gearman_up", ())] == 1
+    return metrics
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def counter(metrics: dict, name: str, **labels: str) -> float:
+    return metrics.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_gauges_and_counters_follow_every_way_a_job_can_end(monitored: Monitored) -> None:
+    m, server = monitored, monitored.server
+    with connect(server) as client, connect(server) as worker, connect(server) as admin:
+        worker.sendall(request(CAN_DO, b"mon_f"))
+        handles = [submit(client, SUBMIT_JOB_BG, b"mon_f", b"%d" % i) for i in range(5)]
+        submit(client, SUBMIT_JOB_HIGH_BG, b"mon_idle")
+        submit(client, SUBMIT_JOB_BG, b"mon_idle")
+        running = grab(worker)
+        metrics = assert_gauges_agree(m)
+        assert counter(metrics, "gearman_oldest_job_age_seconds", function="mon_idle") >= 0
+        worker.sendall(request(WORK_COMPLETE, running, b"done"))
+        worker.sendall(request(WORK_FAIL, grab(worker)))
+        worker.sendall(request(WORK_EXCEPTION, grab(worker), b"boom"))
+        admin.sendall(b"cancel job " + handles[3] + b"\n")
+        assert admin.recv(100) == b"OK\r\n"
+        held = grab(worker)  # the 5th: the cancelled 4th is skipped when a worker reaches it
+        assert held == handles[4]
+        metrics = assert_gauges_agree(m)
+    # The worker left holding the 5th job (-j 2: requeued once); a second worker dies with it.
+    wait_for(lambda: ["mon_f", "1", "0", "0"] in m.admin("status"))
+    with connect(server) as worker2:
+        worker2.sendall(request(CAN_DO, b"mon_f"))
+        assert grab(worker2) == handles[4]
+    wait_for(lambda: ["mon_f", "0", "0", "0"] in m.admin("status"))
+    with connect(server) as timed, connect(server) as client:
+        timed.sendall(request(CAN_DO_TIMEOUT, b"mon_t", b"1000"))
+        submit(client, SUBMIT_JOB_BG, b"mon_t")
+        grab(timed)
+        client.sendall(request(SUBMIT_JOB, b"mon_a", b"", b"left"))
+        assert read_packet(client)[0] == JOB_CREATED
+        time.sleep(1.5)  # the CAN_DO_TIMEOUT fires
+    with connect(server) as late:
+        late.sendall(request(CAN_DO, b"mon_a"))
+        late.sendall(request(GRAB_JOB))
+        assert read_packet(late)[0] == NO_JOB  # its only client left: dropped
+        metrics = assert_gauges_agree(m)
+    assert counter(metrics, "gearman_jobs_completed_total", function="mon_f") == 1
+    for reason in ("fail", "exception", "cancelled", "retries"):
+        assert counter(metrics, "gearman_jobs_failed_total", function="mon_f",
+                       reason=reason) == 1, reason
+    assert counter(metrics, "gearman_jobs_failed_total", function="mon_t", reason="timeout") == 1
+    assert counter(metrics, "gearman_jobs_failed_total", function="mon_a",
+                   reason="abandoned") == 1
+    assert counter(metrics, "gearman_jobs_submitted_total", function="mon_f", priority="normal",
+                   background="true") == 5
+    assert counter(metrics, "gearman_jobs_submitted_total", function="mon_idle",
+                   priority="high", background="true") == 1
+    # Every job submitted is finished or still in the tables; a job that ends in a worker's
+    # hands is in the run histogram, every assignment in the wait histogram.
+    submitted = sum(v for (n, _), v in metrics.items() if n == "gearman_jobs_submitted_total")
+    ended = sum(v for (n, _), v in metrics.items()
+                if n in ("gearman_jobs_completed_total", "gearman_jobs_failed_total"))
+    held = sum(v for (n, _), v in metrics.items() if n == "gearman_jobs")
+    assert submitted == ended + held == 9
+    assert counter(metrics, "gearman_job_run_seconds_count", function="mon_f") == 3
+    assert counter(metrics, "gearman_job_wait_seconds_count", function="mon_f") == 5
+    assert counter(metrics, "gearman_job_run_seconds_count", function="mon_t") == 1
+
+
+def test_api_status_pages_jobs_and_names_its_fields(monitored: Monitored) -> None:
+    m = monitored
+    with connect(m.server) as client:
+        for i in range(30):
+            submit(client, SUBMIT_JOB_BG, b"mon_page", b"%d" % i)
+        status, headers, body = m.get("/api/status?jobs_offset=25")
+        assert status == 200 and headers["Content-Type"] == "application/json"
+        data = json.loads(body)
+        assert set(data) >= {"time", "version", "functions", "workers", "jobs", "connections",
+                             "submitted", "ended", "wait", "run", "store", "scheduled"}
+        assert (data["jobs"]["total"], data["jobs"]["offset"], len(data["jobs"]["rows"])) == \
+            (30, 25, 5)
+        assert data["jobs"]["rows"][0]["state"] == "queued"
+        assert set(data["jobs"]["rows"][0]) == {
+            "handle", "function", "unique", "priority", "background", "state", "seconds",
+            "numerator", "denominator", "clients", "cancelled"}
+        assert len(json.loads(m.get("/api/status")[2])["jobs"]["rows"]) == 25
+        assert m.get("/api/status?jobs_offset=x")[0] == 400
+        status, headers, body = m.get("/api/status", {"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip"
+
+
+def test_bad_requests_get_errors_and_the_job_server_goes_on() -> None:
+    m = Monitored(["-t", "0"])
+    try:
+        assert m.get("/nowhere")[0] == 404
+        for raw in (b"POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+                    b"\x16\x03\x01garbage\r\n\r\n", b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\n"):
+            with socket.create_connection(("127.0.0.1", m.monitor_port), timeout=5) as sock:
+                sock.sendall(raw)
+                assert sock.recv(100).split(b" ")[1] in (b"400", b"414", b"501")
+        idle = [socket.create_connection(("127.0.0.1", m.monitor_port)) for _ in range(8)]
+        try:
+            time.sleep(0.3)
+            assert m.get("/healthz")[0] == 503  # every request slot held by a silent client
+            with connect(m.server) as client:
+                submit(client, SUBMIT_JOB_BG, b"mon_still")  # the job server does not care
+        finally:
+            for sock in idle:
+                sock.close()
+        time.sleep(0.3)
+        assert m.get("/healthz") == (200, m.get("/healthz")[1], b"ok\n")
+    finally:
+        m.server.stop()
+
+
+def test_healthz_follows_the_queue_store(tmp_path: Path) -> None:
+    redis = RedisServer(tmp_path)
+    m = Monitored(["-t", "0", "-q", "redis", "--redis-server", "127.0.0.1", "--redis-port",
+                   str(redis.port), "--redis-prefix", "mon_health"])
+    try:
+        assert m.get("/healthz")[0] == 200
+        assert m.metrics()[("gearman_queue_reachable", ())] == 1
+        redis.kill()
+        deadline = time.monotonic() + 10
+        while m.get("/healthz")[0] != 503:
+            assert time.monotonic() < deadline, "healthz never said the store is down"
+            time.sleep(0.2)
+        status, _headers, body = m.get("/healthz")
+        assert b"unreachable" in body
+        assert m.metrics()[("gearman_queue_reachable", ())] == 0
+        redis.start()
+        while m.get("/healthz")[0] != 200:
+            assert time.monotonic() < deadline + 10, "healthz never saw the store come back"
+            time.sleep(0.2)
+        with connect(m.server) as client:
+            submit(client, SUBMIT_JOB_BG, b"mon_durable")
+        metrics = m.metrics()
+        assert metrics[("gearman_queue_commits_total", ())] >= 1
+    finally:
+        m.server.stop()
+        redis.kill()
+
+
+def test_a_long_function_name_gets_a_label_of_its_own() -> None:
+    m = Monitored(["-t", "0"])
+    try:
+        names = [b"n" * 300 + b"1", b"n" * 300 + b"2"]
+        with connect(m.server) as client:
+            for name in names:
+                submit(client, SUBMIT_JOB_BG, name)
+        labels = {dict(key[1])["function"] for key in m.metrics() if key[0] == "gearman_jobs"}
+        assert len(labels) == 2 and all(len(label) < 220 for label in labels)
+    finally:
+        m.server.stop()
+
+
+def test_with_ssl_the_monitor_speaks_https(tmp_path: Path) -> None:
+    import ssl
+
+    from tests.server.test_tls import client_context, tls_args
+    from tests.support.certs import make_certs
+
+    certs = make_certs(tmp_path)
+    port = free_port()
+    server = start_server("gearmand-py", ["-t", "0", *tls_args(certs), "--monitor-port",
+                                          str(port)], tls=client_context(certs))
+    try:
+        context = ssl.create_default_context(cafile=str(certs.ca))
+        for _ in range(12):  # more than the request slots: each is given back
+            with urllib.request.urlopen(f"https://localhost:{port}/healthz", context=context,
+                                        timeout=10) as reply:
+                assert (reply.status, reply.read()) == (200, b"ok\n")
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
+            plain.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
+            try:
+                answer = plain.recv(100)
+            except ConnectionResetError:
+                answer = b""
+            assert not answer.startswith(b"HTTP/")  # no plaintext service
+    finally:
+        server.stop()

@@ -114,7 +114,8 @@ class CountingEngine(Engine):
         job = super()._grab(peer)
         if job is not None:
             now = self.clock()
-            self.stats.wait[job.function.name].observe(max(now - self.queued_at.get(job, now), 0.0))
+            waited = now - self.queued_at.get(job, now)
+            self.stats.wait[job.function.name].observe(max(waited, 0.0))
             self.assigned_at[job] = now
         return job
 

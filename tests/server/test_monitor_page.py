@@ -66,7 +66,8 @@ def eventually(check: Callable[[], object], what: str, timeout: float = 15.0) ->
         time.sleep(0.1)
 
 
-def test_a_job_appears_and_its_progress_bar_moves_without_a_reload(browser) -> None:  # type: ignore[no-untyped-def]
+def test_a_job_appears_and_its_progress_bar_moves_without_a_reload(  # type: ignore[no-untyped-def]
+        browser) -> None:
     from selenium.webdriver.common.by import By
 
     m = Monitored(["-t", "0"])
@@ -96,7 +97,9 @@ def test_a_job_appears_and_its_progress_bar_moves_without_a_reload(browser) -> N
             row = browser.find_element(  # type: ignore[attr-defined]
                 By.CSS_SELECTOR, f'tr[data-handle="{handle.decode()}"]')
             assert "running" in row.text
-            assert browser.execute_script("return window.loadedOnce") is True  # type: ignore[attr-defined]
+            reloaded = not browser.execute_script(  # type: ignore[attr-defined]
+                "return window.loadedOnce")
+            assert not reloaded
             if os.environ.get("UPDATE_SCREENSHOT") == "1":
                 for _ in range(3):  # some work done between polls, for the throughput column
                     other.sendall(request(WORK_COMPLETE, grab(other), b"small"))

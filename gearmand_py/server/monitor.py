@@ -3,8 +3,9 @@
 Its own threads serve it, so a scrape never runs on the job server's threads; what they show
 comes from a snapshot the processing thread takes between two turns (``core.snapshot``), asked
 for through ``ask`` (which gives up after ``server.SNAPSHOT_WAIT``). At most ``MAX_CLIENTS``
-requests are served at once (more get 503), a request must arrive within ``READ_TIMEOUT`` per read and
-``REQUEST_DEADLINE`` in all, and accept errors such as EMFILE back off instead of spinning.
+requests are served at once (more get 503), a request must arrive within ``READ_TIMEOUT`` per
+read and ``REQUEST_DEADLINE`` in all, and accept errors such as EMFILE back off instead of
+spinning.
 Loaded only when the monitor is on (it imports ``prometheus_client`` and ``http.server``).
 """
 

@@ -85,9 +85,9 @@ def _worker(engine: CountingEngine, peer: Peer, now: float) -> dict[str, Any]:
         "jobs": [{"handle": _name(j.handle), "function": _name(j.function.name),
                   "seconds": max(now - engine.assigned_at.get(j, now), 0.0)}
                  for j in peer.running],
-        "jobs_done": engine.jobs_done.get(peer, 0),
+        "jobs_done": engine.jobs_taken.get(peer, 0) - len(peer.running),
         "connected_seconds": max(now - engine.connected_at.get(peer, now), 0.0),
-        "idle_seconds": max(now - engine.active_at.get(peer, now), 0.0),
+        "idle_seconds": 0.0 if peer.running else max(now - engine.active_at.get(peer, now), 0.0),
         "sleeping": peer.sleeping,
     }
 

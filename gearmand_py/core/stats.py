@@ -42,10 +42,6 @@ class Histogram:
         self.counts = [0] * (len(BUCKETS) + 1)
         self.total = 0.0
 
-    def observe(self, seconds: float) -> None:
-        self.counts[bisect_left(BUCKETS, seconds)] += 1
-        self.total += seconds
-
 
 class Stats:
     """The counters, keyed by function name."""
@@ -73,93 +69,108 @@ class CountingEngine(Engine):
         self.queued_at: dict[Job, float] = {}
         #: When each running job was assigned.
         self.assigned_at: dict[Job, float] = {}
-        #: Per connection: when it connected, when it last sent something, jobs it finished.
+        #: Per connection: when it connected, when it last grabbed, jobs it took (those it no
+        #: longer holds are done: a worker that lets go of a job does so by leaving).
         self.connected_at: dict[Peer, float] = {}
         self.active_at: dict[Peer, float] = {}
-        self.jobs_done: defaultdict[Peer, int] = defaultdict(int)
+        self.jobs_taken: defaultdict[Peer, int] = defaultdict(int)
         self._cancelled: set[Job] = set()
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
     # -- connections ---------------------------------------------------------------------------
+    # The overrides call ``Engine.method(self, ...)`` rather than ``super()``, which builds an
+    # object per call: they run several times per job.
 
     def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
-        peer = super().connect(endpoint, fd, ip)
+        peer = Engine.connect(self, endpoint, fd, ip)
         self.connected_at[peer] = self.active_at[peer] = self.clock()
         self.stats.connections_total += 1
         return peer
 
     def disconnect(self, peer: Peer) -> None:
-        super().disconnect(peer)
+        Engine.disconnect(self, peer)
         self.connected_at.pop(peer, None)
         self.active_at.pop(peer, None)
-        self.jobs_done.pop(peer, None)
-
-    def receive(self, peer: Peer, events: Iterable[Any]) -> None:
-        self.active_at[peer] = self.clock()
-        super().receive(peer, events)
+        self.jobs_taken.pop(peer, None)
 
     # -- jobs ----------------------------------------------------------------------------------
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
         jobs = len(self.jobs)
-        job = super().submit(peer, name, unique, data, priority, background, reducer, when)
+        job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
         if job is not None and len(self.jobs) > jobs:  # a new job, not one it coalesced onto
-            self.queued_at[job] = max(self.clock(), when)
-            self.stats.submitted[(job.function.name, priority, background)] += 1
+            now = self.clock()
+            self.queued_at[job] = when if when > now else now
+            self.stats.submitted[(name, priority, background)] += 1
         return job
 
     def _grab(self, peer: Peer) -> Job | None:
-        job = super()._grab(peer)
+        """Also the worker's last activity: what a worker does between grabs is its job."""
+        job = Engine._grab(self, peer)
+        now = self.active_at[peer] = self.clock()
         if job is not None:
-            now = self.clock()
+            self.jobs_taken[peer] += 1
             waited = now - self.queued_at.get(job, now)
-            self.stats.wait[job.function.name].observe(max(waited, 0.0))
+            histogram = self.stats.wait[job.function.name]
+            histogram.counts[bisect_left(BUCKETS, waited)] += 1
+            histogram.total += waited
             self.assigned_at[job] = now
         return job
 
     def _requeue(self, job: Job) -> None:
         self.assigned_at.pop(job, None)
         self.queued_at[job] = self.clock()
-        self._ending_with(RETRIES, super()._requeue, job)
+        self._ending = RETRIES
+        try:
+            Engine._requeue(self, job)
+        finally:
+            self._ending = None
 
     def cancel(self, handle: bytes) -> bool:
         job = self.jobs.get(handle)
         if job is not None:
             self._cancelled.add(job)
-        return super().cancel(handle)
+        return Engine.cancel(self, handle)
 
     def journaled(self, jobs: Iterable[Job], error: str | None) -> None:
-        self._ending_with(QUEUE_ERROR, super().journaled, jobs, error)
-
-    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending_with(COMPLETED, super()._work_complete, peer, args)
-
-    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending_with(FAIL, super()._work_fail, peer, args)
-
-    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending_with(EXCEPTION, super()._work_exception, peer, args)
-
-    def _worker_timeout(self, job: Job) -> None:
-        self._ending_with(TIMEOUT, super()._worker_timeout, job)
-
-    def _ending_with(self, reason: str, handler: Callable[..., None], *args: Any) -> None:
-        self._ending = reason
+        self._ending = QUEUE_ERROR
         try:
-            handler(*args)
+            Engine.journaled(self, jobs, error)
         finally:
             self._ending = None
 
-    def _finish(self, job: Job) -> None:
-        worker = job.worker
-        super()._finish(job)
-        if worker is not None and not worker.gone:
-            self.jobs_done[worker] += 1
+    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending = COMPLETED
+        try:
+            Engine._work_complete(self, peer, args)
+        finally:
+            self._ending = None
+
+    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending = FAIL
+        try:
+            Engine._work_fail(self, peer, args)
+        finally:
+            self._ending = None
+
+    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+        self._ending = EXCEPTION
+        try:
+            Engine._work_exception(self, peer, args)
+        finally:
+            self._ending = None
+
+    def _worker_timeout(self, job: Job) -> None:
+        self._ending = TIMEOUT
+        try:
+            Engine._worker_timeout(self, job)
+        finally:
+            self._ending = None
 
     def _forget(self, job: Job) -> None:
-        super()._forget(job)
+        Engine._forget(self, job)
         self.queued_at.pop(job, None)
         assigned = self.assigned_at.pop(job, None)
         if job in self._cancelled:
@@ -169,5 +180,8 @@ class CountingEngine(Engine):
             reason = self._ending or ABANDONED
         name = job.function.name
         if assigned is not None:
-            self.stats.run[name].observe(max(self.clock() - assigned, 0.0))
+            ran = self.clock() - assigned
+            histogram = self.stats.run[name]
+            histogram.counts[bisect_left(BUCKETS, ran)] += 1
+            histogram.total += ran
         self.stats.ended[(name, reason)] += 1

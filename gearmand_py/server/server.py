@@ -16,6 +16,7 @@ The server gets its listening sockets and its opened queue backend from the star
 from __future__ import annotations
 
 import gc
+import importlib
 import itertools
 import logging
 import os
@@ -139,6 +140,9 @@ class Server:
             self.engine = Engine(engine_options(config.engine), Admin(info))
         else:
             from gearmand_py.core.stats import CountingEngine  # only with the monitor on
+            # Loaded now, so that tune_gc() freezes prometheus_client's objects with the rest
+            # of the start-up ones instead of leaving them for every collection to walk.
+            importlib.import_module("gearmand_py.server.monitor")
             self.engine = CountingEngine(engine_options(config.engine), Admin(info))
         self.monitor_endpoint = monitor
         self.processor = Processor(self.engine, self._after_turn)

@@ -40,6 +40,7 @@ DEFAULTS = {
     "check_args": False, "max_packet_size": 67108864, "queue_url": None,
     "ssl_verify_clients": False,
     "ssl_handshake_timeout": 10,
+    "monitor_port": None, "monitor_listen": "127.0.0.1",
 }
 
 # (flags, value given, attribute, value parsed). value None: a flag without argument.
@@ -95,6 +96,8 @@ OPTIONS = [
     (("--ssl-handshake-timeout",), "3", "ssl_handshake_timeout", 3),
     (("--queue-url",), "sqlite:////tmp/q.db", "queue_url", "sqlite:////tmp/q.db"),
     (("--check-args",), None, "check_args", True),
+    (("--monitor-port",), "9418", "monitor_port", 9418),
+    (("--monitor-listen",), "0.0.0.0", "monitor_listen", "0.0.0.0"),
 ]
 
 
@@ -227,9 +230,10 @@ def test_threads_not_negative(capsys, conf):
     assert "--threads" in fails(capsys, conf() + ["-t", "many"])
 
 
-@pytest.mark.parametrize("option", ["-p", "--http-port", "--mysql-port"])
+@pytest.mark.parametrize("option", ["-p", "--http-port", "--mysql-port", "--monitor-port"])
 def test_port_range(capsys, conf, option):
-    attr = {"-p": "port", "--http-port": "http_port", "--mysql-port": "mysql_port"}[option]
+    attr = {"-p": "port", "--http-port": "http_port", "--mysql-port": "mysql_port",
+            "--monitor-port": "monitor_port"}[option]
     assert getattr(parse_args(conf() + [option, "1"]), attr) == 1
     assert getattr(parse_args(conf() + [option, "65535"]), attr) == 65535
     assert "1..65535" in fails(capsys, conf() + [option, "0"])

@@ -27,8 +27,7 @@ def _name(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0,
-         extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) -> dict[str, Any]:
     """Everything ``/metrics``, ``/api/status`` and the page show, as plain values."""
     now = engine.clock()
     stats = engine.stats
@@ -70,7 +69,6 @@ def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0,
         "wait": _histograms(stats.wait.items()),
         "run": _histograms(stats.run.items()),
         "scheduled": sum(f.scheduled for f in engine.functions.values()),
-        **(extra or {}),
     }
 
 

@@ -20,10 +20,12 @@ class Connection:
     care of the two threads itself: ``tls``); ``decoder``, ``handshaking``, ``wbuf``,
     ``pieces``, ``piece_bytes``, ``taken``, ``closing``, ``closed``, ``paused``, ``reads``,
     ``reading_ahead`` and ``read_wants_write`` belong to the owning I/O loop, which reads from
-    ``sock`` and writes what it was handed. The I/O loop closes the socket only when the processing thread asked it to (after
-    which that thread never writes to it again); a connection the peer dropped is closed
-    by the processing thread once it has heard of it, so a descriptor is never reused while the
-    other thread may still write to it.
+    ``sock`` and writes what it was handed. The I/O loop closes the socket only when the
+    processing thread asked it to (after which that thread never writes to it again); a
+    connection the peer dropped is closed by the processing thread once it has heard of it, so
+    a descriptor is never reused while the other thread may still write to it. With the monitor
+    on, its threads read ``sock``'s byte counts from the kernel (``server.wire``), nothing
+    else.
 
     Back-pressure: ``handed`` over ``HIGH_WATER`` makes the peer *stalled* (``Peer.stalled``, the
     processing thread's). A peer whose events would add to a stalled peer's output is parked by
@@ -62,7 +64,8 @@ class Connection:
         self.wbuf = bytearray()
         self.pieces: deque[bytes | memoryview] = deque()
         self.piece_bytes = 0
-        #: Bytes of hand-offs taken into ``wbuf`` (or written) since the loop last reported DRAINED.
+        #: Bytes of hand-offs taken into ``wbuf`` (or written) since the loop last reported
+        #: DRAINED.
         self.taken = 0
         #: Close once all output is written (the core asked for it).
         self.closing = False

@@ -44,6 +44,7 @@ from gearmand_py.server.mailbox import Mailbox
 from gearmand_py.server.wouldblock import WOULD_BLOCK, WantWrite
 
 if TYPE_CHECKING:
+    from gearmand_py.server import wire
     from gearmand_py.server.tls import TlsSocket
 
 log = logging.getLogger("gearmand_py.io")
@@ -83,6 +84,8 @@ class IOLoop:
         self.pending: Batch = []
         self.running = True
         self.connections: set[Connection] = set()
+        #: With the monitor on: the byte counts of the connections this loop has let go of.
+        self.closed_bytes: wire.Closed | None = None
 
     # -- called from other threads -----------------------------------------------------------
 
@@ -434,6 +437,8 @@ class IOLoop:
     def _forget(self, conn: Connection) -> None:
         conn.closed = True
         self.connections.discard(conn)
+        if self.closed_bytes is not None:  # out of the open set first (wire.Totals)
+            self.closed_bytes.add(conn.sock)
         try:
             self.selector.unregister(conn.sock)
         except (KeyError, ValueError):

@@ -136,6 +136,13 @@ class _Collector:
         accepted = CounterMetricFamily("gearman_connections_accepted", "Connections accepted.")
         accepted.add_metric([], snap["connections_total"])
         yield accepted
+        for key, name, text in (("bytes_in", "gearman_bytes_received", "Bytes received on "
+                                 "gear and HTTP connections (TCP payload, TLS included)."),
+                                ("bytes_out", "gearman_bytes_sent", "Bytes sent on gear and "
+                                 "HTTP connections that the peer acknowledged.")):
+            family = CounterMetricFamily(name, text)
+            family.add_metric([], snap[key])
+            yield family
         store = snap.get("store")
         if store is not None:
             yield from _store_families(store)
@@ -283,10 +290,13 @@ class Monitor:
     """Serves the monitor port on its own thread until ``stop``."""
 
     def __init__(self, sock: socket.socket, ask: Ask, version: str,
-                 health: StoreHealth | None, tls: Any = None) -> None:
+                 health: StoreHealth | None, tls: Any = None,
+                 wire_bytes: Callable[[], tuple[int, int]] = lambda: (0, 0)) -> None:
         """``health``: the queue writer's view of the store (None without a persistent
-        queue); ``tls``: an ``ssl.SSLContext`` for HTTPS (with ``--ssl``)."""
+        queue); ``tls``: an ``ssl.SSLContext`` for HTTPS (with ``--ssl``); ``wire_bytes``:
+        bytes received and sent on the job server's connections so far (``server.wire``)."""
         self.ask = ask
+        self.wire_bytes = wire_bytes
         self.version = version
         self.health = health
         self.tls = tls
@@ -316,6 +326,7 @@ class Monitor:
         if snapshot is not None:
             snapshot["store"] = self._store()
             snapshot["version"] = self.version
+            snapshot["bytes_in"], snapshot["bytes_out"] = self.wire_bytes()
         return snapshot
 
     def metrics(self) -> bytes:

@@ -167,6 +167,8 @@ class Server:
         self._deliver: Callable[[Batch], None] = self.processor.submit
         self._beat_due = False
         self._next_beat = 0.0
+        #: The mode's I/O loops (the monitor reads their connections' byte counts).
+        self._loops: list[IOLoop] = []
 
     def replay(self) -> None:
         """Queue the stored jobs before any client is served (the listeners are bound, but
@@ -229,9 +231,17 @@ class Server:
         from gearmand_py.server.monitor import Monitor  # loads prometheus_client
         endpoint = self.monitor_endpoint
         assert endpoint is not None
+        from gearmand_py.server import wire
+        for loop in self._loops:
+            loop.closed_bytes = wire.Closed()
+        loops = self._loops
+        totals = wire.Totals(lambda: [(loop.closed_bytes, [conn.sock for conn in
+                                                           list(loop.connections)])
+                                      for loop in loops])
         self.monitor = Monitor(endpoint.sock, self._snapshot,
                                f"{COMPATIBLE_VERSION}+gearmand-py-{__version__}",
-                               None if self.writer is None else self.writer.health, endpoint.tls)
+                               None if self.writer is None else self.writer.health, endpoint.tls,
+                               totals)
         self.monitor.start()
 
     def _snapshot(self, workers_offset: int, jobs_offset: int) -> dict[str, Any] | None:
@@ -374,6 +384,7 @@ class Server:
         processor = self.processor
         loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
                       self.config.tls.ssl_handshake_timeout, with_core=True, with_acceptor=True)
+        self._loops = [loop]
         self._wake_core = self._wake_main
         self._start_helpers(loop.forward)
         self._watch(loop.selector, loop.add_socket)
@@ -395,6 +406,7 @@ class Server:
         processor = self.processor
         loop = IOLoop("processing", self.config.network.max_packet_size, processor.handle,
                       self.config.tls.ssl_handshake_timeout, with_core=True)
+        self._loops = [loop]
         self._wake_core = loop.nudge
         self._start_helpers(loop.forward)
 
@@ -416,6 +428,7 @@ class Server:
         sys.setswitchinterval(SWITCH_INTERVAL)
         loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit,
                         self.config.tls.ssl_handshake_timeout) for i in range(count)]
+        self._loops = loops
         self._start_helpers(processor.submit)
         processing = fatal.thread(processor.run, "processing", self.fail)
 

@@ -72,6 +72,10 @@ class TlsSocket:
         with self._lock:
             self._sock.close()
 
+    def getsockopt(self, level: int, option: int, buflen: int) -> bytes:
+        """The TCP socket's options (``wire`` reads its byte counts); needs no TLS state."""
+        return self._sock.getsockopt(level, option, buflen)
+
     def describe(self) -> str:
         """``TLSv1.3, TLS_AES_256_GCM_SHA384`` and the client certificate's subject, if any."""
         with self._lock:

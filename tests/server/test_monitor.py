@@ -22,6 +22,7 @@ CAN_DO, CAN_DO_TIMEOUT, GRAB_JOB = 1, 23, 9
 SUBMIT_JOB, SUBMIT_JOB_BG, SUBMIT_JOB_HIGH_BG = 7, 18, 32
 WORK_COMPLETE, WORK_FAIL, WORK_EXCEPTION = 13, 14, 25
 JOB_CREATED, JOB_ASSIGN, NO_JOB = 8, 11, 10
+ECHO_REQ, ECHO_RES = 16, 17
 
 
 class Monitored:
@@ -150,6 +151,8 @@ def test_gauges_and_counters_follow_every_way_a_job_can_end(monitored: Monitored
         client.sendall(request(SUBMIT_JOB, b"mon_a", b"", b"left"))
         assert read_packet(client)[0] == JOB_CREATED
         time.sleep(1.5)  # the CAN_DO_TIMEOUT fires
+    # The client's hang-up reaches the core from its own I/O thread at -t 4: wait for it.
+    wait_for(lambda: m.metrics()[("gearman_connections", (("kind", "client"),))] == 0)
     with connect(server) as late:
         late.sendall(request(CAN_DO, b"mon_a"))
         late.sendall(request(GRAB_JOB))
@@ -198,6 +201,31 @@ def test_api_status_pages_jobs_and_names_its_fields(monitored: Monitored) -> Non
         assert m.get("/api/status?jobs_offset=x")[0] == 400
         status, headers, body = m.get("/api/status", {"Accept-Encoding": "gzip"})
         assert headers.get("Content-Encoding") == "gzip"
+
+
+def test_byte_counters_count_what_the_gear_port_reads_and_writes(monitored: Monitored) -> None:
+    m = monitored
+
+    def moved() -> tuple[float, float]:
+        metrics = m.metrics()
+        return (counter(metrics, "gearman_bytes_received_total") - received,
+                counter(metrics, "gearman_bytes_sent_total") - sent)
+
+    before = m.metrics()
+    received = counter(before, "gearman_bytes_received_total")
+    sent = counter(before, "gearman_bytes_sent_total")
+    with connect(m.server) as client:
+        echo = request(ECHO_REQ, b"y" * 1000)
+        client.sendall(echo)
+        assert read_packet(client) == (ECHO_RES, b"y" * 1000)
+        client.sendall(b"version\n")
+        line = b""
+        while not line.endswith(b"\n"):
+            line += client.recv(100)
+        expected = (len(echo) + len(b"version\n"), len(echo) + len(line))
+        wait_for(lambda: moved() == expected)  # the kernel counts what the client acknowledged
+    time.sleep(0.3)  # the server lets go of the connection: its counts stay in the totals
+    assert moved() == expected
 
 
 def test_bad_requests_get_errors_and_the_job_server_goes_on() -> None:
@@ -281,6 +309,14 @@ def test_with_ssl_the_monitor_speaks_https(tmp_path: Path) -> None:
             with urllib.request.urlopen(f"https://localhost:{port}/healthz", context=context,
                                         timeout=10) as reply:
                 assert (reply.status, reply.read()) == (200, b"ok\n")
+        with urllib.request.urlopen(f"https://localhost:{port}/metrics", context=context,
+                                    timeout=10) as reply:
+            metrics = {sample.name: sample.value for family in
+                       text_string_to_metric_families(reply.read().decode())
+                       for sample in family.samples}
+        # start_server's probe made a TLS connection: its handshake is on the wire, counted.
+        assert metrics["gearman_bytes_received_total"] > 200
+        assert metrics["gearman_bytes_sent_total"] > 1000  # the server's certificate
         with socket.create_connection(("127.0.0.1", port), timeout=5) as plain:
             plain.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n")
             try:

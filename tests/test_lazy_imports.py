@@ -10,7 +10,8 @@ import sys
 from tests.support.servers import repo_env
 
 HEAVY = ("ssl", "_ssl", "httptools", "logging.handlers", "prometheus_client", "http.server",
-         "gearmand_py.server.monitor", "gearmand_py.core.stats", "gearmand_py.core.snapshot")
+         "gearmand_py.server.monitor", "gearmand_py.server.exposition",
+         "gearmand_py.server.wire", "gearmand_py.core.stats", "gearmand_py.core.snapshot")
 
 
 def test_the_server_loads_no_tls_http_or_syslog_code_it_does_not_use() -> None:

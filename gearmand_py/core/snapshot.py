@@ -1,18 +1,20 @@
 """A picture of the tables for the monitor, taken on the processing thread between turns.
 
 The monitor's threads never read the engine: they ask for a snapshot and get plain values
-(``dict``s, ``list``s, numbers, ``str``), which they may read at leisure. A snapshot is bounded
-whatever the server holds: every function is in it (as in ``status``), but workers and jobs only
-a page at a time (``PAGE`` rows, from an offset), with their totals.
+(``take``: tuples, lists, numbers), which they may read at leisure and turn into the form they
+serve (``shape``) on their own thread, so that the processing thread, during which no job moves,
+does only the copying. A snapshot is bounded whatever the server holds: every function is in it
+(as in ``status``), but workers and jobs only a page at a time (``PAGE`` rows, from an offset),
+with their totals.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from itertools import islice
-from typing import Any
+from typing import Any, NamedTuple
 
-from gearmand_py.core.model import PRIORITIES, Job, Peer
+from gearmand_py.core.model import Job, Peer
 from gearmand_py.core.stats import CountingEngine
 
 #: Rows of workers or jobs a snapshot holds at most.
@@ -27,53 +29,91 @@ def _name(value: bytes) -> str:
     return value.decode("utf-8", "replace")
 
 
-def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) -> dict[str, Any]:
-    """Everything ``/metrics``, ``/api/status`` and the page show, as plain values."""
+def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) -> Raw:
+    """What the processing thread copies out between two turns: the least work that freezes
+    the picture (a tuple per function, copies of the counters), because jobs wait while it
+    runs; ``shape`` makes the rest of it on the monitor's thread."""
     now = engine.clock()
-    stats = engine.stats
+    queued_at = engine.queued_at
     functions = []
     for function in engine.functions.values():
-        queued = [len(function.queues[p]) for p in PRIORITIES]
-        heads = [engine.queued_at.get(function.queues[p][0]) for p in PRIORITIES if queued[p]]
-        oldest = min((t for t in heads if t is not None), default=None)
-        functions.append({
-            "name": _name(function.name), "jobs": function.job_total,
-            "running": function.job_running, "waiting": function.job_total - function.job_running,
-            "queued": dict(zip(_PRIORITY, queued)), "scheduled": function.scheduled,
-            "workers": function.worker_count,
-            "oldest_wait_seconds": 0.0 if oldest is None else max(now - oldest, 0.0),
-        })
+        high, normal, low = function.queues
+        heads = [queued_at.get(q[0]) for q in function.queues if q]
+        functions.append((function.name, function.job_total, function.job_running, len(high),
+                          len(normal), len(low), function.scheduled, function.worker_count,
+                          heads))
     peers = list(reversed(engine.peers.values()))  # newest first, as ``workers``
     workers = [p for p in peers if p.functions]
     worker_offset = max(0, min(worker_offset, len(workers)))
     job_offset = max(0, min(job_offset, MAX_JOB_OFFSET, len(engine.jobs)))
-    kinds = {"worker": len(workers), "client": 0, "other": 0}
-    for peer in peers:
-        if not peer.functions:
-            kinds["client" if peer.client_jobs else "other"] += 1
+    clients = sum(1 for p in peers if not p.functions and p.client_jobs)
+    stats = engine.stats
+    return Raw(
+        now, functions, {"worker": len(workers), "client": clients,
+                         "other": len(peers) - len(workers) - clients},
+        stats.connections_total,
+        len(workers), worker_offset,
+        [_worker(engine, p, now) for p in workers[worker_offset:worker_offset + PAGE]],
+        len(engine.jobs), job_offset,
+        [_job(engine, j, now) for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)],
+        list(stats.submitted.items()), list(stats.ended.items()),
+        [(name, list(h.counts), h.total) for name, h in stats.wait.items()],
+        [(name, list(h.counts), h.total) for name, h in stats.run.items()])
+
+
+class Raw(NamedTuple):
+    """A snapshot as ``take`` copies it: plain values only, safe to read on another thread."""
+
+    time: float
+    #: (name, jobs, running, queued high, normal, low, scheduled, workers, queued_at of heads)
+    functions: list[tuple[Any, ...]]
+    connections: dict[str, int]
+    connections_total: int
+    workers_total: int
+    workers_offset: int
+    workers: list[dict[str, Any]]
+    jobs_total: int
+    jobs_offset: int
+    jobs: list[dict[str, Any]]
+    submitted: list[tuple[tuple[bytes, int, bool], int]]
+    ended: list[tuple[tuple[bytes, str], int]]
+    wait: list[tuple[bytes, list[int], float]]
+    run: list[tuple[bytes, list[int], float]]
+
+
+def shape(raw: Raw) -> dict[str, Any]:
+    """Everything ``/metrics``, ``/api/status`` and the page show, as ``/api/status`` has it."""
+    now = raw.time
+    functions = []
+    scheduled = 0
+    for name, jobs, running, high, normal, low, pending, workers, heads in raw.functions:
+        oldest = min((t for t in heads if t is not None), default=None)
+        scheduled += pending
+        functions.append({
+            "name": _name(name), "jobs": jobs, "running": running, "waiting": jobs - running,
+            "queued": {"high": high, "normal": normal, "low": low}, "scheduled": pending,
+            "workers": workers,
+            "oldest_wait_seconds": 0.0 if oldest is None else max(now - oldest, 0.0),
+        })
     return {
         "time": now,
         "functions": functions,
-        "connections": kinds,
-        "connections_total": stats.connections_total,
-        "workers": {"total": len(workers), "offset": worker_offset,
-                    "rows": [_worker(engine, p, now)
-                             for p in workers[worker_offset:worker_offset + PAGE]]},
-        "jobs": {"total": len(engine.jobs), "offset": job_offset,
-                 "rows": [_job(engine, j, now)
-                          for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)]},
+        "connections": raw.connections,
+        "connections_total": raw.connections_total,
+        "workers": {"total": raw.workers_total, "offset": raw.workers_offset,
+                    "rows": raw.workers},
+        "jobs": {"total": raw.jobs_total, "offset": raw.jobs_offset, "rows": raw.jobs},
         "submitted": [{"function": _name(f), "priority": _PRIORITY[p], "background": b, "count": n}
-                      for (f, p, b), n in stats.submitted.items()],
-        "ended": [{"function": _name(f), "reason": r, "count": n}
-                  for (f, r), n in stats.ended.items()],
-        "wait": _histograms(stats.wait.items()),
-        "run": _histograms(stats.run.items()),
-        "scheduled": sum(f.scheduled for f in engine.functions.values()),
+                      for (f, p, b), n in raw.submitted],
+        "ended": [{"function": _name(f), "reason": r, "count": n} for (f, r), n in raw.ended],
+        "wait": _histograms(raw.wait),
+        "run": _histograms(raw.run),
+        "scheduled": scheduled,
     }
 
 
-def _histograms(items: Iterable[tuple[bytes, Any]]) -> dict[str, dict[str, Any]]:
-    return {_name(name): {"counts": list(h.counts), "sum": h.total} for name, h in items}
+def _histograms(items: Iterable[tuple[bytes, list[int], float]]) -> dict[str, dict[str, Any]]:
+    return {_name(name): {"counts": counts, "sum": total} for name, counts, total in items}
 
 
 def _worker(engine: CountingEngine, peer: Peer, now: float) -> dict[str, Any]:

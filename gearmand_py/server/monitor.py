@@ -12,7 +12,6 @@ Loaded only when the monitor is on (it imports ``prometheus_client`` and ``http.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import json
 import logging
 import socket
@@ -28,13 +27,11 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
-    HistogramMetricFamily,
     InfoMetricFamily,
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-from gearmand_py.core.snapshot import cumulative
-from gearmand_py.core.stats import BUCKETS, COMPLETED
+from gearmand_py.server import exposition
 from gearmand_py.server.queue_writer import StoreHealth
 
 log = logging.getLogger("gearmand_py.monitor")
@@ -44,24 +41,15 @@ READ_TIMEOUT = 10.0
 REQUEST_DEADLINE = 60.0
 #: How long accept() waits after failing for a reason that does not go away at once (EMFILE).
 ACCEPT_BACKOFF = 0.5
-#: Longest function name shown as a label value; longer ones end in ``~`` and a hash of the
-#: whole name, so two long names never share a label.
-LABEL_LIMIT = 200
-
 Snapshot = dict[str, Any]
 #: Asks the processing thread for a snapshot (worker offset, job offset); None if it does not
 #: come within the wait.
 Ask = Callable[[int, int], "Snapshot | None"]
 
 
-def label(name: str) -> str:
-    if len(name) <= LABEL_LIMIT:
-        return name
-    return name[:LABEL_LIMIT] + "~" + hashlib.sha1(name.encode()).hexdigest()[:12]
-
-
 class _Collector:
-    """One snapshot as Prometheus metric families (bakins/gearman-exporter's names first)."""
+    """The families of one snapshot that have no ``function`` label (``exposition`` writes
+    those)."""
 
     def __init__(self, snapshot: Snapshot | None, version: str) -> None:
         self.snapshot = snapshot
@@ -77,57 +65,10 @@ class _Collector:
         yield info
         if snap is None:
             return
-        functions = snap["functions"]
-        for key, name, text in (
-                ("jobs", "gearman_jobs", "Jobs queued or running, as `status` counts them."),
-                ("running", "gearman_jobs_running", "Jobs a worker is running."),
-                ("waiting", "gearman_jobs_waiting", "Jobs waiting for a worker."),
-                ("workers", "gearman_workers", "Workers that can do the function."),
-                ("oldest_wait_seconds", "gearman_oldest_job_age_seconds",
-                 "How long the oldest job waiting for a worker has waited.")):
-            family = GaugeMetricFamily(name, text, labels=["function"])
-            for f in functions:
-                family.add_metric([label(f["name"])], f[key])
-            yield family
-        queued = GaugeMetricFamily("gearman_jobs_queued", "Jobs waiting per priority (epoch "
-                                   "jobs not due yet are not in it).",
-                                   labels=["function", "priority"])
-        for f in functions:
-            for priority, count in f["queued"].items():
-                queued.add_metric([label(f["name"]), priority], count)
-        yield queued
         epoch = GaugeMetricFamily("gearman_epoch_jobs_pending",
                                   "Epoch jobs waiting for their time.")
         epoch.add_metric([], snap["scheduled"])
         yield epoch
-        submitted = CounterMetricFamily("gearman_jobs_submitted", "Jobs submitted (replayed "
-                                        "ones too).",
-                                        labels=["function", "priority", "background"])
-        for row in snap["submitted"]:
-            submitted.add_metric([label(row["function"]), row["priority"],
-                                  "true" if row["background"] else "false"], row["count"])
-        yield submitted
-        completed = CounterMetricFamily("gearman_jobs_completed", "Jobs that completed.",
-                                        labels=["function"])
-        failed = CounterMetricFamily("gearman_jobs_failed", "Jobs that ended any other way.",
-                                     labels=["function", "reason"])
-        for row in snap["ended"]:
-            if row["reason"] == COMPLETED:
-                completed.add_metric([label(row["function"])], row["count"])
-            else:
-                failed.add_metric([label(row["function"]), row["reason"]], row["count"])
-        yield completed
-        yield failed
-        for key, name, text in (("wait", "gearman_job_wait_seconds", "From submit (or due "
-                                 "time) to a worker taking the job."),
-                                ("run", "gearman_job_run_seconds", "From a worker taking the "
-                                 "job to its end.")):
-            family = HistogramMetricFamily(name, text, labels=["function"])
-            for function, h in snap[key].items():
-                bounds = [*map(str, BUCKETS), "+Inf"]
-                family.add_metric([label(function)], list(zip(bounds, cumulative(h["counts"]))),
-                                  h["sum"])
-            yield family
         connections = GaugeMetricFamily("gearman_connections", "Open connections by kind.",
                                         labels=["kind"])
         for kind, count in snap["connections"].items():
@@ -330,9 +271,13 @@ class Monitor:
         return snapshot
 
     def metrics(self) -> bytes:
+        snapshot = self.status()
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Collector(self.status(), self.version))  # type: ignore[arg-type]
-        return generate_latest(registry)
+        registry.register(_Collector(snapshot, self.version))  # type: ignore[arg-type]
+        text = generate_latest(registry)
+        if snapshot is None:
+            return text
+        return text + exposition.function_families(snapshot).encode()
 
     def problem(self) -> str:
         """Why the server is not healthy; empty when it is."""

@@ -245,10 +245,10 @@ class Server:
         self.monitor.start()
 
     def _snapshot(self, workers_offset: int, jobs_offset: int) -> dict[str, Any] | None:
-        """Monitor threads: a snapshot taken by the thread that runs the core, or None if it
-        does not come within SNAPSHOT_WAIT seconds."""
+        """Monitor threads: a snapshot taken by the thread that runs the core (shaped on the
+        calling thread), or None if it does not come within SNAPSHOT_WAIT seconds."""
         from gearmand_py.core import snapshot
-        taken: list[dict[str, Any]] = []
+        taken: list[snapshot.Raw] = []
         done = threading.Event()
 
         def take() -> None:
@@ -261,7 +261,7 @@ class Server:
                 done.set()
 
         self._deliver([(CALL, None, take)])
-        return taken[0] if done.wait(SNAPSHOT_WAIT) and taken else None
+        return snapshot.shape(taken[0]) if done.wait(SNAPSHOT_WAIT) and taken else None
 
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""

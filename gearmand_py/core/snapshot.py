@@ -55,7 +55,8 @@ def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) ->
         len(workers), worker_offset,
         [_worker(engine, p, now) for p in workers[worker_offset:worker_offset + PAGE]],
         len(engine.jobs), job_offset,
-        [_job(engine, j, now) for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)],
+        [_job(engine, j, now)
+         for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)],
         list(stats.submitted.items()), list(stats.ended.items()),
         [(name, list(h.counts), h.total) for name, h in stats.wait.items()],
         [(name, list(h.counts), h.total) for name, h in stats.run.items()])

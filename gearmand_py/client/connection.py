@@ -22,7 +22,7 @@ import time
 
 from gearmand_py.client.errors import ConnectionLost, CouldNotConnect, ProtocolError, TlsFailed
 from gearmand_py.client.servers import Address
-from gearmand_py.client.tls import WOULD_BLOCK, describe
+from gearmand_py.client.tls import WOULD_BLOCK, closed_after_handshake, describe
 from gearmand_py.protocol.codec import ResponseDecoder, encode_request
 from gearmand_py.protocol.events import Packet
 
@@ -131,7 +131,11 @@ class Connection:
             raise self._send_failed(sock, exc) from exc
 
     def _send_failed(self, sock: socket.socket, exc: OSError) -> ConnectionLost:
-        alert = _alert(sock) if self.tls else None
+        if not self.tls:
+            return self._failed(f"send failed: {describe(exc)}")
+        alert = tls_alert(sock)
+        if alert is None and not self.heard:
+            alert = closed_after_handshake(exc)
         return self._failed(f"send failed: {alert or describe(exc)}", bool(alert))
 
     def receive(self, timeout: float | None) -> list[Packet]:
@@ -228,7 +232,7 @@ class Connection:
         return self._sock
 
 
-def _alert(sock: socket.socket) -> str | None:
+def tls_alert(sock: socket.socket) -> str | None:
     """Why a TLS server dropped the connection, when it said so in an alert before closing (a
     client certificate refused after a TLS 1.3 handshake): a failed send does not read it."""
     try:

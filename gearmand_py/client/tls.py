@@ -46,6 +46,15 @@ def describe(exc: OSError) -> str:
     return str(exc)
 
 
+def closed_after_handshake(exc: OSError) -> str:
+    """Why a TLS server that ends the connection before answering anything, with no alert left
+    to read, most likely did: in TLS 1.3 it checks the client certificate after the client's
+    side of the handshake is done, so a certificate it refuses shows only at the first send."""
+    detail = getattr(exc, "reason", None) or exc.strerror or str(exc)
+    return ("the server closed the TLS connection before answering anything (does it accept "
+            f"the client certificate?) ({detail})")
+
+
 _HINTS = {
     "WRONG_VERSION_NUMBER": "the server does not speak TLS (started without --ssl?)",
     "RECORD_LAYER_FAILURE": "the server does not speak TLS (started without --ssl?)",

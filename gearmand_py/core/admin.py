@@ -77,8 +77,8 @@ def show_jobs(engine: Engine) -> bytes:
     """``HANDLE\\tRETRIES\\tIGNORE_JOB\\tJOB_QUEUED``; JOB_QUEUED is 1 for a background job that
     is still to be run, as gearmand reports it."""
     return reply.listing(
-        reply.tab_row(job.handle, b"%d" % job.retries, b"%d" % job.ignore,
-                      b"%d" % (job.background and not job.ignore))
+        reply.tab_row(job.handle, b"%d" % job.retries, b"%d" % (job.cancelled or job.abandoned),
+                      b"%d" % (job.background and not job.cancelled))
         for job in engine.jobs.values())
 
 

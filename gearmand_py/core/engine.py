@@ -227,7 +227,7 @@ class Engine:
             job.clients.remove(peer)  # type: ignore[union-attr]
             if not job.clients and not job.background:
                 # Queued: never handed out. Running: runs on, but is not run again if requeued.
-                job.ignore = True
+                job.abandoned = True
         peer.client_jobs.clear()
         self._release_waiters(peer)
 
@@ -450,7 +450,7 @@ class Engine:
                         else:
                             job.clients = [peer]
                         peer.client_jobs[job] = None
-                        job.ignore = False
+                        job.abandoned = False
                     if verbosity.debug:
                         log.debug("Job %s: connection %d (%s) submitted it again",
                                   _text(job.handle), peer.fd, peer.ip)
@@ -521,7 +521,7 @@ class Engine:
                 for peer, hold in job.waiting or ():
                     self._resolve(peer, hold, created)
                 job.waiting = None
-                if job.ignore:  # cancelled while its row was being written
+                if job.cancelled:  # while its row was being written
                     self._forget(job)
                 else:
                     self._enqueue(job)
@@ -554,13 +554,13 @@ class Engine:
         return [StoredJob(n, job.unique, job.function.name, job.priority, job.data, job.when,
                           job.reducer)
                 for n, job in enumerate((j for j in self.jobs.values()
-                                         if j.background and not j.ignore), start=1)]
+                                         if j.background and not j.cancelled), start=1)]
 
     def _release(self, job: Job) -> None:
         """An epoch job's time has come: queue it and wake its workers."""
         function = job.function
         function.scheduled -= 1
-        if job.ignore:
+        if job.cancelled:
             self._forget(job)
             return
         function.queues[job.priority].append(job)
@@ -574,7 +574,7 @@ class Engine:
         if verbosity.debug:
             log.debug("Job %s cancelled", _text(handle))
         self._relay(job, encode(T.WORK_FAIL, job.handle))
-        job.ignore = True
+        job.cancelled = True
         self._drop_row(job)
         function = job.function
         if job.key is not None and function.uniques.get(job.key) is job:
@@ -748,10 +748,11 @@ class Engine:
                 queue = function.queues[priority]
                 while queue:
                     job = queue[0]
-                    if job.ignore:
+                    if job.cancelled or job.abandoned:
                         queue.popleft()
                         if verbosity.debug:
-                            log.debug("Job %s dropped: no client waits for it", _text(job.handle))
+                            log.debug("Job %s dropped: %s", _text(job.handle),
+                                      "cancelled" if job.cancelled else "no client waits for it")
                         self._forget(job)
                         continue
                     if peek:

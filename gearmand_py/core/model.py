@@ -21,7 +21,7 @@ class Job:
 
     __slots__ = ("handle", "function", "unique", "key", "data", "priority", "background",
                  "reducer", "when", "clients", "worker", "numerator", "denominator", "retries",
-                 "ignore", "queue_id", "waiting")
+                 "cancelled", "abandoned", "queue_id", "waiting")
 
     def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any, data: bytes,
                  priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
@@ -42,9 +42,12 @@ class Job:
         self.numerator = 0
         self.denominator = 0
         self.retries = 0
-        #: Set when every foreground client left a queued job: it is dropped, not run, when a
-        #: worker reaches it (as gearmand does).
-        self.ignore = False
+        #: ``cancel job`` ended it: it is dropped, not run, when a worker reaches it.
+        self.cancelled = False
+        #: Every foreground client left it: it is dropped, not run, when a worker reaches it
+        #: (as gearmand does), unless a client submits it again first. gearmand has one flag
+        #: for both (``ignore_job``, which ``show jobs`` prints as IGNORE_JOB).
+        self.abandoned = False
         #: The job's row id in the persistent queue; 0 when it has none.
         self.queue_id = 0
         #: While its row is being committed: the submitters waiting for JOB_CREATED.

@@ -145,7 +145,7 @@ def _job(engine: CountingEngine, job: Job, now: float) -> dict[str, Any]:
         "unique": _name(job.unique), "priority": _PRIORITY[job.priority],
         "background": job.background, "state": state, "seconds": now - since,
         "numerator": job.numerator, "denominator": job.denominator,
-        "clients": len(job.clients), "cancelled": job.ignore,
+        "clients": len(job.clients), "cancelled": job.cancelled, "abandoned": job.abandoned,
     }
 
 

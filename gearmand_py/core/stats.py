@@ -74,7 +74,6 @@ class CountingEngine(Engine):
         self.connected_at: dict[Peer, float] = {}
         self.active_at: dict[Peer, float] = {}
         self.jobs_taken: defaultdict[Peer, int] = defaultdict(int)
-        self._cancelled: set[Job] = set()
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
@@ -128,23 +127,10 @@ class CountingEngine(Engine):
         finally:
             self._ending = None
 
-    def cancel(self, handle: bytes) -> bool:
-        job = self.jobs.get(handle)
-        if job is not None:
-            self._cancelled.add(job)
-        return Engine.cancel(self, handle)
-
     def journaled(self, jobs: Iterable[Job], error: str | None) -> None:
         self._ending = QUEUE_ERROR
         try:
             Engine.journaled(self, jobs, error)
-        finally:
-            self._ending = None
-
-    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending = COMPLETED
-        try:
-            Engine._work_complete(self, peer, args)
         finally:
             self._ending = None
 
@@ -173,11 +159,14 @@ class CountingEngine(Engine):
         Engine._forget(self, job)
         self.queued_at.pop(job, None)
         assigned = self.assigned_at.pop(job, None)
-        if job in self._cancelled:
-            self._cancelled.discard(job)
+        if job.cancelled:
             reason = CANCELLED
+        elif self._ending is not None:
+            reason = self._ending
         else:
-            reason = self._ending or ABANDONED
+            # A job a worker held ends so only by WORK_COMPLETE (every other end sets
+            # ``_ending``); one no worker held, because a worker found it abandoned.
+            reason = COMPLETED if assigned is not None else ABANDONED
         name = job.function.name
         if assigned is not None:
             ran = self.clock() - assigned

@@ -16,10 +16,10 @@ import ssl
 import sys
 from collections.abc import Sequence
 
-from gearmand_py.client.connection import CONNECT_TIMEOUT, handshake
+from gearmand_py.client.connection import CONNECT_TIMEOUT, handshake, tls_alert
 from gearmand_py.client.errors import ConnectionLost
 from gearmand_py.client.servers import DEFAULT_PORT, Address
-from gearmand_py.client.tls import describe
+from gearmand_py.client.tls import closed_after_handshake, describe
 from gearmand_py.tools import tls
 from gearmand_py.tools.options import Option, UsageError, parse
 
@@ -115,6 +115,8 @@ def run(host: str, port: str, commands: list[bytes], ends_connection: bool,
             try:
                 sock.sendall(command + b"\r\n")
             except OSError as exc:
+                if context is not None and index == 0:  # a refused client certificate
+                    raise Failed(tls_alert(sock) or closed_after_handshake(exc)) from exc
                 raise Failed(f"Failed during send({os.strerror(exc.errno or 0)})") from exc
             last = ends_connection and index == len(commands) - 1
             reply = read_reply(sock, host, eof_ends=last)

@@ -196,11 +196,29 @@ def test_api_status_pages_jobs_and_names_its_fields(monitored: Monitored) -> Non
         assert data["jobs"]["rows"][0]["state"] == "queued"
         assert set(data["jobs"]["rows"][0]) == {
             "handle", "function", "unique", "priority", "background", "state", "seconds",
-            "numerator", "denominator", "clients", "cancelled"}
+            "numerator", "denominator", "clients", "cancelled", "abandoned"}
         assert len(json.loads(m.get("/api/status")[2])["jobs"]["rows"]) == 25
         assert m.get("/api/status?jobs_offset=x")[0] == 400
         status, headers, body = m.get("/api/status", {"Accept-Encoding": "gzip"})
         assert headers.get("Content-Encoding") == "gzip"
+
+
+def test_a_job_cancelled_and_one_abandoned_are_told_apart(monitored: Monitored) -> None:
+    m = monitored
+    with connect(m.server) as client:
+        client.sendall(request(SUBMIT_JOB, b"mon_left", b"", b"x"))
+        assert read_packet(client)[0] == JOB_CREATED
+    with connect(m.server) as client:
+        handle = submit(client, SUBMIT_JOB_BG, b"mon_cancel")
+        with connect(m.server) as admin:
+            admin.sendall(b"cancel job " + handle + b"\n")
+            assert admin.recv(100) == b"OK\r\n"
+
+    def flags() -> dict[str, tuple[bool, bool]]:
+        rows = json.loads(m.get("/api/status")[2])["jobs"]["rows"]
+        return {row["function"]: (row["cancelled"], row["abandoned"]) for row in rows}
+
+    wait_for(lambda: flags() == {"mon_left": (False, True), "mon_cancel": (True, False)})
 
 
 def test_byte_counters_count_what_the_gear_port_reads_and_writes(monitored: Monitored) -> None:

@@ -68,8 +68,6 @@ def eventually(check: Callable[[], object], what: str, timeout: float = 15.0) ->
 
 def test_a_job_appears_and_its_progress_bar_moves_without_a_reload(  # type: ignore[no-untyped-def]
         browser) -> None:
-    from selenium.webdriver.common.by import By
-
     m = Monitored(["-t", "0"])
     try:
         with connect(m.server) as worker, connect(m.server) as client, \
@@ -84,19 +82,24 @@ def test_a_job_appears_and_its_progress_bar_moves_without_a_reload(  # type: ign
             kind, handle = read_packet(client)
             assert kind == JOB_CREATED
 
+            row_selector = f'tr[data-handle="{handle.decode()}"]'
+
+            def in_row(expression: str) -> object:
+                """``expression`` of the job's row (``row``), or None while it is not there;
+                read in one script, as the page replaces its rows at every update."""
+                return browser.execute_script(  # type: ignore[attr-defined]
+                    f"const row = document.querySelector(arguments[0]);"
+                    f"return row ? {expression} : null", row_selector)
+
             def bar() -> object:
-                rows = browser.find_elements(  # type: ignore[attr-defined]
-                    By.CSS_SELECTOR, f'tr[data-handle="{handle.decode()}"] .bar')
-                return rows[0].get_attribute("data-percent") if rows else None
+                return in_row("row.querySelector('.bar').dataset.percent")
 
             assert eventually(bar, "the submitted job") == "0"
             assert grab(worker) == handle
             for numerator, percent in ((1, "25"), (3, "75")):
                 worker.sendall(request(WORK_STATUS, handle, b"%d" % numerator, b"4"))
                 eventually(lambda: bar() == percent, f"the bar at {percent}%")
-            row = browser.find_element(  # type: ignore[attr-defined]
-                By.CSS_SELECTOR, f'tr[data-handle="{handle.decode()}"]')
-            assert "running" in row.text
+            assert "running" in in_row("row.textContent")  # type: ignore[operator]
             reloaded = not browser.execute_script(  # type: ignore[attr-defined]
                 "return window.loadedOnce")
             assert not reloaded
@@ -114,8 +117,8 @@ def test_the_page_fits_a_phone(browser) -> None:  # type: ignore[no-untyped-def]
     try:
         browser.set_window_size(390, 844)  # type: ignore[attr-defined]
         browser.get(f"http://127.0.0.1:{m.monitor_port}/")  # type: ignore[attr-defined]
-        eventually(lambda: "updated" in browser.find_element(  # type: ignore[attr-defined]
-            "id", "updated").text, "its first update")
+        eventually(lambda: "updated" in browser.execute_script(  # type: ignore[attr-defined]
+            "return document.getElementById('updated').textContent"), "its first update")
         width = browser.execute_script(  # type: ignore[attr-defined]
             "return document.documentElement.scrollWidth")
         assert width <= 390

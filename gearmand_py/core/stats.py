@@ -17,8 +17,8 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.core.model import Job, Peer
@@ -54,6 +54,22 @@ class Stats:
         self.wait: defaultdict[bytes, Histogram] = defaultdict(Histogram)
         self.run: defaultdict[bytes, Histogram] = defaultdict(Histogram)
         self.connections_total = 0
+
+
+_Handler = TypeVar("_Handler", bound=Callable[..., None])
+
+
+def _ending_as(reason: str, handler: _Handler) -> _Handler:
+    """``handler`` (an ``Engine`` method) with ``reason`` as the end of the jobs it forgets."""
+
+    def ending(self: CountingEngine, *args: Any) -> None:
+        self._ending = reason
+        try:
+            handler(self, *args)
+        finally:
+            self._ending = None
+
+    return ending  # type: ignore[return-value]
 
 
 class CountingEngine(Engine):
@@ -127,33 +143,11 @@ class CountingEngine(Engine):
         finally:
             self._ending = None
 
-    def journaled(self, jobs: Iterable[Job], error: str | None) -> None:
-        self._ending = QUEUE_ERROR
-        try:
-            Engine.journaled(self, jobs, error)
-        finally:
-            self._ending = None
-
-    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending = FAIL
-        try:
-            Engine._work_fail(self, peer, args)
-        finally:
-            self._ending = None
-
-    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
-        self._ending = EXCEPTION
-        try:
-            Engine._work_exception(self, peer, args)
-        finally:
-            self._ending = None
-
-    def _worker_timeout(self, job: Job) -> None:
-        self._ending = TIMEOUT
-        try:
-            Engine._worker_timeout(self, job)
-        finally:
-            self._ending = None
+    # Handlers that end a job for a reason of their own: ``_forget`` reads it while they run.
+    journaled = _ending_as(QUEUE_ERROR, Engine.journaled)
+    _work_fail = _ending_as(FAIL, Engine._work_fail)
+    _work_exception = _ending_as(EXCEPTION, Engine._work_exception)
+    _worker_timeout = _ending_as(TIMEOUT, Engine._worker_timeout)
 
     def _forget(self, job: Job) -> None:
         Engine._forget(self, job)

@@ -120,6 +120,12 @@ class CpuAccount:
                 f"({100 * other / (wall * (os.cpu_count() or 1)):.0f}% of the machine)")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of process ``pid`` so far, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid: int) -> int:
     """Resident set size of a process, from /proc/<pid>/status VmRSS."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

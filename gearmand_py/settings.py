@@ -28,6 +28,8 @@ DEFAULT_CONFIG_FILE = "/etc/gearmand.conf"
 DEFAULT_LOG_FILE = "/var/log/gearmand.log"
 DEFAULT_PID_FILE = "/var/gearmand.pid"
 HTTP_PORT = 8080
+#: Seconds a shared queue's server holds its jobs without renewing them (--shared-queue-lease).
+DEFAULT_LEASE = 10
 #: gearmand's TLS files ($(sysconfdir)/ssl/certs/...), and the environment variables that
 #: override them when the option is not given.
 DEFAULT_SSL_FILES = {
@@ -313,6 +315,17 @@ SETTINGS: tuple[Setting, ...] = (
             "Address the monitor port listens on (default 127.0.0.1: job names and data are "
             "not for everyone).",
             default="127.0.0.1", meta="ADDR", section=ADDITIONS),
+    Setting("shared_queue", ("--shared-queue",),
+            "Share the persistent queue with other gearmand-py servers on the same PostgreSQL "
+            "or MySQL/MariaDB table: a background job submitted to any of them runs on a "
+            "worker of any of them, and the jobs of a server that dies run elsewhere once its "
+            "lease runs out. gearmand cannot share a queue.",
+            default=False, action="store_true", section=ADDITIONS),
+    Setting("shared_queue_lease", ("--shared-queue-lease",),
+            "With --shared-queue: seconds after which the other servers take over the jobs of "
+            f"a server that stopped renewing them (default {DEFAULT_LEASE}).",
+            type=_int_in(1, 3600, "a lease is 1..3600 seconds"), meta="SECONDS",
+            section=ADDITIONS),
     Setting("max_packet_size", ("--max-packet-size",),
             "Largest binary protocol packet, in bytes, that the server accepts; 64 MiB by "
             "default. gearmand has no limit, so a client could make it buffer any amount.",
@@ -509,12 +522,23 @@ class QueueConfig:
     queue_type: str
     queue_url: str | None
     options: Mapping[str, Any]
+    shared_queue: bool
+    #: As given; None when --shared-queue-lease was not (``shared_lease`` is the one in force).
+    shared_queue_lease: int | None
 
     @classmethod
     def from_options(cls, options: argparse.Namespace) -> QueueConfig:
         return cls(options.queue_type, options.queue_url,
                    {o.name: getattr(options, o.name)
-                    for backend in registry.BACKENDS for o in backend.options})
+                    for backend in registry.BACKENDS for o in backend.options},
+                   options.shared_queue, options.shared_queue_lease)
+
+    @property
+    def shared_lease(self) -> int | None:
+        """The lease of the shared queue, None without --shared-queue."""
+        if not self.shared_queue:
+            return None
+        return self.shared_queue_lease or DEFAULT_LEASE
 
     @property
     def store_queue_on_shutdown(self) -> bool:

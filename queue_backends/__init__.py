@@ -46,6 +46,8 @@ def prepare(settings: QueueConfig) -> PreparedQueue | None:
     option = "--queue-url" if settings.queue_url else f"-q {settings.queue_type}"
     with _blamed(option):
         backend = registry.find(settings.queue_type)
+    _check_shared(settings, backend)
+    with _blamed(option):
         if settings.queue_url:
             from .sql import prepare_url  # SQLAlchemy only for a URL
             return _blamed_opening(option, prepare_url(settings, backend))
@@ -62,6 +64,21 @@ def prepare(settings: QueueConfig) -> PreparedQueue | None:
                              f"{backend.driver}: pip install 'gearmand-py[{backend.extra}]'"
                              ) from None
         return _blamed_opening(option, module.prepare(settings))
+
+
+SHARED_NEEDS = ("--shared-queue needs a PostgreSQL or MySQL/MariaDB queue (-q postgres, -q mysql, "
+                "or a --queue-url of either)")
+
+
+def _check_shared(settings: QueueConfig, backend: registry.Backend | None) -> None:
+    """The shared-queue options that make no sense together (ValueError)."""
+    if settings.shared_queue_lease is not None and not settings.shared_queue:
+        raise ValueError("--shared-queue-lease needs --shared-queue")
+    if settings.shared_queue and settings.store_queue_on_shutdown:
+        raise ValueError("--store-queue-on-shutdown cannot be used with --shared-queue (the "
+                         "shared table is the queue, written as jobs come)")
+    if settings.shared_queue and not settings.queue_url and backend not in registry.SHAREABLE:
+        raise ValueError(SHARED_NEEDS)
 
 
 def _blamed_opening(option: str, prepared: PreparedQueue) -> Prepared:

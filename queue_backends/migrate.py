@@ -38,6 +38,9 @@ def prepare_table(engine: Engine, table: sa.Table) -> None:
         if columns is None:
             table.create(conn)
             return
+        if "owner" in columns and "owner" not in table.columns:
+            raise QueueError(f"table {table.name!r} is a shared queue's (--shared-queue): "
+                             f"without --shared-queue, name another table")
         if {c.name for c in table.columns} <= columns:
             return
         if "id" in columns or not GEARMAND_COLUMNS <= columns:

@@ -45,7 +45,8 @@ def prepare(settings: QueueConfig) -> Prepared:
 
 def url_target(url: URL, settings: QueueConfig) -> Prepared:
     """A MySQL URL (or gearmand's options made one), on ``--mysql-table``."""
-    return sql_target(engine(url), settings.options["mysql_table"], MYSQL.display)
+    return sql_target(engine(url), settings.options["mysql_table"], MYSQL.display,
+                      shared_lease=settings.shared_lease)
 
 
 def engine(url: URL) -> Engine:

@@ -39,7 +39,8 @@ def url_target(url: URL, settings: QueueConfig) -> Prepared:
 def _target(prepared: Engine, settings: QueueConfig) -> Prepared:
     """On ``--libpq-table``, lower-cased: gearmand puts it into SQL unquoted, where PostgreSQL
     folds it to lower case."""
-    return sql_target(prepared, settings.options["libpq_table"].lower(), POSTGRES.display)
+    return sql_target(prepared, settings.options["libpq_table"].lower(), POSTGRES.display,
+                      shared_lease=settings.shared_lease)
 
 
 def engine(url: URL, connect_args: dict[str, Any] | None = None) -> Engine:

@@ -108,6 +108,8 @@ TOKYO_CABINET = Backend(
 
 #: In gearmand's --help order; Tokyo Cabinet last (Debian's gearmand is built without it).
 BACKENDS: tuple[Backend, ...] = (MEMCACHED, SQLITE, POSTGRES, REDIS, MYSQL, TOKYO_CABINET)
+#: The backends several servers can share (``--shared-queue``): row locks with SKIP LOCKED.
+SHAREABLE = (POSTGRES, MYSQL)
 
 
 def find(name: str) -> Backend | None:

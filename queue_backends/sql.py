@@ -157,9 +157,18 @@ def _timed_out(exc: sa.exc.DBAPIError) -> bool:
     return False
 
 
-def sql_target(engine: Engine, table: str, name: str, owned_file: str | None = None) -> Prepared:
-    """A prepared SQL backend: its engine (drivers loaded, not connected) and table."""
-    return Prepared(lambda: SqlQueue(engine, table, name), engine.dispose, owned_file)
+def sql_target(engine: Engine, table: str, name: str, owned_file: str | None = None,
+               shared_lease: int | None = None) -> Prepared:
+    """A prepared SQL backend: its engine (drivers loaded, not connected) and table; with
+    ``shared_lease``, the shared queue on them (PostgreSQL and MySQL only)."""
+    if shared_lease is None:
+        return Prepared(lambda: SqlQueue(engine, table, name), engine.dispose, owned_file)
+    from .shared import DIALECTS, SharedStore
+    if engine.dialect.name not in DIALECTS:
+        engine.dispose()
+        raise ValueError(f"--shared-queue needs a PostgreSQL or MySQL/MariaDB queue, not "
+                         f"{name}")
+    return Prepared(lambda: SharedStore(engine, table, name, shared_lease), engine.dispose)
 
 
 def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> Prepared:
@@ -175,7 +184,10 @@ def prepare_url(settings: QueueConfig, chosen: registry.Backend | None) -> Prepa
     if chosen is not None and chosen is not backend:
         raise ValueError(f"a {scheme} URL, but --queue-type is {chosen.name}")
     if backend is None or backend.module is None:
-        return sql_target(create_engine(url), URL_DEFAULT_TABLE, scheme)
+        return sql_target(create_engine(url), URL_DEFAULT_TABLE, scheme,
+                          shared_lease=settings.shared_lease)
+    if settings.shared_queue and backend not in registry.SHAREABLE:
+        raise ValueError(f"--shared-queue needs a PostgreSQL or MySQL/MariaDB URL, not {scheme}")
     module = importlib.import_module(backend.module)
     return module.url_target(url, settings)
 
@@ -212,10 +224,10 @@ class SqlQueue:
         naming of the settings to the caller."""
         self.engine = engine
         self.name = name
-        self.table = queue_table(table)
+        self.table = self._layout(table)
         try:
             _connect_once(engine)
-            prepare_table(engine, self.table)
+            self._prepare()
             self.statement_limit = _statement_limit(engine)
         except sa.exc.SQLAlchemyError as exc:
             engine.dispose()
@@ -223,6 +235,12 @@ class SqlQueue:
         except (QueueError, ValueError):
             engine.dispose()
             raise
+
+    def _layout(self, table: str) -> sa.Table:
+        return queue_table(table)
+
+    def _prepare(self) -> None:
+        prepare_table(self.engine, self.table)
 
     @contextlib.contextmanager
     def _errors(self) -> Iterator[None]:
@@ -240,11 +258,7 @@ class SqlQueue:
         be a row's fault are the rows sorted out (``_isolate``). A job that cannot fit in one
         statement is refused without being sent (MariaDB would drop the connection)."""
         too_big = self._too_big(jobs)
-        # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
-        # is the same object), which not every driver binds.
-        rows = [{"id": j.id, "unique_key": j.unique, "function_name": j.function,
-                 "priority": j.priority, "data": bytes(j.data), "when_to_run": j.when,
-                 "reducer": j.reducer} for j in jobs if j.id not in too_big]
+        rows = [self._row(j) for j in jobs if j.id not in too_big]
         if not rows:
             return too_big
         try:
@@ -254,6 +268,17 @@ class SqlQueue:
                 raise QueueError(self._message(exc)) from exc
             return {**too_big, **self._isolate(rows, exc)}
         return too_big
+
+    @staticmethod
+    def _row(job: StoredJob) -> dict[str, Any]:
+        # A large job's data is a read-only view of the buffer it arrived in (bytes() of bytes
+        # is the same object), which not every driver binds.
+        return {"id": job.id, "unique_key": job.unique, "function_name": job.function,
+                "priority": job.priority, "data": bytes(job.data), "when_to_run": job.when,
+                "reducer": job.reducer}
+
+    def _insert_statement(self) -> Any:
+        return sa.insert(self.table)
 
     def _too_big(self, jobs: Sequence[StoredJob]) -> dict[int, str]:
         """{id: why} for the jobs whose bytes alone exceed the database's statement limit."""
@@ -274,7 +299,7 @@ class SqlQueue:
             conn = self.engine.connect()
         with conn:
             transaction = conn.begin()
-            conn.execute(sa.insert(self.table), rows)
+            conn.execute(self._insert_statement(), rows)
             try:
                 transaction.commit()
             except sa.exc.DBAPIError as exc:

@@ -41,6 +41,7 @@ DEFAULTS = {
     "ssl_verify_clients": False,
     "ssl_handshake_timeout": 10,
     "monitor_port": None, "monitor_listen": "127.0.0.1",
+    "shared_queue": False, "shared_queue_lease": None,
 }
 
 # (flags, value given, attribute, value parsed). value None: a flag without argument.
@@ -98,6 +99,8 @@ OPTIONS = [
     (("--check-args",), None, "check_args", True),
     (("--monitor-port",), "9418", "monitor_port", 9418),
     (("--monitor-listen",), "0.0.0.0", "monitor_listen", "0.0.0.0"),
+    (("--shared-queue",), None, "shared_queue", True),
+    (("--shared-queue-lease",), "30", "shared_queue_lease", 30),
 ]
 
 
@@ -368,3 +371,20 @@ def test_sample_config_defaults_parse_back_to_the_defaults(conf):
     parsed = vars(parse_args(conf("\n".join(lines))))
     parsed.pop("config_file")
     assert parsed == {k: v for k, v in DEFAULTS.items() if k != "config_file"}
+
+
+def test_shared_queue_lease_range(capsys, conf):
+    assert parse_args(conf() + ["--shared-queue-lease", "1"]).shared_queue_lease == 1
+    assert parse_args(conf() + ["--shared-queue-lease", "3600"]).shared_queue_lease == 3600
+    assert "1..3600" in fails(capsys, conf() + ["--shared-queue-lease", "0"])
+    assert "1..3600" in fails(capsys, conf() + ["--shared-queue-lease", "3601"])
+
+
+def test_the_shared_queue_lease_in_force():
+    def lease(*argv: str) -> int | None:
+        return settings.Config.from_options(parse_args(["--config-file", "/dev/null", *argv])
+                                            ).queue.shared_lease
+
+    assert lease() is None
+    assert lease("--shared-queue") == settings.DEFAULT_LEASE == 10
+    assert lease("--shared-queue", "--shared-queue-lease", "3") == 3

@@ -113,7 +113,16 @@ class Admin:
             return priority_status(engine)
         if word == b"cancel" and argc >= 3:
             if argc == 3 and tokens[1].lower() == b"job":
-                return reply.OK if engine.cancel(tokens[2]) else UNKNOWN_JOB
+                if engine.cancel(tokens[2]):
+                    return reply.OK
+                row = engine.shared.row_id(tokens[2]) if engine.shared is not None else None
+                if row is None:
+                    return UNKNOWN_JOB
+                # A job in the shared store that no server holds: deleted there. The reply is
+                # held until the store answers; nothing is sent now.
+                engine.ask_store(peer, ("cancel", row),
+                                 lambda cancelled: reply.OK if cancelled else UNKNOWN_JOB)
+                return b""
             return UNKNOWN_ERROR
         if word == b"show" and argc >= 2:
             return self._show(engine, tokens)

@@ -70,8 +70,11 @@ from queue_backends.base import StoredJob
 
 log = logging.getLogger("gearmand_py.core")
 
-#: Journal operations sent to the queue writer: (JOURNAL_ADD, job, row) and (JOURNAL_DONE, id).
-JOURNAL_ADD, JOURNAL_DONE = 0, 1
+#: Journal operations sent to the queue writer: (JOURNAL_ADD, job, row) and (JOURNAL_DONE, id);
+#: with a shared queue (``core.sharing``) an add also says whether this server keeps the job, a
+#: done may carry what to call once the row is deleted, and there are (JOURNAL_START, id), (JOURNAL_RELEASE, ids), (JOURNAL_DEMAND, applied,
+#: {function: jobs wanted}) and (JOURNAL_ASK, (question, id), callback) (see ``ask_store``).
+JOURNAL_ADD, JOURNAL_DONE, JOURNAL_START, JOURNAL_RELEASE, JOURNAL_DEMAND, JOURNAL_ASK = range(6)
 
 _U32 = struct.Struct(">I").pack
 
@@ -121,6 +124,13 @@ class RequestFailed(Exception):
     handler's exception."""
 
 
+def _stored_status(handle: bytes, known_running: tuple[bool, bool] | None) -> bytes:
+    """STATUS_RES of a job that only the shared store knows (its progress is not stored)."""
+    known, running = known_running or (False, False)
+    return encode(T.STATUS_RES, handle, b"1" if known else b"0", b"1" if running else b"0",
+                  b"0", b"0")
+
+
 def log_failure(peer: Peer, exc: RequestFailed) -> None:
     """The one log record of a request whose handling raised: the request, the connection and
     the handler's traceback (the connection is closed)."""
@@ -157,6 +167,8 @@ class Engine:
         self._deadlines: dict[Job, Timer] = {}
         #: Where journal operations go when a persistent queue is on (the queue writer).
         self.journal: Callable[[tuple[Any, ...]], None] | None = None
+        #: A ``sharing.Sharing`` with --shared-queue (it is then also the journal), else None.
+        self.shared: Any = None
         #: Stop (True) or resume (False) reading from a peer while its events are parked.
         self.throttle: Callable[[Peer, bool], None] = lambda peer, paused: None
         self.next_queue_id = 1
@@ -549,6 +561,84 @@ class Engine:
         job.queue_id = row.id
         return True
 
+    # -- a shared queue (core.sharing) ----------------------------------------------------------
+
+    def share(self, sharing: Any, member: int, first_id: int) -> None:
+        """Join a shared queue as ``member``: handles name it (``H:host/MEMBER:N``, unique
+        across the servers) and journal operations go through ``sharing``."""
+        self.shared = sharing
+        self.journal = sharing.journal
+        self._handle_prefix = self._handle_prefix[:-1] + b"/%d:" % member
+        self.next_queue_id = first_id
+
+    def hand_over(self, jobs: Iterable[tuple[Job, bytes]]) -> None:
+        """These new jobs' rows are committed for any server to run (or coalesced onto a job
+        already stored there): answer JOB_CREATED with the handle given, and drop them here."""
+        for job, handle in jobs:
+            created = job_created(handle)
+            for peer, hold in job.waiting or ():
+                self._resolve(peer, hold, created)
+            job.waiting = None
+            job.queue_id = 0  # the row stays
+            self._forget(job)
+
+    def take_over(self, row: StoredJob, handle: bytes, attempts: int) -> None:
+        """Queue a job claimed from a shared queue, under the handle it was given where it was
+        submitted; ``attempts`` workers started it before (``-j`` counts them)."""
+        retries = self.options.job_retries
+        if retries and attempts >= retries:
+            log.log(NOTICE, "Dropped job due to max retry count: %s %s",
+                    handle.decode(errors="replace"), row.unique.decode(errors="replace"))
+            self.journal((JOURNAL_DONE, row.id))  # type: ignore[misc]
+            return
+        journal, self.journal = self.journal, None
+        count = self._handle_count
+        try:
+            job = self.submit(None, row.function, row.unique, row.data, row.priority, True,
+                              row.reducer, row.when)
+        finally:
+            self.journal = journal
+            created, self._handle_count = self._handle_count != count, count
+        if job is None:  # refused here (a maxqueue): another server may take it
+            self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]
+            return
+        if not created:  # coalesced onto a job here: the row is redundant
+            self.journal((JOURNAL_DONE, row.id))  # type: ignore[misc]
+            return
+        del self.jobs[job.handle]
+        job.handle = handle
+        self.jobs[handle] = job
+        job.queue_id = row.id
+        job.retries = attempts
+        self.shared.touch(job.function)
+
+    def ask_store(self, peer: Peer, question: tuple[str, int],
+                  answer: Callable[[Any], bytes]) -> None:
+        """Answer ``peer`` once the shared store has answered ``question`` (``answer`` makes the
+        reply of the store's answer, None if it could not be asked); replies sent to ``peer``
+        meanwhile wait behind it."""
+        hold = self._hold(peer)
+        self.journal((JOURNAL_ASK, question,  # type: ignore[misc]
+                      lambda result: self._resolve(peer, hold, answer(result))))
+
+    def give_back(self) -> list[int]:
+        """Drop every stored background job queued here that no worker has started, for the
+        other servers to claim; their row ids (a graceful stop hands them over at once)."""
+        ids = []
+        for function in self.functions.values():
+            for queue in function.queues:
+                kept = [job for job in queue if not (job.background and job.queue_id)]
+                if len(kept) == len(queue):
+                    continue
+                for job in queue:
+                    if job.background and job.queue_id:
+                        ids.append(job.queue_id)
+                        job.queue_id = 0
+                        self._forget(job)
+                queue.clear()
+                queue.extend(kept)
+        return ids
+
     def stored_jobs(self) -> list[StoredJob]:
         """Every background job still to run, for ``--store-queue-on-shutdown``."""
         return [StoredJob(n, job.unique, job.function.name, job.priority, job.data, job.when,
@@ -591,6 +681,10 @@ class Engine:
         handle = args[0]
         job = self.jobs.get(handle)
         if job is None:
+            row = self.shared.row_id(handle) if self.shared is not None else None
+            if row is not None:  # another server's job, perhaps: the store knows
+                self.ask_store(peer, ("status", row), partial(_stored_status, handle))
+                return
             self.send(peer, encode(T.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
         else:
             self.send(peer, encode(T.STATUS_RES, handle, b"1", b"1" if job.worker else b"0",
@@ -637,6 +731,8 @@ class Engine:
                      f" (timeout {timeout:g} s)" if timeout else "")
         peer.functions.insert(0, function)
         peer.abilities.append(function.add_worker(peer))
+        if self.shared is not None:
+            self.shared.touch(function)
         # The newest CAN_DO for a function decides its timeout, as gearmand reads the first entry.
         if timeout:
             peer.timeouts[function] = timeout
@@ -674,6 +770,8 @@ class Engine:
         for ability in peer.abilities:
             if only is None or ability.function is only:
                 ability.function.remove_worker(ability)
+                if self.shared is not None:
+                    self.shared.touch(ability.function)
             else:
                 kept.append(ability)
         peer.abilities = kept
@@ -778,6 +876,8 @@ class Engine:
             log.debug("Job %s assigned to connection %d (%s)", _text(job.handle), peer.fd, peer.ip)
         job.function.job_running += 1
         peer.running.append(job)
+        if job.queue_id and self.shared is not None:
+            self.shared.started(job)
         timeout = peer.timeouts.get(job.function) if peer.timeouts else None
         if timeout:
             self._deadlines[job] = self.timers.call_at(self.clock() + timeout,
@@ -895,6 +995,13 @@ class Engine:
             worker.running.remove(job)
             job.function.job_running -= 1
             self._release_worker(job)
+            if job.queue_id and self.shared is not None:
+                # The worker's next job waits until this row is gone: were the server to die
+                # first, only the job its worker did last would run again elsewhere.
+                hold = self._hold(worker)
+                self.journal((JOURNAL_DONE, job.queue_id,  # type: ignore[misc]
+                              partial(self._resolve, worker, hold, b"")))
+                job.queue_id = 0
         self._forget(job)
 
     def _forget(self, job: Job) -> None:

@@ -29,7 +29,8 @@ log = logging.getLogger("gearmand_py.queue")
 #: Seconds between attempts to delete rows while the database is failing.
 RETRY_INTERVAL = 1.0
 
-_STOP = object()
+#: Put in the mailbox by ``stop``: write what is pending, then end.
+STOP = object()
 
 
 @dataclass
@@ -77,7 +78,7 @@ class QueueWriter:
 
     def stop(self, timeout: float = 10.0) -> None:
         """Write what is pending, then stop the thread."""
-        self.mailbox.put(_STOP)
+        self.mailbox.put(STOP)
         self._thread.join(timeout)
 
     def _run(self) -> None:
@@ -94,7 +95,7 @@ class QueueWriter:
             adds, deletes = [], []
             while items:
                 operation = items.popleft()
-                if operation is _STOP:
+                if operation is STOP:
                     running = False
                 elif operation[0] == JOURNAL_ADD:
                     adds.append(operation)
@@ -124,32 +125,43 @@ class QueueWriter:
         health.errors += 1
 
     def _commit(self, adds: list[tuple]) -> None:
-        error = None
-        refused: Mapping[int, str] = {}
+        rows = [add[2] for add in adds]
+        refused, error = self._stored(lambda: self.backend.add(rows), len(adds))
+        self._journaled(adds, refused, error)
+
+    def _stored(self, add: Callable[[], Mapping[int, str]],
+                count: int) -> tuple[Mapping[int, str], str | None]:
+        """Run ``add`` (a backend's add of ``count`` rows) and keep the store's health: the
+        rows it refused, or the error that stored none."""
         health = self.health
         started = time.monotonic()
         try:
-            refused = self.backend.add([row for _op, _job, row in adds])
+            refused = add()
         except QueueError as exc:
-            error = str(exc)
-            self._unreachable(error)
+            self._unreachable(str(exc))
+            return {}, str(exc)
         except Exception as exc:  # a backend bug must fail these submits, not the thread
             log.exception("persistent queue add failed")
             error = f"{type(exc).__name__}: {exc}"
             self._unreachable(error)
-        else:
-            health.reachable = True
-            self._contact = time.monotonic()
-            health.commits += 1
-            health.commit_seconds += time.monotonic() - started
-            health.rows += len(adds) - len(refused)
-            health.refused += len(refused)
+            return {}, error
+        health.reachable = True
+        self._contact = time.monotonic()
+        health.commits += 1
+        health.commit_seconds += time.monotonic() - started
+        health.rows += count - len(refused)
+        health.refused += len(refused)
+        return refused, None
+
+    def _journaled(self, adds: list[tuple], refused: Mapping[int, str],
+                   error: str | None) -> None:
+        """Tell the processing thread how these adds ended: one JOURNALED item per outcome."""
         if not refused:  # the common case: one outcome for the whole batch
-            self.deliver([(JOURNALED, None, ([job for _op, job, _row in adds], error))])
+            self.deliver([(JOURNALED, None, ([add[1] for add in adds], error))])
             return
         outcomes: dict[str | None, list[Job]] = {}  # error (None: stored) -> its jobs
-        for _op, job, row in adds:
-            outcomes.setdefault(refused.get(row.id), []).append(job)
+        for add in adds:
+            outcomes.setdefault(refused.get(add[2].id), []).append(add[1])
         self.deliver([(JOURNALED, None, (jobs, reason)) for reason, jobs in outcomes.items()])
 
     def _delete(self, ids: list[int]) -> None:

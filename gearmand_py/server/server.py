@@ -167,6 +167,8 @@ class Server:
         self._deliver: Callable[[Batch], None] = self.processor.submit
         self._beat_due = False
         self._next_beat = 0.0
+        #: Member id in a shared queue (``_join``).
+        self._member = 0
         #: The mode's I/O loops (the monitor reads their connections' byte counts).
         self._loops: list[IOLoop] = []
 
@@ -176,6 +178,9 @@ class Server:
         queue is stored again on the way out."""
         backend = self.backend
         if backend is None:
+            return
+        if self.config.queue.shared_queue:
+            self._join()
             return
         # New rows continue after every stored id (the backend's record, whatever replays).
         self.engine.next_queue_id = backend.max_id() + 1
@@ -190,6 +195,14 @@ class Server:
         log.log(logs.NOTICE, "Replayed %d jobs from the %s queue", restored, backend.name)
         if self.config.queue.store_queue_on_shutdown:
             backend.clear()
+
+    def _join(self) -> None:
+        """A shared queue is not replayed: this server joins it, and claims jobs as its workers
+        want them."""
+        member = self.backend.join(socket.gethostname(), os.getpid())  # type: ignore[union-attr]
+        self._member = member
+        log.log(logs.NOTICE, "Joined the shared %s queue as member %d", self.backend.name,
+                member)
 
     def serve(self) -> int:
         """Run until stopped; returns the exit status."""
@@ -219,13 +232,47 @@ class Server:
         batches go."""
         self._deliver = deliver
         monitoring = self.monitor_endpoint is not None
-        if self.backend is not None and not self.config.queue.store_queue_on_shutdown:
-            self.writer = QueueWriter(self.backend, deliver, self.fail,
-                                      PROBE_EVERY if monitoring else None)
+        probe_every = PROBE_EVERY if monitoring else None
+        if self.config.queue.shared_queue:
+            self._start_sharing(deliver, probe_every)
+        elif self.backend is not None and not self.config.queue.store_queue_on_shutdown:
+            self.writer = QueueWriter(self.backend, deliver, self.fail, probe_every)
             self.engine.journal = self.writer.put
             self.writer.start()
         if monitoring:
             self._start_monitor()
+
+    def _start_sharing(self, deliver: Callable[[Batch], None],
+                       probe_every: float | None) -> None:
+        from gearmand_py.core.sharing import Sharing
+        from gearmand_py.server.shared_queue import SharedQueue
+        from queue_backends.shared import MEMBER_SHIFT
+        engine = self.engine
+        writer = SharedQueue(self.backend, deliver, self.fail,  # type: ignore[arg-type]
+                             engine.hand_over, self._take_over, probe_every)
+        self.writer = writer
+        engine.share(Sharing(engine, writer.put), self._member,
+                     (self._member << MEMBER_SHIFT) + 1)
+        writer.start()
+
+    def _take_over(self, number: int, claimed: list[Any]) -> None:
+        """Processing thread: queue the jobs the shared queue's thread claimed."""
+        engine = self.engine
+        for job in claimed:
+            engine.take_over(job.row, job.handle, job.attempts)
+        engine.shared.applied = number
+
+    def _give_back(self) -> None:
+        """Processing thread, at a graceful stop: hand the jobs no worker started to the other
+        servers at once, and claim no more."""
+        writer = self.writer
+        writer.claiming = False  # type: ignore[union-attr]
+        ids = self.engine.give_back()
+        if ids:
+            from gearmand_py.core.engine import JOURNAL_RELEASE
+            writer.put((JOURNAL_RELEASE, ids))  # type: ignore[union-attr]
+            log.log(logs.NOTICE, "Graceful shutdown: gave %d queued jobs back to the shared "
+                    "queue", len(ids))
 
     def _start_monitor(self) -> None:
         from gearmand_py.server.monitor import Monitor  # loads prometheus_client
@@ -312,6 +359,11 @@ class Server:
                 self.request_graceful_stop()
             else:
                 self.request_stop()
+        shared = self.engine.shared
+        if shared is not None:
+            if self.graceful and self.writer.claiming:  # type: ignore[union-attr]
+                self._give_back()
+            shared.after_turn()
         if self.graceful and not self.engine.jobs and not self.stop_requested:
             log.log(logs.NOTICE, "Graceful shutdown: no jobs left")
             self.request_stop()

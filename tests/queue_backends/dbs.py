@@ -52,7 +52,8 @@ def settings(**overrides: Any) -> QueueConfig:
 
 def replaced(queue: QueueConfig, **overrides: Any) -> QueueConfig:
     """``queue`` with ``overrides`` of its fields (queue_type, queue_url) and backend options."""
-    fields = {name: overrides.pop(name) for name in ("queue_type", "queue_url")
+    fields = {name: overrides.pop(name)
+              for name in ("queue_type", "queue_url", "shared_queue", "shared_queue_lease")
               if name in overrides}
     assert set(overrides) <= set(queue.options), set(overrides) - set(queue.options)
     return dataclasses.replace(queue, **fields, options={**queue.options, **overrides})
@@ -159,6 +160,7 @@ class Database:
             queue.close()
         with self.admin.begin() as conn:
             quote = conn.dialect.identifier_preparer.quote
-            for name in (self.table, self.table + NEW_SUFFIX, self.table + OLD_SUFFIX):
+            for name in (self.table, self.table + NEW_SUFFIX, self.table + OLD_SUFFIX,
+                         self.table + "_peers"):  # a shared queue's peers table
                 conn.exec_driver_sql(f"DROP TABLE IF EXISTS {quote(name)}")
         self.admin.dispose()

@@ -147,6 +147,12 @@ class SharedStore(SqlQueue):
         #: Whether other servers' NOTIFYs can be heard (``listen``); MySQL servers poll.
         self.notifies = self._postgres
         self.channel = f"gearman_{table}"
+        # Orders that let each database read the claim index in order rather than sort, and
+        # lock, every row of the function: PostgreSQL needs owner (NULL throughout) named,
+        # MariaDB must not have it.
+        t = self.table
+        self._claim_order = ((t.c.owner,) if self._postgres else ()) + (
+            t.c.priority, t.c.submitted, t.c.id)
 
     # -- layout --------------------------------------------------------------------------------
 
@@ -305,9 +311,7 @@ class SharedStore(SqlQueue):
                          .where(t.c.owner.is_(None),
                                 t.c.function_key == hashlib.sha256(function).digest(),
                                 t.c.function_name == function, t.c.when_to_run <= now)
-                         # owner (NULL throughout) too, so PostgreSQL reads the claim
-                         # index in order instead of sorting every row of the function.
-                         .order_by(t.c.owner, t.c.priority, t.c.submitted, t.c.id)
+                         .order_by(*self._claim_order)
                          .limit(min(wanted, CLAIM_LIMIT))
                          .with_for_update(skip_locked=True))
                 rows = conn.execute(query).all()

@@ -30,7 +30,7 @@ from sqlalchemy.dialects import mysql, postgresql
 from sqlalchemy.engine import Engine
 
 from .base import QueueError, StoredJob
-from .sql import _BYTES, _ID, DELETE_CHUNK, SqlQueue
+from .sql import _BYTES, DELETE_CHUNK, SqlQueue, queue_table
 
 log = logging.getLogger("gearmand_py.queue")
 
@@ -92,15 +92,8 @@ def coalesce_key(job: StoredJob) -> bytes | None:
 
 def shared_table(name: str) -> sa.Table:
     """The shared layout: the single-server columns plus who holds each row and until when."""
-    return sa.Table(
-        name, sa.MetaData(),
-        sa.Column("id", _ID, autoincrement=False),
-        sa.Column("unique_key", _BYTES, nullable=False),
-        sa.Column("function_name", _BYTES, nullable=False),
-        sa.Column("priority", sa.Integer, nullable=False),
-        sa.Column("data", _BYTES, nullable=False),
-        sa.Column("when_to_run", sa.BigInteger, nullable=False),
-        sa.Column("reducer", _BYTES, nullable=False),
+    return queue_table(
+        name,
         sa.Column("handle", _BYTES, nullable=False),
         sa.Column("coalesce_key", _HASH),
         sa.Column("function_key", _HASH, nullable=False),
@@ -108,11 +101,9 @@ def shared_table(name: str) -> sa.Table:
         sa.Column("lease_until", sa.Float(53)),
         sa.Column("submitted", sa.Float(53), nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.PrimaryKeyConstraint("id", name=f"{name}_pkey"),
         sa.Index(f"{name}_coalesce", "coalesce_key", unique=True),
         sa.Index(f"{name}_claim", "owner", "function_key", "priority", "submitted", "id"),
         sa.Index(f"{name}_lease", "lease_until"),
-        mysql_engine="InnoDB",
     )
 
 

@@ -61,8 +61,9 @@ _BYTES = _Blob().with_variant(_LongBlob(), "mysql", "mariadb")
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 
-def queue_table(name: str) -> sa.Table:
-    """gearmand-py's table layout (InnoDB on MySQL: the queue needs transactions)."""
+def queue_table(name: str, *extra: sa.SchemaItem) -> sa.Table:
+    """gearmand-py's table layout (InnoDB on MySQL: the queue needs transactions), with
+    ``extra`` columns and indexes (the shared queue's)."""
     return sa.Table(
         name, sa.MetaData(),
         sa.Column("id", _ID, autoincrement=False),
@@ -74,6 +75,7 @@ def queue_table(name: str) -> sa.Table:
         sa.Column("reducer", _BYTES, nullable=False),
         # Named after the table (not the temporary name a converted table is built under).
         sa.PrimaryKeyConstraint("id", name=f"{name}_pkey"),
+        *extra,
         mysql_engine="InnoDB",
     )
 

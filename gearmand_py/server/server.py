@@ -32,7 +32,7 @@ from typing import Any
 
 from gearmand_py import COMPATIBLE_VERSION, __version__, logs
 from gearmand_py.core.admin import Admin, ServerInfo
-from gearmand_py.core.engine import Engine, EngineOptions
+from gearmand_py.core.engine import JOURNAL_RELEASE, Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.acceptor import Acceptor
@@ -256,8 +256,13 @@ class Server:
         writer.start()
 
     def _take_over(self, number: int, claimed: list[Any]) -> None:
-        """Processing thread: queue the jobs the shared queue's thread claimed."""
+        """Processing thread: queue the jobs the shared queue's thread claimed (or give them
+        back, when a graceful stop began while they were on their way)."""
         engine = self.engine
+        if self.graceful:
+            self.writer.put((JOURNAL_RELEASE, [job.row.id for job in claimed]))  # type: ignore
+            engine.shared.applied = number
+            return
         for job in claimed:
             engine.take_over(job.row, job.handle, job.attempts)
         engine.shared.applied = number
@@ -269,7 +274,6 @@ class Server:
         writer.claiming = False  # type: ignore[union-attr]
         ids = self.engine.give_back()
         if ids:
-            from gearmand_py.core.engine import JOURNAL_RELEASE
             writer.put((JOURNAL_RELEASE, ids))  # type: ignore[union-attr]
             log.log(logs.NOTICE, "Graceful shutdown: gave %d queued jobs back to the shared "
                     "queue", len(ids))

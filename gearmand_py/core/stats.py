@@ -72,6 +72,30 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
     return ending  # type: ignore[return-value]
 
 
+class TimedJob(Job):
+    """A job with the times the monitor shows and measures (``Job`` stays small without it)."""
+
+    __slots__ = ("queued_at", "assigned_at")
+
+    #: Since when it waits for a worker (its due time, for an epoch job).
+    queued_at: float
+    #: When its worker took it; None while no worker holds it.
+    assigned_at: float | None
+
+
+class WatchedPeer(Peer):
+    """A connection with what the status page shows of it."""
+
+    __slots__ = ("connected_at", "active_at", "jobs_taken")
+
+    connected_at: float
+    #: When it last grabbed: what a worker does between grabs is its job.
+    active_at: float
+    #: Jobs it took (those it no longer holds are done: a worker that lets go of a job does so
+    #: by leaving).
+    jobs_taken: int
+
+
 class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
     assigned and what each worker did, for the status page."""
@@ -80,16 +104,9 @@ class CountingEngine(Engine):
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(options, admin, clock)
+        self.job_class = TimedJob
+        self.peer_class = WatchedPeer
         self.stats = Stats()
-        #: Since when each job waits for a worker (its due time, for an epoch job).
-        self.queued_at: dict[Job, float] = {}
-        #: When each running job was assigned.
-        self.assigned_at: dict[Job, float] = {}
-        #: Per connection: when it connected, when it last grabbed, jobs it took (those it no
-        #: longer holds are done: a worker that lets go of a job does so by leaving).
-        self.connected_at: dict[Peer, float] = {}
-        self.active_at: dict[Peer, float] = {}
-        self.jobs_taken: defaultdict[Peer, int] = defaultdict(int)
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
@@ -97,17 +114,12 @@ class CountingEngine(Engine):
     # The overrides call ``Engine.method(self, ...)`` rather than ``super()``, which builds an
     # object per call: they run several times per job.
 
-    def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
-        peer = Engine.connect(self, endpoint, fd, ip)
-        self.connected_at[peer] = self.active_at[peer] = self.clock()
+    def connect(self, endpoint: Any, fd: int, ip: str) -> WatchedPeer:
+        peer: WatchedPeer = Engine.connect(self, endpoint, fd, ip)  # type: ignore[assignment]
+        peer.connected_at = peer.active_at = self.clock()
+        peer.jobs_taken = 0
         self.stats.connections_total += 1
         return peer
-
-    def disconnect(self, peer: Peer) -> None:
-        Engine.disconnect(self, peer)
-        self.connected_at.pop(peer, None)
-        self.active_at.pop(peer, None)
-        self.jobs_taken.pop(peer, None)
 
     # -- jobs ----------------------------------------------------------------------------------
 
@@ -117,26 +129,26 @@ class CountingEngine(Engine):
         job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
         if job is not None and len(self.jobs) > jobs:  # a new job, not one it coalesced onto
             now = self.clock()
-            self.queued_at[job] = when if when > now else now
+            job.queued_at = when if when > now else now  # type: ignore[attr-defined]
+            job.assigned_at = None  # type: ignore[attr-defined]
             self.stats.submitted[(name, priority, background)] += 1
         return job
 
-    def _grab(self, peer: Peer) -> Job | None:
-        """Also the worker's last activity: what a worker does between grabs is its job."""
-        job = Engine._grab(self, peer)
-        now = self.active_at[peer] = self.clock()
+    def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
+        job: TimedJob | None = Engine._grab(self, peer)  # type: ignore[assignment]
+        now = peer.active_at = self.clock()
         if job is not None:
-            self.jobs_taken[peer] += 1
-            waited = now - self.queued_at.get(job, now)
+            peer.jobs_taken += 1
+            waited = now - job.queued_at
             histogram = self.stats.wait[job.function.name]
             histogram.counts[bisect_left(BUCKETS, waited)] += 1
             histogram.total += waited
-            self.assigned_at[job] = now
+            job.assigned_at = now
         return job
 
-    def _requeue(self, job: Job) -> None:
-        self.assigned_at.pop(job, None)
-        self.queued_at[job] = self.clock()
+    def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
+        job.assigned_at = None
+        job.queued_at = self.clock()
         self._ending = RETRIES
         try:
             Engine._requeue(self, job)
@@ -149,10 +161,9 @@ class CountingEngine(Engine):
     _work_exception = _ending_as(EXCEPTION, Engine._work_exception)
     _worker_timeout = _ending_as(TIMEOUT, Engine._worker_timeout)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
         Engine._forget(self, job)
-        self.queued_at.pop(job, None)
-        assigned = self.assigned_at.pop(job, None)
+        assigned = job.assigned_at
         if job.cancelled:
             reason = CANCELLED
         elif self._ending is not None:

@@ -55,9 +55,7 @@ def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) ->
         len(engine.jobs), job_offset,
         [_job(j, now)  # type: ignore[arg-type]
          for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)],
-        list(stats.submitted.items()), list(stats.ended.items()),
-        [(name, list(h.counts), h.total) for name, h in stats.wait.items()],
-        [(name, list(h.counts), h.total) for name, h in stats.run.items()])
+        stats.submitted(), stats.ended(), stats.histograms("wait"), stats.histograms("run"))
 
 
 class Raw(NamedTuple):

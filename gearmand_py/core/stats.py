@@ -16,12 +16,11 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import Job, Peer
+from gearmand_py.core.model import PRIORITIES, Job, Peer
 
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -43,17 +42,57 @@ class Histogram:
         self.total = 0.0
 
 
-class Stats:
-    """The counters, keyed by function name."""
+class FunctionStats:
+    """One function's counters. Each of its jobs holds them, so counting a job's events finds
+    them without building and hashing a key per event."""
+
+    __slots__ = ("submitted", "ended", "wait", "run")
 
     def __init__(self) -> None:
-        #: (function, priority, background) -> jobs submitted (replayed ones included).
-        self.submitted: defaultdict[tuple[bytes, int, bool], int] = defaultdict(int)
-        #: (function, reason) -> jobs that ended so.
-        self.ended: defaultdict[tuple[bytes, str], int] = defaultdict(int)
-        self.wait: defaultdict[bytes, Histogram] = defaultdict(Histogram)
-        self.run: defaultdict[bytes, Histogram] = defaultdict(Histogram)
+        #: Jobs submitted (replayed ones included), as ``submitted[background][priority]``.
+        self.submitted = [[0] * len(PRIORITIES), [0] * len(PRIORITIES)]
+        #: Reason -> jobs that ended so.
+        self.ended = dict.fromkeys(REASONS, 0)
+        self.wait = Histogram()
+        self.run = Histogram()
+
+
+class Stats:
+    """The counters, by function name: a function the engine drops and makes again (an idle
+    one swept out) keeps counting where it left off."""
+
+    def __init__(self) -> None:
+        self.functions: dict[bytes, FunctionStats] = {}
         self.connections_total = 0
+
+    def of(self, name: bytes) -> FunctionStats:
+        """The counters of the function called ``name``, made on its first job."""
+        stats = self.functions.get(name)
+        if stats is None:
+            stats = self.functions[name] = FunctionStats()
+        return stats
+
+    def submitted(self) -> list[tuple[tuple[bytes, int, bool], int]]:
+        """((function, priority, background), jobs) for each kind of job submitted."""
+        return [((name, priority, bool(background)), count)
+                for name, stats in self.functions.items()
+                for background, counts in enumerate(stats.submitted)
+                for priority, count in enumerate(counts) if count]
+
+    def ended(self) -> list[tuple[tuple[bytes, str], int]]:
+        """((function, reason), jobs) for each way jobs ended."""
+        return [((name, reason), count) for name, stats in self.functions.items()
+                for reason, count in stats.ended.items() if count]
+
+    def histograms(self, which: str) -> list[tuple[bytes, list[int], float]]:
+        """(function, counts, sum) of the ``wait`` or ``run`` histogram of each function
+        that observed any."""
+        rows = []
+        for name, stats in self.functions.items():
+            histogram: Histogram = getattr(stats, which)
+            if any(histogram.counts):
+                rows.append((name, list(histogram.counts), histogram.total))
+        return rows
 
 
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
@@ -75,8 +114,9 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
 class TimedJob(Job):
     """A job with the times the monitor shows and measures (``Job`` stays small without it)."""
 
-    __slots__ = ("queued_at", "assigned_at")
+    __slots__ = ("stats", "queued_at", "assigned_at")
 
+    stats: FunctionStats
     #: Since when it waits for a worker (its due time, for an epoch job).
     queued_at: float
     #: When its worker took it; None while no worker holds it.
@@ -131,7 +171,8 @@ class CountingEngine(Engine):
             now = self.clock()
             job.queued_at = when if when > now else now  # type: ignore[attr-defined]
             job.assigned_at = None  # type: ignore[attr-defined]
-            self.stats.submitted[(name, priority, background)] += 1
+            stats = job.stats = self.stats.of(job.function.name)  # type: ignore[attr-defined]
+            stats.submitted[background][priority] += 1
         return job
 
     def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
@@ -140,7 +181,7 @@ class CountingEngine(Engine):
         if job is not None:
             peer.jobs_taken += 1
             waited = now - job.queued_at
-            histogram = self.stats.wait[job.function.name]
+            histogram = job.stats.wait
             histogram.counts[bisect_left(BUCKETS, waited)] += 1
             histogram.total += waited
             job.assigned_at = now
@@ -172,10 +213,10 @@ class CountingEngine(Engine):
             # A job a worker held ends so only by WORK_COMPLETE (every other end sets
             # ``_ending``); one no worker held, because a worker found it abandoned.
             reason = COMPLETED if assigned is not None else ABANDONED
-        name = job.function.name
+        stats = job.stats
         if assigned is not None:
             ran = self.clock() - assigned
-            histogram = self.stats.run[name]
+            histogram = stats.run
             histogram.counts[bisect_left(BUCKETS, ran)] += 1
             histogram.total += ran
-        self.stats.ended[(name, reason)] += 1
+        stats.ended[reason] += 1

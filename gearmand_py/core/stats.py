@@ -65,13 +65,6 @@ class Stats:
         self.functions: dict[bytes, FunctionStats] = {}
         self.connections_total = 0
 
-    def of(self, name: bytes) -> FunctionStats:
-        """The counters of the function called ``name``, made on its first job."""
-        stats = self.functions.get(name)
-        if stats is None:
-            stats = self.functions[name] = FunctionStats()
-        return stats
-
     def submitted(self) -> list[tuple[tuple[bytes, int, bool], int]]:
         """((function, priority, background), jobs) for each kind of job submitted."""
         return [((name, priority, bool(background)), count)
@@ -171,7 +164,11 @@ class CountingEngine(Engine):
             now = self.clock()
             job.queued_at = when if when > now else now  # type: ignore[attr-defined]
             job.assigned_at = None  # type: ignore[attr-defined]
-            stats = job.stats = self.stats.of(job.function.name)  # type: ignore[attr-defined]
+            functions = self.stats.functions
+            stats = functions.get(name)
+            if stats is None:  # the function's first job
+                stats = functions[name] = FunctionStats()
+            job.stats = stats  # type: ignore[attr-defined]
             stats.submitted[background][priority] += 1
         return job
 

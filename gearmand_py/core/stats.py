@@ -25,6 +25,9 @@ from gearmand_py.core.model import PRIORITIES, Job, Peer
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
            1800.0, 3600.0)
+#: Most jobs of a server that keeps up wait and run less than this: a comparison with it spares
+#: them the bisect, which costs more than the rest of an observation.
+FIRST_BOUND = BUCKETS[0]
 COMPLETED = "completed"
 FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
 CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
@@ -179,7 +182,7 @@ class CountingEngine(Engine):
             peer.jobs_taken += 1
             waited = now - job.queued_at
             histogram = job.stats.wait
-            histogram.counts[bisect_left(BUCKETS, waited)] += 1
+            histogram.counts[0 if waited <= FIRST_BOUND else bisect_left(BUCKETS, waited)] += 1
             histogram.total += waited
             job.assigned_at = now
         return job
@@ -214,6 +217,6 @@ class CountingEngine(Engine):
         if assigned is not None:
             ran = self.clock() - assigned
             histogram = stats.run
-            histogram.counts[bisect_left(BUCKETS, ran)] += 1
+            histogram.counts[0 if ran <= FIRST_BOUND else bisect_left(BUCKETS, ran)] += 1
             histogram.total += ran
         stats.ended[reason] += 1

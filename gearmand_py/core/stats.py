@@ -49,11 +49,12 @@ class FunctionStats:
     """One function's counters. Each of its jobs holds them, so counting a job's events finds
     them without building and hashing a key per event."""
 
-    __slots__ = ("submitted", "ended", "wait", "run")
+    __slots__ = ("foreground", "background", "ended", "wait", "run")
 
     def __init__(self) -> None:
-        #: Jobs submitted (replayed ones included), as ``submitted[background][priority]``.
-        self.submitted = [[0] * len(PRIORITIES), [0] * len(PRIORITIES)]
+        #: Jobs submitted (replayed ones included) per priority.
+        self.foreground = [0] * len(PRIORITIES)
+        self.background = [0] * len(PRIORITIES)
         #: Reason -> jobs that ended so.
         self.ended = dict.fromkeys(REASONS, 0)
         self.wait = Histogram()
@@ -70,9 +71,9 @@ class Stats:
 
     def submitted(self) -> list[tuple[tuple[bytes, int, bool], int]]:
         """((function, priority, background), jobs) for each kind of job submitted."""
-        return [((name, priority, bool(background)), count)
+        return [((name, priority, background), count)
                 for name, stats in self.functions.items()
-                for background, counts in enumerate(stats.submitted)
+                for background, counts in ((False, stats.foreground), (True, stats.background))
                 for priority, count in enumerate(counts) if count]
 
     def ended(self) -> list[tuple[tuple[bytes, str], int]]:
@@ -161,9 +162,10 @@ class CountingEngine(Engine):
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
-        jobs = len(self.jobs)
+        jobs = self.jobs
+        known = len(jobs)
         job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
-        if job is not None and len(self.jobs) > jobs:  # a new job, not one it coalesced onto
+        if job is not None and len(jobs) > known:  # a new job, not one it coalesced onto
             now = self.clock()
             job.queued_at = when if when > now else now  # type: ignore[attr-defined]
             job.assigned_at = None  # type: ignore[attr-defined]
@@ -172,7 +174,7 @@ class CountingEngine(Engine):
             if stats is None:  # the function's first job
                 stats = functions[name] = FunctionStats()
             job.stats = stats  # type: ignore[attr-defined]
-            stats.submitted[background][priority] += 1
+            (stats.background if background else stats.foreground)[priority] += 1
         return job
 
     def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]

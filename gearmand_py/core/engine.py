@@ -162,6 +162,10 @@ class Engine:
                  clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.clock = clock
+        #: What jobs and connections are made as: the counting engine's carry the monitor's
+        #: times in slots, which cost less per job than tables keyed by job.
+        self.job_class: type[Job] = Job
+        self.peer_class: type[Peer] = Peer
         self.timers = Timers()
         #: The CAN_DO_TIMEOUT timer of each running job whose worker set one.
         self._deadlines: dict[Job, Timer] = {}
@@ -217,7 +221,7 @@ class Engine:
 
     def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
         """Register a new connection; ``endpoint`` is how the I/O side will know it again."""
-        peer = Peer(endpoint, fd, ip, self.options.exceptions)
+        peer = self.peer_class(endpoint, fd, ip, self.options.exceptions)
         self.peers[endpoint] = peer
         return peer
 
@@ -475,7 +479,8 @@ class Engine:
             return None
         self._handle_count += 1
         handle = self._handle_prefix + b"%d" % self._handle_count
-        job = Job(handle, function, unique, key, data, priority, background, reducer, when)
+        job = self.job_class(handle, function, unique, key, data, priority, background, reducer,
+                             when)
         self.jobs[handle] = job
         if verbosity.debug:
             log.debug("Job %s created: function %s, unique %r, %s priority, %s, %s", _text(handle),

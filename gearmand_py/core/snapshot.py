@@ -14,8 +14,7 @@ from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, NamedTuple
 
-from gearmand_py.core.model import Job, Peer
-from gearmand_py.core.stats import CountingEngine
+from gearmand_py.core.stats import CountingEngine, TimedJob, WatchedPeer
 
 #: Rows of workers or jobs a snapshot holds at most.
 PAGE = 25
@@ -34,11 +33,10 @@ def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) ->
     the picture (a tuple per function, copies of the counters), because jobs wait while it
     runs; ``shape`` makes the rest of it on the monitor's thread."""
     now = engine.clock()
-    queued_at = engine.queued_at
     functions = []
     for function in engine.functions.values():
         high, normal, low = function.queues
-        heads = [queued_at.get(q[0]) for q in function.queues if q]
+        heads = [q[0].queued_at for q in function.queues if q]  # type: ignore[attr-defined]
         functions.append((function.name, function.job_total, function.job_running, len(high),
                           len(normal), len(low), function.scheduled, function.worker_count,
                           heads))
@@ -53,13 +51,11 @@ def take(engine: CountingEngine, worker_offset: int = 0, job_offset: int = 0) ->
                          "other": len(peers) - len(workers) - clients},
         stats.connections_total,
         len(workers), worker_offset,
-        [_worker(engine, p, now) for p in workers[worker_offset:worker_offset + PAGE]],
+        [_worker(p, now) for p in workers[worker_offset:worker_offset + PAGE]],
         len(engine.jobs), job_offset,
-        [_job(engine, j, now)
+        [_job(j, now)  # type: ignore[arg-type]
          for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)],
-        list(stats.submitted.items()), list(stats.ended.items()),
-        [(name, list(h.counts), h.total) for name, h in stats.wait.items()],
-        [(name, list(h.counts), h.total) for name, h in stats.run.items()])
+        stats.submitted(), stats.ended(), stats.histograms("wait"), stats.histograms("run"))
 
 
 class Raw(NamedTuple):
@@ -117,29 +113,29 @@ def _histograms(items: Iterable[tuple[bytes, list[int], float]]) -> dict[str, di
     return {_name(name): {"counts": counts, "sum": total} for name, counts, total in items}
 
 
-def _worker(engine: CountingEngine, peer: Peer, now: float) -> dict[str, Any]:
+def _worker(peer: WatchedPeer, now: float) -> dict[str, Any]:
     return {
         "fd": peer.fd, "address": peer.ip, "client_id": _name(peer.client_id),
         "functions": [_name(f.name) for f in peer.functions],
         "jobs": [{"handle": _name(j.handle), "function": _name(j.function.name),
-                  "seconds": max(now - engine.assigned_at.get(j, now), 0.0)}
+                  "seconds": max(now - j.assigned_at, 0.0)}  # type: ignore[attr-defined]
                  for j in peer.running],
-        "jobs_done": engine.jobs_taken.get(peer, 0) - len(peer.running),
-        "connected_seconds": max(now - engine.connected_at.get(peer, now), 0.0),
-        "idle_seconds": 0.0 if peer.running else max(now - engine.active_at.get(peer, now), 0.0),
+        "jobs_done": peer.jobs_taken - len(peer.running),
+        "connected_seconds": max(now - peer.connected_at, 0.0),
+        "idle_seconds": 0.0 if peer.running else max(now - peer.active_at, 0.0),
         "sleeping": peer.sleeping,
     }
 
 
-def _job(engine: CountingEngine, job: Job, now: float) -> dict[str, Any]:
+def _job(job: TimedJob, now: float) -> dict[str, Any]:
     if job.worker is not None:
-        state, since = "running", engine.assigned_at.get(job, now)
+        state, since = "running", job.assigned_at
     elif job.waiting is not None:
-        state, since = "storing", engine.queued_at.get(job, now)
+        state, since = "storing", job.queued_at
     elif job.when and job.when > now:
         state, since = "scheduled", float(job.when)
     else:
-        state, since = "queued", engine.queued_at.get(job, now)
+        state, since = "queued", job.queued_at
     return {
         "handle": _name(job.handle), "function": _name(job.function.name),
         "unique": _name(job.unique), "priority": _PRIORITY[job.priority],

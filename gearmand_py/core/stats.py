@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import time
 from bisect import bisect_left
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import Job, Peer
+from gearmand_py.core.model import PRIORITIES, Job, Peer
 
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
            1800.0, 3600.0)
+#: Most jobs of a server that keeps up wait and run less than this: a comparison with it spares
+#: them the bisect, which costs more than the rest of an observation.
+FIRST_BOUND = BUCKETS[0]
 COMPLETED = "completed"
 FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
 CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
@@ -43,17 +45,51 @@ class Histogram:
         self.total = 0.0
 
 
-class Stats:
-    """The counters, keyed by function name."""
+class FunctionStats:
+    """One function's counters. Each of its jobs holds them, so counting a job's events finds
+    them without building and hashing a key per event."""
+
+    __slots__ = ("foreground", "background", "ended", "wait", "run")
 
     def __init__(self) -> None:
-        #: (function, priority, background) -> jobs submitted (replayed ones included).
-        self.submitted: defaultdict[tuple[bytes, int, bool], int] = defaultdict(int)
-        #: (function, reason) -> jobs that ended so.
-        self.ended: defaultdict[tuple[bytes, str], int] = defaultdict(int)
-        self.wait: defaultdict[bytes, Histogram] = defaultdict(Histogram)
-        self.run: defaultdict[bytes, Histogram] = defaultdict(Histogram)
+        #: Jobs submitted (replayed ones included) per priority.
+        self.foreground = [0] * len(PRIORITIES)
+        self.background = [0] * len(PRIORITIES)
+        #: Reason -> jobs that ended so.
+        self.ended = dict.fromkeys(REASONS, 0)
+        self.wait = Histogram()
+        self.run = Histogram()
+
+
+class Stats:
+    """The counters, by function name: a function the engine drops and makes again (an idle
+    one swept out) keeps counting where it left off."""
+
+    def __init__(self) -> None:
+        self.functions: dict[bytes, FunctionStats] = {}
         self.connections_total = 0
+
+    def submitted(self) -> list[tuple[tuple[bytes, int, bool], int]]:
+        """((function, priority, background), jobs) for each kind of job submitted."""
+        return [((name, priority, background), count)
+                for name, stats in self.functions.items()
+                for background, counts in ((False, stats.foreground), (True, stats.background))
+                for priority, count in enumerate(counts) if count]
+
+    def ended(self) -> list[tuple[tuple[bytes, str], int]]:
+        """((function, reason), jobs) for each way jobs ended."""
+        return [((name, reason), count) for name, stats in self.functions.items()
+                for reason, count in stats.ended.items() if count]
+
+    def histograms(self, which: str) -> list[tuple[bytes, list[int], float]]:
+        """(function, counts, sum) of the ``wait`` or ``run`` histogram of each function
+        that observed any."""
+        rows = []
+        for name, stats in self.functions.items():
+            histogram: Histogram = getattr(stats, which)
+            if any(histogram.counts):
+                rows.append((name, list(histogram.counts), histogram.total))
+        return rows
 
 
 _Handler = TypeVar("_Handler", bound=Callable[..., None])
@@ -72,6 +108,31 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
     return ending  # type: ignore[return-value]
 
 
+class TimedJob(Job):
+    """A job with the times the monitor shows and measures (``Job`` stays small without it)."""
+
+    __slots__ = ("stats", "queued_at", "assigned_at")
+
+    stats: FunctionStats
+    #: Since when it waits for a worker (its due time, for an epoch job).
+    queued_at: float
+    #: When its worker took it; None while no worker holds it.
+    assigned_at: float | None
+
+
+class WatchedPeer(Peer):
+    """A connection with what the status page shows of it."""
+
+    __slots__ = ("connected_at", "active_at", "jobs_taken")
+
+    connected_at: float
+    #: When it last grabbed: what a worker does between grabs is its job.
+    active_at: float
+    #: Jobs it took (those it no longer holds are done: a worker that lets go of a job does so
+    #: by leaving).
+    jobs_taken: int
+
+
 class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
     assigned and what each worker did, for the status page."""
@@ -80,16 +141,9 @@ class CountingEngine(Engine):
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(options, admin, clock)
+        self.job_class = TimedJob
+        self.peer_class = WatchedPeer
         self.stats = Stats()
-        #: Since when each job waits for a worker (its due time, for an epoch job).
-        self.queued_at: dict[Job, float] = {}
-        #: When each running job was assigned.
-        self.assigned_at: dict[Job, float] = {}
-        #: Per connection: when it connected, when it last grabbed, jobs it took (those it no
-        #: longer holds are done: a worker that lets go of a job does so by leaving).
-        self.connected_at: dict[Peer, float] = {}
-        self.active_at: dict[Peer, float] = {}
-        self.jobs_taken: defaultdict[Peer, int] = defaultdict(int)
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
@@ -97,46 +151,47 @@ class CountingEngine(Engine):
     # The overrides call ``Engine.method(self, ...)`` rather than ``super()``, which builds an
     # object per call: they run several times per job.
 
-    def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
-        peer = Engine.connect(self, endpoint, fd, ip)
-        self.connected_at[peer] = self.active_at[peer] = self.clock()
+    def connect(self, endpoint: Any, fd: int, ip: str) -> WatchedPeer:
+        peer: WatchedPeer = Engine.connect(self, endpoint, fd, ip)  # type: ignore[assignment]
+        peer.connected_at = peer.active_at = self.clock()
+        peer.jobs_taken = 0
         self.stats.connections_total += 1
         return peer
-
-    def disconnect(self, peer: Peer) -> None:
-        Engine.disconnect(self, peer)
-        self.connected_at.pop(peer, None)
-        self.active_at.pop(peer, None)
-        self.jobs_taken.pop(peer, None)
 
     # -- jobs ----------------------------------------------------------------------------------
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
-        jobs = len(self.jobs)
+        jobs = self.jobs
+        known = len(jobs)
         job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
-        if job is not None and len(self.jobs) > jobs:  # a new job, not one it coalesced onto
+        if job is not None and len(jobs) > known:  # a new job, not one it coalesced onto
             now = self.clock()
-            self.queued_at[job] = when if when > now else now
-            self.stats.submitted[(name, priority, background)] += 1
+            job.queued_at = when if when > now else now  # type: ignore[attr-defined]
+            job.assigned_at = None  # type: ignore[attr-defined]
+            functions = self.stats.functions
+            stats = functions.get(name)
+            if stats is None:  # the function's first job
+                stats = functions[name] = FunctionStats()
+            job.stats = stats  # type: ignore[attr-defined]
+            (stats.background if background else stats.foreground)[priority] += 1
         return job
 
-    def _grab(self, peer: Peer) -> Job | None:
-        """Also the worker's last activity: what a worker does between grabs is its job."""
-        job = Engine._grab(self, peer)
-        now = self.active_at[peer] = self.clock()
+    def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
+        job: TimedJob | None = Engine._grab(self, peer)  # type: ignore[assignment]
+        now = peer.active_at = self.clock()
         if job is not None:
-            self.jobs_taken[peer] += 1
-            waited = now - self.queued_at.get(job, now)
-            histogram = self.stats.wait[job.function.name]
-            histogram.counts[bisect_left(BUCKETS, waited)] += 1
+            peer.jobs_taken += 1
+            waited = now - job.queued_at
+            histogram = job.stats.wait
+            histogram.counts[0 if waited <= FIRST_BOUND else bisect_left(BUCKETS, waited)] += 1
             histogram.total += waited
-            self.assigned_at[job] = now
+            job.assigned_at = now
         return job
 
-    def _requeue(self, job: Job) -> None:
-        self.assigned_at.pop(job, None)
-        self.queued_at[job] = self.clock()
+    def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
+        job.assigned_at = None
+        job.queued_at = self.clock()
         self._ending = RETRIES
         try:
             Engine._requeue(self, job)
@@ -149,10 +204,9 @@ class CountingEngine(Engine):
     _work_exception = _ending_as(EXCEPTION, Engine._work_exception)
     _worker_timeout = _ending_as(TIMEOUT, Engine._worker_timeout)
 
-    def _forget(self, job: Job) -> None:
+    def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
         Engine._forget(self, job)
-        self.queued_at.pop(job, None)
-        assigned = self.assigned_at.pop(job, None)
+        assigned = job.assigned_at
         if job.cancelled:
             reason = CANCELLED
         elif self._ending is not None:
@@ -161,10 +215,10 @@ class CountingEngine(Engine):
             # A job a worker held ends so only by WORK_COMPLETE (every other end sets
             # ``_ending``); one no worker held, because a worker found it abandoned.
             reason = COMPLETED if assigned is not None else ABANDONED
-        name = job.function.name
+        stats = job.stats
         if assigned is not None:
             ran = self.clock() - assigned
-            histogram = self.stats.run[name]
-            histogram.counts[bisect_left(BUCKETS, ran)] += 1
+            histogram = stats.run
+            histogram.counts[0 if ran <= FIRST_BOUND else bisect_left(BUCKETS, ran)] += 1
             histogram.total += ran
-        self.stats.ended[(name, reason)] += 1
+        stats.ended[reason] += 1

@@ -8,8 +8,10 @@ the monitor's threads see ``snapshot``s built there.
 Every job that leaves the tables is counted once, in ``_forget``, with one reason: ``completed``,
 ``fail`` (WORK_FAIL), ``exception`` (WORK_EXCEPTION), ``timeout`` (CAN_DO_TIMEOUT), ``retries``
 (``-j``), ``cancelled`` (admin ``cancel job``, whatever its worker sends afterwards),
-``abandoned`` (a foreground job dropped because every client left) or ``queue_error`` (its row
-could not be stored). So ``submitted == completed + failed + jobs in the tables``.
+``abandoned`` (a foreground job dropped because every client left), ``queue_error`` (its row
+could not be stored) or ``handed_over`` (with --shared-queue: left to the shared store for any
+server to run). So ``submitted == completed + failed + handed over + jobs in the tables``, a
+job this server claimed from the store counting as submitted here.
 """
 
 from __future__ import annotations
@@ -31,8 +33,11 @@ FIRST_BOUND = BUCKETS[0]
 COMPLETED = "completed"
 FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
 CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
+#: Left here to a shared queue for any server to run (not a failure).
+HANDED_OVER = "handed_over"
 #: Every reason a job can end with, ``completed`` first.
-REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, QUEUE_ERROR)
+REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, QUEUE_ERROR,
+           HANDED_OVER)
 
 
 class Histogram:
@@ -203,6 +208,8 @@ class CountingEngine(Engine):
     _work_fail = _ending_as(FAIL, Engine._work_fail)
     _work_exception = _ending_as(EXCEPTION, Engine._work_exception)
     _worker_timeout = _ending_as(TIMEOUT, Engine._worker_timeout)
+    hand_over = _ending_as(HANDED_OVER, Engine.hand_over)
+    give_back = _ending_as(HANDED_OVER, Engine.give_back)
 
     def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
         Engine._forget(self, job)

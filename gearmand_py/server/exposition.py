@@ -18,7 +18,7 @@ from typing import Any
 from prometheus_client.utils import floatToGoString
 
 from gearmand_py.core.snapshot import cumulative
-from gearmand_py.core.stats import BUCKETS, COMPLETED
+from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER
 
 #: Longest function name shown as a label value; longer ones end in ``~`` and a hash of the
 #: whole name, so two long names never share a label.
@@ -62,6 +62,11 @@ def _header(name: str, kind: str, text: str) -> str:
     return f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
 
 
+#: Help of gearman_jobs_handed_over_total.
+HANDED_OVER_HELP = ("Background jobs this server left to the shared queue for any server to run "
+                    "(--shared-queue).")
+
+
 def function_families(snap: dict[str, Any]) -> str:
     """Every family with a ``function`` label, from a snapshot (``core.snapshot.take``)."""
     return "".join(_lines(snap))
@@ -86,20 +91,25 @@ def _lines(snap: dict[str, Any]) -> Iterator[str]:
         yield (f'gearman_jobs_submitted_total{{background="{background}",'
                f'function="{_escaped(row["function"])}",priority="{row["priority"]}"}} '
                f'{_number(row["count"])}\n')
-    yield _header("gearman_jobs_completed_total", "counter", "Jobs that completed.")
     ended = snap["ended"]
-    for row in ended:
-        if row["reason"] == COMPLETED:
-            yield (f'gearman_jobs_completed_total{{function="{_escaped(row["function"])}"}} '
-                   f'{_number(row["count"])}\n')
+    yield _header("gearman_jobs_completed_total", "counter", "Jobs that completed.")
+    yield from _ended_so(ended, COMPLETED, "gearman_jobs_completed_total")
+    yield _header("gearman_jobs_handed_over_total", "counter", HANDED_OVER_HELP)
+    yield from _ended_so(ended, HANDED_OVER, "gearman_jobs_handed_over_total")
     yield _header("gearman_jobs_failed_total", "counter", "Jobs that ended any other way.")
     for row in ended:
-        if row["reason"] != COMPLETED:
+        if row["reason"] not in (COMPLETED, HANDED_OVER):
             yield (f'gearman_jobs_failed_total{{function="{_escaped(row["function"])}",'
                    f'reason="{row["reason"]}"}} {_number(row["count"])}\n')
     for key, metric, text in HISTOGRAMS:
         yield _header(metric, "histogram", text)
         yield from _histograms(metric, snap[key].items())
+
+
+def _ended_so(ended: list[dict[str, Any]], reason: str, metric: str) -> Iterator[str]:
+    for row in ended:
+        if row["reason"] == reason:
+            yield f'{metric}{{function="{_escaped(row["function"])}"}} {_number(row["count"])}\n'
 
 
 def _histograms(metric: str, items: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[str]:

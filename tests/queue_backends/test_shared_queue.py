@@ -527,3 +527,24 @@ def test_single_server_and_shared_tables_refuse_each_other(shared_db, tmp_path):
         shared_db.sql(f"DROP TABLE IF EXISTS {table}")
         shared_db.sql(f"DROP TABLE IF EXISTS {table}_peers")
 
+
+
+def test_the_monitor_counts_jobs_left_to_the_store_as_handed_over(shared_db):
+    import urllib.request
+    monitor_port = free_port()
+    server = start_server("gearmand-py", [*queue_args(shared_db), "--shared-queue",
+                                          "--monitor-port", str(monitor_port)])
+    try:
+        submit(server, [("", b"h%d" % i) for i in range(3)])  # no worker here: left to the store
+
+        def metrics() -> str:
+            with urllib.request.urlopen(f"http://127.0.0.1:{monitor_port}/metrics") as page:
+                return page.read().decode()
+
+        wait_for(lambda: 'gearman_jobs_handed_over_total{function="shared"} 3' in metrics(), 5,
+                 "3 jobs handed over")
+        text = metrics()
+        assert "gearman_jobs_failed_total{" not in text, text
+        assert rows(shared_db, "owner IS NULL") == 3
+    finally:
+        server.stop()

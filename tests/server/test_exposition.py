@@ -12,8 +12,14 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.utils import floatToGoString
 
 from gearmand_py.core.snapshot import cumulative
-from gearmand_py.core.stats import BUCKETS, COMPLETED, REASONS
-from gearmand_py.server.exposition import GAUGES, HISTOGRAMS, function_families, label
+from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER, REASONS
+from gearmand_py.server.exposition import (
+    GAUGES,
+    HANDED_OVER_HELP,
+    HISTOGRAMS,
+    function_families,
+    label,
+)
 
 
 class _Reference:
@@ -45,14 +51,19 @@ class _Reference:
         yield submitted
         completed = CounterMetricFamily("gearman_jobs_completed", "Jobs that completed.",
                                         labels=["function"])
+        handed_over = CounterMetricFamily("gearman_jobs_handed_over", HANDED_OVER_HELP,
+                                          labels=["function"])
         failed = CounterMetricFamily("gearman_jobs_failed", "Jobs that ended any other way.",
                                      labels=["function", "reason"])
         for row in snap["ended"]:
             if row["reason"] == COMPLETED:
                 completed.add_metric([label(row["function"])], row["count"])
+            elif row["reason"] == HANDED_OVER:
+                handed_over.add_metric([label(row["function"])], row["count"])
             else:
                 failed.add_metric([label(row["function"]), row["reason"]], row["count"])
         yield completed
+        yield handed_over
         yield failed
         bounds = [*map(floatToGoString, BUCKETS), "+Inf"]
         for key, name, text in HISTOGRAMS:

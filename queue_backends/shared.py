@@ -240,12 +240,19 @@ class SharedStore(SqlQueue):
             refused = self.add([entry.row for entry in entries])
         finally:
             self._extra = {}
+        # The rows are committed: what follows must not fail them (their clients would be told
+        # QUEUE_ERROR for jobs that run). Without the answer, none is taken as coalesced.
         stored = [i for i in rows if i not in refused]
-        coalesced = self._coalesced(stored, keys) if any(keys[i] for i in stored) else {}
-        if any(not entry.held and entry.row.id not in refused and entry.row.id not in coalesced
-               for entry in entries):
-            with self._errors(), self.engine.begin() as conn:
-                self._notify(conn)
+        coalesced: Mapping[int, bytes] = {}
+        try:
+            if any(keys[i] for i in stored):
+                coalesced = self._coalesced(stored, keys)
+            if any(not entry.held and entry.row.id not in refused
+                   and entry.row.id not in coalesced for entry in entries):
+                with self._errors(), self.engine.begin() as conn:
+                    self._notify(conn)
+        except QueueError as exc:
+            log.warning("%s: after storing %d jobs: %s", self.name, len(stored), exc)
         return Added(refused, coalesced)
 
     def _row(self, job: StoredJob) -> dict[str, Any]:

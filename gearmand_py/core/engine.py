@@ -495,8 +495,11 @@ class Engine:
                 job.clients = [peer]
                 peer.client_jobs[job] = None
         elif self.journal is not None:
-            job.queue_id = self.next_queue_id
-            self.next_queue_id += 1
+            if self.shared is None:
+                job.queue_id = self.next_queue_id
+                self.next_queue_id += 1
+            else:  # the handle's number, so that any server finds the row from the handle
+                job.queue_id = self.next_queue_id + self._handle_count - 1
             job.waiting = []
             self.journal((JOURNAL_ADD, job, StoredJob(job.queue_id, unique, name, priority, data,
                                                       when, reducer)))
@@ -574,7 +577,7 @@ class Engine:
         self.shared = sharing
         self.journal = sharing.journal
         self._handle_prefix = self._handle_prefix[:-1] + b"/%d:" % member
-        self.next_queue_id = first_id
+        self.next_queue_id = first_id  # the row of handle number 1
 
     def hand_over(self, jobs: Iterable[tuple[Job, bytes]]) -> None:
         """These new jobs' rows are committed for any server to run (or coalesced onto a job
@@ -585,7 +588,12 @@ class Engine:
                 self._resolve(peer, hold, created)
             job.waiting = None
             job.queue_id = 0  # the row stays
-            self._forget(job)
+            if job.clients:
+                # A foreground submit attached to it meanwhile: it runs here for that client
+                # too (so perhaps twice: the row is anyone's).
+                self._enqueue(job)
+            else:
+                self._forget(job)
 
     def take_over(self, row: StoredJob, handle: bytes, attempts: int) -> None:
         """Queue a job claimed from a shared queue, under the handle it was given where it was
@@ -607,8 +615,15 @@ class Engine:
         if job is None:  # refused here (a maxqueue): another server may take it
             self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]
             return
-        if not created:  # coalesced onto a job here: the row is redundant
-            self.journal((JOURNAL_DONE, row.id))  # type: ignore[misc]
+        if not created:  # coalesced onto a job here
+            if job.waiting is not None:
+                # Its own row is being committed and will find the key taken: give this one
+                # back, to be claimed again once that settles.
+                self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]
+            elif not job.queue_id:  # a foreground job: it keeps the row until it ends
+                job.queue_id = row.id
+            else:  # it has a committed row of its own: this one is redundant
+                self.journal((JOURNAL_DONE, row.id))  # type: ignore[misc]
             return
         del self.jobs[job.handle]
         job.handle = handle
@@ -842,6 +857,9 @@ class Engine:
             peer.sleeping = True
             if not peer.noop_sent:
                 self.sleepers.add(peer)
+            if self.shared is not None:  # idle: what its functions want may have grown
+                for function in peer.functions:
+                    self.shared.touch(function)
 
     def _take(self, peer: Peer, peek: bool = False) -> Job | None:
         """The next job for this worker: highest priority first across all its functions."""

@@ -91,6 +91,9 @@ class Sharing:
             capacity = PER_WORKER * function.worker_count
             waiting = queued(function)
             wanted = capacity - waiting if waiting <= capacity // 2 else 0
+            limits = [limit for limit in function.max_queue if limit]
+            if limits:  # a maxqueue here would refuse what it claims beyond that
+                wanted = max(min(wanted, min(limits) - function.job_total), 0)
             if self.told.get(function.name, 0) != wanted:
                 changes[function.name] = wanted
                 if wanted:

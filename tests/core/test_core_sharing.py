@@ -13,6 +13,7 @@ from gearmand_py.core.engine import (
     JOURNAL_ASK,
     JOURNAL_DEMAND,
     JOURNAL_DONE,
+    JOURNAL_RELEASE,
     JOURNAL_START,
 )
 from gearmand_py.core.sharing import PER_WORKER, Sharing
@@ -45,11 +46,53 @@ def committed(w: World, ops: list[tuple]) -> list[bool]:
 def test_handles_and_row_ids_name_the_member():
     w, ops = shared_world()
     w.connect("c")
+    w.send("c", T.SUBMIT_JOB, b"f", b"", b"foreground first")
     w.send("c", T.SUBMIT_JOB_BG, b"f", b"", b"x")
     [add] = ops
-    assert add[1].handle == b"H:test/3:1"
-    assert add[2].id == (MEMBER << MEMBER_SHIFT) + 1
-    assert w.engine.shared.row_id(b"H:test/3:1") == add[2].id
+    assert add[1].handle == b"H:test/3:2"
+    assert add[2].id == (MEMBER << MEMBER_SHIFT) + 2
+    assert w.engine.shared.row_id(b"H:test/3:2") == add[2].id
+
+
+def test_an_idle_worker_asks_for_jobs_of_its_functions():
+    w, ops = shared_world()
+    w.connect("c")
+    for _ in range(3):
+        w.send("c", T.SUBMIT_JOB, b"f", b"", b"foreground")
+    w.worker("w", b"f")
+    w.engine.shared.after_turn()
+    assert not [op for op in ops if op[0] == JOURNAL_DEMAND]  # its queue is full enough
+    for _ in range(3):
+        handle = w.request("w", T.GRAB_JOB)[0][1]
+        w.send("w", T.WORK_COMPLETE, handle, b"")
+    w.send("w", T.GRAB_JOB)
+    w.send("w", T.PRE_SLEEP)
+    w.engine.shared.after_turn()
+    assert ops[-1] == (JOURNAL_DEMAND, 0, {b"f": PER_WORKER})
+
+
+def test_a_claimed_row_that_coalesces_here_is_kept_or_given_back_never_deleted():
+    w, ops = shared_world()
+    w.connect("c")
+    w.send("c", T.SUBMIT_JOB, b"f", b"fg", b"x")
+    w.engine.take_over(StoredJob(5, b"fg", b"f", 1, b"x", 0), b"H:o/1:5", 0)
+    assert w.engine.jobs[b"H:test/3:1"].queue_id == 5  # the foreground job keeps the row
+    w.send("c", T.SUBMIT_JOB_BG, b"f", b"bg", b"y")  # its row is on its way
+    w.engine.take_over(StoredJob(6, b"bg", b"f", 1, b"y", 0), b"H:o/1:6", 0)
+    assert (JOURNAL_RELEASE, [6]) in ops
+    assert not [op for op in ops if op[0] == JOURNAL_DONE]
+
+
+def test_a_foreground_client_of_a_job_handed_over_still_gets_its_result():
+    w, ops = shared_world()
+    w.connect("c")
+    w.send("c", T.SUBMIT_JOB_BG, b"f", b"u", b"x")
+    w.send("c", T.SUBMIT_JOB, b"f", b"u", b"x")  # coalesces onto it before its row commits
+    committed(w, ops)
+    w.worker("w", b"f")
+    handle = w.request("w", T.GRAB_JOB)[0][1]
+    w.send("w", T.WORK_COMPLETE, handle, b"done")
+    assert ("WORK_COMPLETE", handle, b"done") in w.recv("c")
 
 
 def test_a_server_keeps_only_what_its_workers_will_take_soon():
@@ -176,3 +219,12 @@ def test_row_id_reads_every_shared_handle(member, number, host):
     w, _ops = shared_world()
     assert w.engine.shared.row_id(b"H:%s/%d:%d" % (host, member, number)) == (
         (member << MEMBER_SHIFT) + number)
+
+
+def test_a_maxqueue_caps_what_it_claims():
+    w, ops = shared_world()
+    w.worker("w", b"f")
+    w.connect("a")
+    w.admin("a", b"maxqueue f 1")
+    w.engine.shared.after_turn()
+    assert ops[-1] == (JOURNAL_DEMAND, 0, {b"f": 1})

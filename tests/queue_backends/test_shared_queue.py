@@ -368,11 +368,11 @@ def test_a_graceful_stop_hands_its_queued_jobs_over_at_once(shared_db, servers):
         submit(a, [("", b"g%d" % i) for i in range(6)])
         member = member_of(a)
         wait_for(lambda: rows(shared_db, f"owner = {member}") >= 2, 5, "a holds jobs")
+        wait_for(lambda: busy.given == [b"g0"], 5, "a's worker runs the first job")
         a.proc.send_signal(signal.SIGUSR1)
         # Only the job its worker runs stays a's; the others are anyone's at once (well before
         # that job ends, and a, alive, would hold them until then).
-        wait_for(lambda: rows(shared_db, f"owner = {member}") == 1, 3,
-                 f"jobs given back: {a.log()}")
+        wait_for(lambda: rows(shared_db, f"owner = {member}") == 1, 3, "jobs given back")
         worker = Worker(b)
         wait_for(lambda: len(worker.seen) == 5, 10, "b runs the 5 others")
         busy.join(10)

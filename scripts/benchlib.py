@@ -28,6 +28,12 @@ sys.path.insert(0, str(REPO))
 from tests.support.servers import ServerProcess, start_server  # noqa: E402
 
 GEARLOAD_SOURCE = REPO.parent / "shared" / "tools" / "gearload.c"
+#: gearload's loads as scripts/bench runs them: fg pipelines 16 jobs on each of 8 clients for 8
+#: workers; bg pipelines 32 background submits on each of 8 clients with no worker; drain is 8
+#: workers taking what a bg load queued.
+FG_LOAD = ["-c", "8", "-w", "8", "-d", "16", "-s", "64"]
+BG_LOAD = ["-c", "8", "-w", "0", "-d", "32", "-s", "64"]
+DRAIN_LOAD = ["-w", "8", "-s", "64"]
 
 
 def build_gearload(source: Path = GEARLOAD_SOURCE) -> Path:

@@ -157,11 +157,19 @@ def describe(event: Event | None) -> str:
 class Engine:
     """All job state, and the handlers that change it."""
 
+    #: Whether the driver sets ``now`` to the clock before each batch of events and before
+    #: due timers: the counting engine's times are those of the batch, one clock read for
+    #: all its events. The plain engine reads the clock only where it must be exact (epoch
+    #: jobs, CAN_DO_TIMEOUT), so its driver need not.
+    times_batches = False
+
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.clock = clock
+        #: The time of the batch being run (see ``times_batches``).
+        self.now = clock()
         #: What jobs and connections are made as: the counting engine's carry the monitor's
         #: times in slots, which cost less per job than tables keyed by job.
         self.job_class: type[Job] = Job

@@ -12,6 +12,12 @@ Every job that leaves the tables is counted once, in ``_forget``, with one reaso
 could not be stored) or ``handed_over`` (with --shared-queue: left to the shared store for any
 server to run). So ``submitted == completed + failed + handed over + jobs in the tables``, a
 job this server claimed from the store counting as submitted here.
+
+The times recorded (queued, taken, ended, a connection's last grab) are those of the batch of
+events that did it (``Engine.now``, which the processor reads once per batch and before due
+timers), not of each event: one clock read serves every job in the batch. A wait or run is
+thus off by at most the time a batch takes to run; a job submitted and taken in one batch
+waited 0 s. Jobs replayed at start-up are queued as of the engine's creation.
 """
 
 from __future__ import annotations
@@ -142,6 +148,8 @@ class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
     assigned and what each worker did, for the status page."""
 
+    times_batches = True
+
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
@@ -158,7 +166,7 @@ class CountingEngine(Engine):
 
     def connect(self, endpoint: Any, fd: int, ip: str) -> WatchedPeer:
         peer: WatchedPeer = Engine.connect(self, endpoint, fd, ip)  # type: ignore[assignment]
-        peer.connected_at = peer.active_at = self.clock()
+        peer.connected_at = peer.active_at = self.now
         peer.jobs_taken = 0
         self.stats.connections_total += 1
         return peer
@@ -171,7 +179,7 @@ class CountingEngine(Engine):
         known = len(jobs)
         job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
         if job is not None and len(jobs) > known:  # a new job, not one it coalesced onto
-            now = self.clock()
+            now = self.now
             job.queued_at = when if when > now else now  # type: ignore[attr-defined]
             job.assigned_at = None  # type: ignore[attr-defined]
             functions = self.stats.functions
@@ -184,7 +192,7 @@ class CountingEngine(Engine):
 
     def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
         job: TimedJob | None = Engine._grab(self, peer)  # type: ignore[assignment]
-        now = peer.active_at = self.clock()
+        now = peer.active_at = self.now
         if job is not None:
             peer.jobs_taken += 1
             waited = now - job.queued_at
@@ -196,7 +204,7 @@ class CountingEngine(Engine):
 
     def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
         job.assigned_at = None
-        job.queued_at = self.clock()
+        job.queued_at = self.now
         self._ending = RETRIES
         try:
             Engine._requeue(self, job)
@@ -224,7 +232,7 @@ class CountingEngine(Engine):
             reason = COMPLETED if assigned is not None else ABANDONED
         stats = job.stats
         if assigned is not None:
-            ran = self.clock() - assigned
+            ran = self.now - assigned
             histogram = stats.run
             histogram.counts[0 if ran <= FIRST_BOUND else bisect_left(BUCKETS, ran)] += 1
             histogram.total += ran

@@ -170,9 +170,10 @@ class Engine:
         self.clock = clock
         #: The time of the batch being run (see ``times_batches``).
         self.now = clock()
-        #: What jobs and connections are made as: the counting engine's carry the monitor's
-        #: times in slots, which cost less per job than tables keyed by job.
-        self.job_class: type[Job] = Job
+        #: What makes new jobs (called as ``Job`` is) and connections: the counting engine's
+        #: carry the monitor's times in slots, which cost less per job than tables keyed by
+        #: job, and its jobs are counted as they are made, without a frame around ``submit``.
+        self.new_job: Callable[..., Job] = Job
         self.peer_class: type[Peer] = Peer
         self.timers = Timers()
         #: The CAN_DO_TIMEOUT timer of each running job whose worker set one.
@@ -487,8 +488,8 @@ class Engine:
             return None
         self._handle_count += 1
         handle = self._handle_prefix + b"%d" % self._handle_count
-        job = self.job_class(handle, function, unique, key, data, priority, background, reducer,
-                             when)
+        job = self.new_job(handle, function, unique, key, data, priority, background, reducer,
+                           when)
         self.jobs[handle] = job
         if verbosity.debug:
             log.debug("Job %s created: function %s, unique %r, %s priority, %s, %s", _text(handle),

@@ -68,18 +68,25 @@ class FunctionStats:
     """One function's counters. Its ``CountedFunction`` holds them, so counting a job's events
     finds them without building and hashing a key per event."""
 
-    __slots__ = ("foreground", "background", "completed", "ended", "wait", "run")
+    __slots__ = ("foreground", "background", "ended", "held_failures", "wait", "run")
 
     def __init__(self) -> None:
         #: Jobs submitted (replayed ones included) per priority.
         self.foreground = [0] * len(PRIORITIES)
         self.background = [0] * len(PRIORITIES)
-        #: Jobs that ended with WORK_COMPLETE (a slot, not a key: most jobs end so).
-        self.completed = 0
-        #: Reason -> jobs that ended so, for every other reason.
+        #: Reason -> jobs that ended so, for every reason but ``completed``: a job a worker held
+        #: is observed in ``run`` as it ends, so the completed ones are those observations but
+        #: the ``held_failures`` (the ends of held jobs for any other reason), and the common
+        #: end costs no counter of its own.
         self.ended = dict.fromkeys(REASONS[1:], 0)
+        self.held_failures = 0
         self.wait = Histogram()
         self.run = Histogram()
+
+    def completed(self) -> int:
+        """Jobs that ended with WORK_COMPLETE."""
+        run = self.run
+        return run.first + sum(run.counts) - self.held_failures
 
 
 class Stats:
@@ -100,7 +107,7 @@ class Stats:
     def ended(self) -> list[tuple[tuple[bytes, str], int]]:
         """((function, reason), jobs) for each way jobs ended."""
         return [((name, reason), count) for name, stats in self.functions.items()
-                for reason, count in ((COMPLETED, stats.completed), *stats.ended.items())
+                for reason, count in ((COMPLETED, stats.completed()), *stats.ended.items())
                 if count]
 
     def histograms(self, which: str) -> list[tuple[bytes, list[int], float]]:
@@ -224,7 +231,7 @@ class CountingEngine(Engine):
             if waited <= FIRST_BOUND:
                 histogram.first += 1
             else:
-                histogram.counts[bisect_left(BUCKETS, waited)] += 1
+                histogram.counts[bisect_left(BUCKETS, waited, 1)] += 1
             histogram.total += waited
         return job
 
@@ -259,13 +266,13 @@ class CountingEngine(Engine):
             if ran <= FIRST_BOUND:
                 histogram.first += 1
             else:
-                histogram.counts[bisect_left(BUCKETS, ran)] += 1
+                histogram.counts[bisect_left(BUCKETS, ran, 1)] += 1
             histogram.total += ran
             # Every end but WORK_COMPLETE's and a worker finding the job abandoned (which no
             # worker held) sets ``_ending`` or ``cancelled``.
             if self._ending is None and not job.cancelled:
-                stats.completed += 1
-                return
+                return  # completed (see ``FunctionStats.ended``)
+            stats.held_failures += 1
         stats.ended[CANCELLED if job.cancelled else self._ending or ABANDONED] += 1
 
 

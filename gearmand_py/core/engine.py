@@ -157,14 +157,23 @@ def describe(event: Event | None) -> str:
 class Engine:
     """All job state, and the handlers that change it."""
 
+    #: Whether the driver sets ``now`` to the clock before each batch of events and before
+    #: due timers: the counting engine's times are those of the batch, one clock read for
+    #: all its events. The plain engine reads the clock only where it must be exact (epoch
+    #: jobs, CAN_DO_TIMEOUT), so its driver need not.
+    times_batches = False
+
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.options = options
         self.clock = clock
-        #: What jobs and connections are made as: the counting engine's carry the monitor's
-        #: times in slots, which cost less per job than tables keyed by job.
-        self.job_class: type[Job] = Job
+        #: The time of the batch being run (see ``times_batches``).
+        self.now = clock()
+        #: What makes new jobs (called as ``Job`` is) and connections: the counting engine's
+        #: carry the monitor's times in slots, which cost less per job than tables keyed by
+        #: job, and its jobs are counted as they are made, without a frame around ``submit``.
+        self.new_job: Callable[..., Job] = Job
         self.peer_class: type[Peer] = Peer
         self.timers = Timers()
         #: The CAN_DO_TIMEOUT timer of each running job whose worker set one.
@@ -479,8 +488,8 @@ class Engine:
             return None
         self._handle_count += 1
         handle = self._handle_prefix + b"%d" % self._handle_count
-        job = self.job_class(handle, function, unique, key, data, priority, background, reducer,
-                             when)
+        job = self.new_job(handle, function, unique, key, data, priority, background, reducer,
+                           when)
         self.jobs[handle] = job
         if verbosity.debug:
             log.debug("Job %s created: function %s, unique %r, %s priority, %s, %s", _text(handle),

@@ -15,6 +15,8 @@ until the table has doubled, so that creating a function stays cheap however man
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from gearmand_py.core.model import Function
 
 #: Functions, and bytes of their names, past which idle functions are forgotten.
@@ -37,10 +39,12 @@ class FunctionTable(dict[bytes, Function]):
         self.name_bytes = 0
         #: The size past which the next sweep runs: the bound, or twice what a sweep left.
         self._sweep_at = (max_functions, max_name_bytes)
+        #: What makes a function from its name (the counting engine's carry their counters).
+        self.new_function: Callable[[bytes], Function] = Function
 
     def make(self, name: bytes) -> Function:
         """A new function called ``name``, which is not in the table yet."""
-        function = self[name] = Function(name)
+        function = self[name] = self.new_function(name)
         self.name_bytes += len(name)
         if len(self) > self._sweep_at[0] or self.name_bytes > self._sweep_at[1]:
             self._sweep(function)

@@ -12,6 +12,12 @@ Every job that leaves the tables is counted once, in ``_forget``, with one reaso
 could not be stored) or ``handed_over`` (with --shared-queue: left to the shared store for any
 server to run). So ``submitted == completed + failed + handed over + jobs in the tables``, a
 job this server claimed from the store counting as submitted here.
+
+The times recorded (queued, taken, ended, a connection's last grab) are those of the batch of
+events that did it (``Engine.now``, which the processor reads once per batch and before due
+timers), not of each event: one clock read serves every job in the batch. A wait or run is
+thus off by at most the time a batch takes to run; a job submitted and taken in one batch
+waited 0 s. Jobs replayed at start-up are queued as of the engine's creation.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import PRIORITIES, Job, Peer
+from gearmand_py.core.model import PRIORITIES, Function, Job, Peer
 
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -43,27 +49,44 @@ REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, Q
 class Histogram:
     """Counts per bucket (not cumulative) and the sum of what was observed."""
 
-    __slots__ = ("counts", "total")
+    __slots__ = ("first", "counts", "total")
 
     def __init__(self) -> None:
+        #: The first bucket's count, in a slot of its own: most observations of a server that
+        #: keeps up fall there, and a slot costs less to count in than a list item.
+        self.first = 0
+        #: The other buckets' counts, by bucket (the first item is unused).
         self.counts = [0] * (len(BUCKETS) + 1)
         self.total = 0.0
 
+    def buckets(self) -> list[int]:
+        """The count of each bucket."""
+        return [self.first, *self.counts[1:]]
+
 
 class FunctionStats:
-    """One function's counters. Each of its jobs holds them, so counting a job's events finds
-    them without building and hashing a key per event."""
+    """One function's counters. Its ``CountedFunction`` holds them, so counting a job's events
+    finds them without building and hashing a key per event."""
 
-    __slots__ = ("foreground", "background", "ended", "wait", "run")
+    __slots__ = ("foreground", "background", "ended", "held_failures", "wait", "run")
 
     def __init__(self) -> None:
         #: Jobs submitted (replayed ones included) per priority.
         self.foreground = [0] * len(PRIORITIES)
         self.background = [0] * len(PRIORITIES)
-        #: Reason -> jobs that ended so.
-        self.ended = dict.fromkeys(REASONS, 0)
+        #: Reason -> jobs that ended so, for every reason but ``completed``: a job a worker held
+        #: is observed in ``run`` as it ends, so the completed ones are those observations but
+        #: the ``held_failures`` (the ends of held jobs for any other reason), and the common
+        #: end costs no counter of its own.
+        self.ended = dict.fromkeys(REASONS[1:], 0)
+        self.held_failures = 0
         self.wait = Histogram()
         self.run = Histogram()
+
+    def completed(self) -> int:
+        """Jobs that ended with WORK_COMPLETE."""
+        run = self.run
+        return run.first + sum(run.counts) - self.held_failures
 
 
 class Stats:
@@ -84,7 +107,8 @@ class Stats:
     def ended(self) -> list[tuple[tuple[bytes, str], int]]:
         """((function, reason), jobs) for each way jobs ended."""
         return [((name, reason), count) for name, stats in self.functions.items()
-                for reason, count in stats.ended.items() if count]
+                for reason, count in ((COMPLETED, stats.completed()), *stats.ended.items())
+                if count]
 
     def histograms(self, which: str) -> list[tuple[bytes, list[int], float]]:
         """(function, counts, sum) of the ``wait`` or ``run`` histogram of each function
@@ -92,8 +116,9 @@ class Stats:
         rows = []
         for name, stats in self.functions.items():
             histogram: Histogram = getattr(stats, which)
-            if any(histogram.counts):
-                rows.append((name, list(histogram.counts), histogram.total))
+            counts = histogram.buckets()
+            if any(counts):
+                rows.append((name, counts, histogram.total))
         return rows
 
 
@@ -113,13 +138,22 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
     return ending  # type: ignore[return-value]
 
 
+class CountedFunction(Function):
+    """A function with its counters (those of its name: made again, it counts on)."""
+
+    __slots__ = ("stats",)
+
+    stats: FunctionStats
+
+
 class TimedJob(Job):
     """A job with the times the monitor shows and measures (``Job`` stays small without it)."""
 
-    __slots__ = ("stats", "queued_at", "assigned_at")
+    __slots__ = ("queued_at", "assigned_at")
 
-    stats: FunctionStats
-    #: Since when it waits for a worker (its due time, for an epoch job).
+    function: CountedFunction
+    #: Since when it waits for a worker (for an epoch job not due when submitted, since its due
+    #: time once that comes).
     queued_at: float
     #: When its worker took it; None while no worker holds it.
     assigned_at: float | None
@@ -142,64 +176,75 @@ class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
     assigned and what each worker did, for the status page."""
 
+    times_batches = True
+
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(options, admin, clock)
-        self.job_class = TimedJob
+        self.new_job = self._new_job
         self.peer_class = WatchedPeer
+        self.functions.new_function = self._new_function
         self.stats = Stats()
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
     # -- connections ---------------------------------------------------------------------------
-    # The overrides call ``Engine.method(self, ...)`` rather than ``super()``, which builds an
-    # object per call: they run several times per job.
 
     def connect(self, endpoint: Any, fd: int, ip: str) -> WatchedPeer:
-        peer: WatchedPeer = Engine.connect(self, endpoint, fd, ip)  # type: ignore[assignment]
-        peer.connected_at = peer.active_at = self.clock()
+        peer: WatchedPeer = _engine_connect(self, endpoint, fd, ip)  # type: ignore[assignment]
+        peer.connected_at = peer.active_at = self.now
         peer.jobs_taken = 0
         self.stats.connections_total += 1
         return peer
 
     # -- jobs ----------------------------------------------------------------------------------
 
-    def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
-               background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
-        jobs = self.jobs
-        known = len(jobs)
-        job = Engine.submit(self, peer, name, unique, data, priority, background, reducer, when)
-        if job is not None and len(jobs) > known:  # a new job, not one it coalesced onto
-            now = self.clock()
-            job.queued_at = when if when > now else now  # type: ignore[attr-defined]
-            job.assigned_at = None  # type: ignore[attr-defined]
-            functions = self.stats.functions
-            stats = functions.get(name)
-            if stats is None:  # the function's first job
-                stats = functions[name] = FunctionStats()
-            job.stats = stats  # type: ignore[attr-defined]
-            (stats.background if background else stats.foreground)[priority] += 1
+    def _new_function(self, name: bytes) -> CountedFunction:
+        function = CountedFunction(name)
+        functions = self.stats.functions
+        stats = functions.get(name)
+        if stats is None:  # the first time the name is seen
+            stats = functions[name] = FunctionStats()
+        function.stats = stats
+        return function
+
+    def _new_job(self, handle: bytes, function: CountedFunction, unique: bytes, key: Any,
+                 data: bytes, priority: int, background: bool, reducer: bytes,
+                 when: int) -> TimedJob:
+        """A job ``submit`` makes (not one it coalesces onto), counted as submitted."""
+        job = TimedJob(handle, function, unique, key, data, priority, background, reducer, when)
+        job.queued_at = self.now
+        job.assigned_at = None
+        stats = function.stats
+        (stats.background if background else stats.foreground)[priority] += 1
         return job
 
     def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
-        job: TimedJob | None = Engine._grab(self, peer)  # type: ignore[assignment]
-        now = peer.active_at = self.clock()
+        job: TimedJob | None = _engine_grab(self, peer)  # type: ignore[assignment]
+        now = peer.active_at = self.now
         if job is not None:
             peer.jobs_taken += 1
-            waited = now - job.queued_at
-            histogram = job.stats.wait
-            histogram.counts[0 if waited <= FIRST_BOUND else bisect_left(BUCKETS, waited)] += 1
-            histogram.total += waited
             job.assigned_at = now
+            waited = now - job.queued_at
+            histogram = job.function.stats.wait
+            if waited <= FIRST_BOUND:
+                histogram.first += 1
+            else:
+                histogram.counts[bisect_left(BUCKETS, waited, 1)] += 1
+            histogram.total += waited
         return job
+
+    def _release(self, job: TimedJob) -> None:  # type: ignore[override]
+        job.queued_at = job.when  # an epoch job waits for a worker from its due time
+        _engine_release(self, job)
 
     def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
         job.assigned_at = None
-        job.queued_at = self.clock()
+        job.queued_at = self.now
         self._ending = RETRIES
         try:
-            Engine._requeue(self, job)
+            _engine_requeue(self, job)
         finally:
             self._ending = None
 
@@ -212,20 +257,26 @@ class CountingEngine(Engine):
     give_back = _ending_as(HANDED_OVER, Engine.give_back)
 
     def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
-        Engine._forget(self, job)
+        _engine_forget(self, job)
         assigned = job.assigned_at
-        if job.cancelled:
-            reason = CANCELLED
-        elif self._ending is not None:
-            reason = self._ending
-        else:
-            # A job a worker held ends so only by WORK_COMPLETE (every other end sets
-            # ``_ending``); one no worker held, because a worker found it abandoned.
-            reason = COMPLETED if assigned is not None else ABANDONED
-        stats = job.stats
-        if assigned is not None:
-            ran = self.clock() - assigned
+        stats = job.function.stats
+        if assigned is not None:  # a worker held it
+            ran = self.now - assigned
             histogram = stats.run
-            histogram.counts[0 if ran <= FIRST_BOUND else bisect_left(BUCKETS, ran)] += 1
+            if ran <= FIRST_BOUND:
+                histogram.first += 1
+            else:
+                histogram.counts[bisect_left(BUCKETS, ran, 1)] += 1
             histogram.total += ran
-        stats.ended[reason] += 1
+            # Every end but WORK_COMPLETE's and a worker finding the job abandoned (which no
+            # worker held) sets ``_ending`` or ``cancelled``.
+            if self._ending is None and not job.cancelled:
+                return  # completed (see ``FunctionStats.ended``)
+            stats.held_failures += 1
+        stats.ended[CANCELLED if job.cancelled else self._ending or ABANDONED] += 1
+
+
+# The overrides call the engine's methods by these names: ``Engine.method`` would look the
+# method up on the class at every call, and ``super()`` builds an object per call.
+_engine_connect, _engine_grab = Engine.connect, Engine._grab
+_engine_release, _engine_requeue, _engine_forget = Engine._release, Engine._requeue, Engine._forget

@@ -3,6 +3,7 @@ from systemd."""
 
 from __future__ import annotations
 
+import ipaddress
 import socket
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -50,6 +51,40 @@ def inherited(sockets: Iterable[socket.socket], specs: Sequence[ListenerSpec],
     by_port = {spec.port: spec for spec in reversed(specs)}
     return [Listener(front_end(by_port.get(sock.getsockname()[1], specs[0]), tls), sock)
             for sock in sockets]
+
+
+def take_monitor_socket(sockets: list[socket.socket], host: str,
+                        port: int) -> socket.socket | None:
+    """The socket systemd passed for the monitor's ``host``:``port``, taken out of ``sockets``;
+    None when it passed none for that port. One on that port at another address is an error:
+    the monitor is served only where --monitor-listen says (job names are not for everyone),
+    and gear is not served on the monitor's port."""
+    for sock in sockets:
+        address, bound_port = sock.getsockname()[:2]
+        if bound_port != port:
+            continue
+        if _same_address(address, host, port):
+            sockets.remove(sock)
+            return sock
+        raise SetupError(f"socket activation: systemd passed a socket on {address} port {port}, "
+                         f"the monitor port, but --monitor-listen is {host} (make the "
+                         "ListenStream= of that port and --monitor-listen agree)")
+    return None
+
+
+def _same_address(address: str, host: str, port: int) -> bool:
+    """Whether a socket bound to ``address`` listens where ``host`` (a name or an address)
+    says; all addresses of either family are the same (a dual-stack socket is both)."""
+    try:
+        wanted = {info[4][0] for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)}
+    except OSError:
+        return False
+    return _normal(address) in {_normal(a) for a in wanted}
+
+
+def _normal(address: str) -> str:
+    ip = ipaddress.ip_address(address.split("%")[0])
+    return "*" if ip.is_unspecified else str(ip)
 
 
 def close(listeners: Iterable[Listener]) -> None:

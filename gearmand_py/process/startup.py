@@ -85,6 +85,8 @@ class Startup:
         self.report = _print
         self.detached: daemon.Detached | None = None
         self.log_open = False
+        #: The socket systemd passed for the monitor port, if it passed one.
+        self.monitor_socket: socket.socket | None = None
 
     def run(self) -> int:
         """The steps; a failed one prints ``gearmand-py: <cause>`` and returns 1. Whatever the
@@ -144,13 +146,24 @@ class Startup:
             logs.NOTICE, f"{version_text()} started: pid {os.getpid()}"
             + (f", user {user.name}" if user else "")
             + f", listening on {listeners.describe(bound)}, {_threads(config.threads)}, "
+            + (_monitor_text(monitor) if monitor is not None else "")
             + f"queue {backend.name if backend else 'builtin (not persistent)'}")
         tune_gc()
         return server.serve()
 
     def _listen(self, context: ssl.SSLContext | None) -> list[Listener]:
-        """systemd's sockets when it passed some, else the settings' listeners bound."""
+        """systemd's sockets when it passed some, else the settings' listeners bound. The
+        monitor's, when systemd passed one, is kept for ``_bind_monitor``."""
         inherited = systemd.inherited_sockets()
+        monitor = self.config.monitor
+        if inherited and monitor.monitor_port is not None:
+            self.monitor_socket = listeners.take_monitor_socket(
+                inherited, monitor.monitor_listen, monitor.monitor_port)
+            if self.monitor_socket is not None:
+                self.cleanup.callback(self.monitor_socket.close)
+                if not inherited:
+                    raise SetupError("socket activation: systemd passed only the monitor port's "
+                                     "socket (add a ListenStream= for the job port)")
         if inherited:
             bound = listeners.inherited(inherited, self.config.listeners, context)
         else:
@@ -159,10 +172,14 @@ class Startup:
         return bound
 
     def _bind_monitor(self, context: ssl.SSLContext | None) -> MonitorEndpoint | None:
-        """The monitor port, bound before -u like the job ports (it may be below 1024)."""
+        """The monitor port: systemd's socket for it, or bound before -u like the job ports
+        (it may be below 1024)."""
         settings = self.config.monitor
         if settings.monitor_port is None:
             return None
+        if self.monitor_socket is not None:
+            self.monitor_socket.setblocking(True)  # as a socket bound here is
+            return MonitorEndpoint(self.monitor_socket, context, from_systemd=True)
         try:
             sock = socket.create_server((settings.monitor_listen, settings.monitor_port),
                                         family=_family(settings.monitor_listen),
@@ -217,6 +234,13 @@ class Startup:
 
 def _family(host: str) -> socket.AddressFamily:
     return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _monitor_text(monitor: MonitorEndpoint) -> str:
+    """``monitor 127.0.0.1:9418 (socket from systemd), `` for the startup line."""
+    host, port = monitor.sock.getsockname()[:2]
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    return f"monitor {where} ({'socket from systemd' if monitor.from_systemd else 'bound'}), "
 
 
 def _threads(count: int) -> str:

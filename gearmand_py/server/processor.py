@@ -137,6 +137,8 @@ class Processor:
     def handle(self, batch: Batch) -> None:
         """Apply one batch from an I/O loop to the core."""
         engine = self.engine
+        if engine.times_batches:
+            engine.now = engine.clock()
         for kind, conn, payload in batch:
             if kind == JOURNALED:
                 engine.journaled(*payload)
@@ -203,7 +205,8 @@ class Processor:
         engine = self.engine
         timers = engine.timers
         if timers:
-            timers.run_due(engine.clock())
+            now = engine.now = engine.clock()  # what the timers do happens now
+            timers.run_due(now)
         self.flush()
         self.after_turn()
         deadline = timers.next_deadline()

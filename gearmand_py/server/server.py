@@ -106,6 +106,8 @@ class MonitorEndpoint:
 
     sock: socket.socket
     tls: Any = None
+    #: systemd passed the socket (socket activation) rather than the server binding it.
+    from_systemd: bool = False
 
 
 @dataclass(frozen=True)

@@ -1,15 +1,23 @@
 """The processing thread's turns: however fast batches keep arriving, a turn ends and flushes;
-and it tells an I/O loop that stopped reading ahead of it when it has caught up."""
+it tells an I/O loop that stopped reading ahead of it when it has caught up; and the times the
+monitor shows are those of the batches and timers it runs."""
 
 from __future__ import annotations
 
+import itertools
+from collections.abc import Callable
+
 from gearmand_py.core.engine import Engine, EngineOptions
+from gearmand_py.core.stats import BUCKETS, CountingEngine
 from gearmand_py.protocol.packets import PacketType
-from gearmand_py.server.batches import EVENTS
+from gearmand_py.server.batches import CONNECTED, EVENTS
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.processor import MAX_TURN_BATCHES, Processor
 
 ECHO_REQ = int(PacketType.ECHO_REQ)
+CAN_DO, CAN_DO_TIMEOUT = int(PacketType.CAN_DO), int(PacketType.CAN_DO_TIMEOUT)
+SUBMIT_JOB, GRAB_JOB = int(PacketType.SUBMIT_JOB), int(PacketType.GRAB_JOB)
+WORK_COMPLETE = int(PacketType.WORK_COMPLETE)
 
 
 def test_a_turn_runs_at_most_max_turn_batches_before_flushing() -> None:
@@ -57,3 +65,66 @@ def test_a_loop_that_stopped_reading_ahead_is_asked_to_read_again_once_half_is_d
             break
     assert loop.rechecked == [conn]
     assert conn.reads - conn.reads_done == MAX_READS_AHEAD // 2
+
+
+class _Sock:
+    """Takes whatever is sent."""
+
+    def send(self, data: bytes) -> int:
+        return len(data)
+
+
+class _Peer:
+    """The fields of a ``Connection`` that running and writing a batch involve."""
+
+    def __init__(self, fd: int) -> None:
+        self.loop, self.reads, self.reads_done, self.reading_ahead = _Loop(), 0, 0, False
+        self.fd, self.ip, self.peer = fd, "127.0.0.1", None
+        self.sock, self.handed, self.renderer = _Sock(), 0, None
+
+
+def _counting(clock: Callable[[], float]) -> tuple[Processor, CountingEngine, _Peer, _Peer]:
+    engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"), clock=clock)
+    processor = Processor(engine)
+    client, worker = _Peer(1), _Peer(2)
+    processor.handle([(CONNECTED, client, None), (CONNECTED, worker, None)])
+    return processor, engine, client, worker
+
+
+def _bucket(seconds: float) -> int:
+    return next((i for i, bound in enumerate(BUCKETS) if seconds <= bound), len(BUCKETS))
+
+
+def test_the_monitor_times_jobs_by_the_batches_that_queue_take_and_end_them() -> None:
+    reads = itertools.count(1000)  # every clock read is a second later than the one before
+    processor, engine, client, worker = _counting(lambda: float(next(reads)))
+    processor.handle([(EVENTS, worker, [(CAN_DO, (b"f",))]),
+                      (EVENTS, client, [(SUBMIT_JOB, (b"f", b"", b"x"))]),
+                      (EVENTS, worker, [(GRAB_JOB, ())])])
+    handle = next(iter(engine.jobs))
+    processor.handle([(EVENTS, worker, [(WORK_COMPLETE, (handle, b"done"))])])
+    # One read per batch: taken in the batch that queued it, it waited 0 s; it ran from that
+    # batch to the next one, one read (a second) later.
+    wait_counts = [0] * (len(BUCKETS) + 1)
+    wait_counts[0] = 1
+    run_counts = [0] * (len(BUCKETS) + 1)
+    run_counts[_bucket(1.0)] = 1
+    assert engine.stats.histograms("wait") == [(b"f", wait_counts, 0.0)]
+    assert engine.stats.histograms("run") == [(b"f", run_counts, 1.0)]
+    assert engine.stats.ended() == [((b"f", "completed"), 1)]
+
+
+def test_a_job_a_timer_ends_ran_until_the_timer_ran_not_until_the_last_batch() -> None:
+    now = [1000.0]
+    processor, engine, client, worker = _counting(lambda: now[0])
+    processor.handle([(EVENTS, worker, [(CAN_DO_TIMEOUT, (b"f", b"2000"))]),
+                      (EVENTS, client, [(SUBMIT_JOB, (b"f", b"", b"x"))])])
+    now[0] = 1000.03
+    processor.handle([(EVENTS, worker, [(GRAB_JOB, ())])])
+    now[0] = 1002.5  # no batch since: the CAN_DO_TIMEOUT of 2 s is due
+    processor.tick()
+    assert engine.stats.ended() == [((b"f", "timeout"), 1)]
+    [(_, wait_counts, waited)] = engine.stats.histograms("wait")
+    [(_, run_counts, ran)] = engine.stats.histograms("run")
+    assert wait_counts[_bucket(0.03)] == 1 and abs(waited - 0.03) < 1e-9
+    assert run_counts[_bucket(2.47)] == 1 and abs(ran - 2.47) < 1e-9

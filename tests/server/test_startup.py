@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -373,6 +374,71 @@ def test_socket_activation_serves_on_the_socket_it_is_given(tmp_path, threads):
     finally:
         assert stop(proc) == 0
     assert f"listening on gear 127.0.0.1:{given_port}," in proc.stderr.read()
+
+
+def _listening(host: str = "127.0.0.1") -> socket.socket:
+    sock = socket.socket()
+    sock.bind((host, 0))
+    sock.listen()
+    return sock
+
+
+def _activated(sockets: list[socket.socket], *args: str) -> subprocess.Popen:
+    """The server started as systemd starts it, with ``sockets`` as descriptors 3, 4, ..."""
+    fds = [sock.fileno() for sock in sockets]
+    # Through spare descriptors first, so that no move overwrites a socket not yet moved.
+    spare = " ".join(f"{100 + i}<&{fd} {fd}<&-" for i, fd in enumerate(fds))
+    moves = " ".join(f"{3 + i}<&{100 + i} {100 + i}<&-" for i in range(len(fds)))
+    script = f'exec {spare}; exec {moves}; LISTEN_PID=$$ LISTEN_FDS={len(fds)} exec "$@"'
+    proc = subprocess.Popen(["bash", "-c", script, "bash", *command(*args)], env=ENV, cwd=REPO,
+                            pass_fds=fds, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    for sock in sockets:
+        sock.close()  # only the server holds them now
+    return proc
+
+
+def _healthz(port: int) -> int:
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as reply:
+        return reply.status
+
+
+@pytest.mark.parametrize("passed", [True, False], ids=["socket from systemd", "bound"])
+def test_socket_activation_serves_the_monitor_on_its_socket_or_binds_it(tmp_path, passed):
+    gear = _listening()
+    monitor = _listening() if passed else None
+    monitor_port = monitor.getsockname()[1] if monitor is not None else free_port()
+    gear_port = gear.getsockname()[1]
+    # The monitor's socket comes first: it is told apart by its port, not its place.
+    proc = _activated([s for s in (monitor, gear) if s is not None],
+                      "-l", "stderr", "-P", str(tmp_path / "pid"), "--monitor-port",
+                      str(monitor_port))
+    try:
+        wait_serving(gear_port, proc)
+        assert _healthz(monitor_port) == 200
+        with socket.create_connection(("127.0.0.1", gear_port), timeout=5) as s:
+            s.sendall(request(SUBMIT_JOB_BG, b"fn", b"u", b"x"))
+            assert read_packet(s)[0] == JOB_CREATED
+    finally:
+        assert stop(proc) == 0
+    how = "socket from systemd" if passed else "bound"
+    line = proc.stderr.read()
+    assert f"listening on gear 127.0.0.1:{gear_port}, " in line
+    assert f"monitor 127.0.0.1:{monitor_port} ({how})," in line
+
+
+def test_socket_activation_refuses_a_monitor_socket_at_another_address(tmp_path):
+    """A socket on the monitor port but not at --monitor-listen's address: a clear line, not
+    the monitor served where it was not asked for, nor gear served on the monitor's port."""
+    gear, monitor = _listening(), _listening()
+    monitor_port = monitor.getsockname()[1]
+    proc = _activated([gear, monitor], "-l", "none", "-P", str(tmp_path / "pid"),
+                      "--monitor-port", str(monitor_port), "--monitor-listen", "127.0.0.2")
+    _, err = proc.communicate(timeout=60)
+    assert (proc.returncode, err) == (
+        1, f"gearmand-py: socket activation: systemd passed a socket on 127.0.0.1 port "
+           f"{monitor_port}, the monitor port, but --monitor-listen is 127.0.0.2 (make the "
+           "ListenStream= of that port and --monitor-listen agree)\n")
 
 
 def test_socket_activation_refuses_a_unix_socket(tmp_path):

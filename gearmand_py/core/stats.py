@@ -128,10 +128,10 @@ _Handler = TypeVar("_Handler", bound=Callable[..., None])
 def _ending_as(reason: str, handler: _Handler) -> _Handler:
     """``handler`` (an ``Engine`` method) with ``reason`` as the end of the jobs it forgets."""
 
-    def ending(self: CountingEngine, *args: Any) -> None:
+    def ending(self: CountingEngine, *args: Any) -> Any:
         self._ending = reason
         try:
-            handler(self, *args)
+            return handler(self, *args)
         finally:
             self._ending = None
 

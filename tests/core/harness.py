@@ -103,8 +103,9 @@ class World:
     """One engine and named connections to it."""
 
     def __init__(self, prefix: bytes = PREFIX, max_packet_size: int | None = None,
-                 clock: Callable[[], float] = time.time, **options: Any) -> None:
-        self.engine = Engine(EngineOptions(job_handle_prefix=prefix, **options),
+                 clock: Callable[[], float] = time.time, engine_class: type[Engine] = Engine,
+                 **options: Any) -> None:
+        self.engine = engine_class(EngineOptions(job_handle_prefix=prefix, **options),
                              Admin(ServerInfo(VERSION, PID, lambda: VERBOSE)), clock)
         self.max_packet_size = max_packet_size
         self.peers: dict[str, Peer] = {}

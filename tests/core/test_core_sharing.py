@@ -4,6 +4,7 @@ finished job's row, a graceful give-back, what it asks the store for, and handle
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -15,8 +16,10 @@ from gearmand_py.core.engine import (
     JOURNAL_DONE,
     JOURNAL_RELEASE,
     JOURNAL_START,
+    Engine,
 )
 from gearmand_py.core.sharing import PER_WORKER, Sharing
+from gearmand_py.core.stats import CountingEngine
 from gearmand_py.protocol.packets import PacketType as T
 from queue_backends.base import StoredJob
 from queue_backends.shared import MEMBER_SHIFT
@@ -158,8 +161,11 @@ def test_a_workers_next_job_waits_until_its_finished_jobs_row_is_deleted():
     assert w.recv("w") == [("JOB_ASSIGN", b"H:o/1:2", b"f", b"b")]
 
 
-def test_give_back_drops_queued_stored_jobs_and_keeps_running_and_foreground_ones():
-    w, ops = shared_world()
+@pytest.mark.parametrize("engine_class", [Engine, CountingEngine])
+def test_give_back_drops_queued_stored_jobs_and_keeps_running_and_foreground_ones(
+        engine_class: type[Engine]) -> None:
+    """With the monitor's counting engine too: its give_back is the engine's, counted."""
+    w, ops = shared_world(engine_class=engine_class)
     for n in range(3):
         w.engine.take_over(StoredJob(10 + n, b"", b"f", 1, b"%d" % n, 0), b"H:o/1:%d" % n, 0)
     w.worker("w", b"f")

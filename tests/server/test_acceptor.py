@@ -6,7 +6,7 @@ from __future__ import annotations
 import selectors
 import socket
 
-from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.acceptor import Acceptor, Listening
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions
 
@@ -17,7 +17,8 @@ BURST = 250
 def test_one_wake_up_accepts_every_queued_connection():
     listener = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
     listener.setblocking(False)
-    acceptor = Acceptor([Listener(FrontEnd("gear"), listener)], SocketOptions(), BACKLOG)
+    acceptor = Acceptor(Listening([Listener(FrontEnd("gear"), listener)], SocketOptions(),
+                                   BACKLOG))
     taken: list[socket.socket] = []
     clients = [socket.create_connection(listener.getsockname(), timeout=5) for _ in range(BURST)]
     with selectors.DefaultSelector() as selector:

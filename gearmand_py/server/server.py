@@ -112,10 +112,10 @@ class MonitorEndpoint:
 class Hooks:
     """What the process around the server is told, and on which thread."""
 
-    #: Accepting thread, once clients can be served (bound, replayed, threads running); gets
+    #: Main thread, once clients can be served (bound, replayed, threads running); gets
     #: the status line.
     ready: Callable[[str], None] = lambda status: None
-    #: Accepting thread, when the server begins to stop.
+    #: Main thread, when the server begins to stop.
     stopping: Callable[[], None] = lambda: None
     #: Processing thread, every ``heartbeat_every`` seconds, with the status line: being called
     #: proves that thread still takes turns (systemd's watchdog).

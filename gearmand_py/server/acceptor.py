@@ -72,6 +72,7 @@ class Listening:
         self._failed = 0  # failed accept() calls since the last report
 
     def hold(self) -> None:
+        """An acceptor starts watching the sockets."""
         with self._lock:
             self._holders += 1
 
@@ -90,6 +91,8 @@ class Listening:
             sock.close()
 
     def failed(self, exc: OSError) -> None:
+        """An acceptor's accept() failed for want of a resource: log it when the condition
+        starts, then at most once per REPORT_EVERY, whichever thread fails."""
         now = time.monotonic()
         with self._lock:
             if self._failing_since is None:

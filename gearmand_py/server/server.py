@@ -1,4 +1,4 @@
-"""Wires the threads together: listener/management (the main thread), I/O loops, processing.
+"""Wires the threads together: signals and management (the main thread), I/O loops, processing.
 
 As in gearmand: ``-t N`` (N ≥ 2) runs N I/O threads and one processing thread beside the main
 thread, which handles signals; ``-t 1`` runs one thread that does both the I/O and the

@@ -1,15 +1,23 @@
-"""Accepting connections on the listeners from the accepting thread's selector, and backing off
-when accept() keeps failing.
+"""Accepting connections on the listeners from a thread's selector, and backing off when
+accept() keeps failing.
 
 Each wake-up accepts everything the kernel has queued (up to the listen backlog, the most it
 can hold), so a burst of connects is taken in one go rather than a few per turn of the loop.
 
+One ``Acceptor`` per accepting thread, all on one shared ``Listening``: with ``-t 0`` the main
+thread accepts; with ``-t 1`` the thread that reads, processes and writes does; with ``-t 2`` or
+more every I/O thread accepts the connections it will serve, so no connection is handed from one
+thread to another (a wake-up each). There the listeners are registered with EPOLLEXCLUSIVE, so
+that the kernel wakes one waiting I/O thread per connection rather than all of them. An acceptor
+is only ever used from its own thread; the sockets are closed once the last one lets go of them,
+so a listener's descriptor is never reused while another thread's selector still holds it.
+
 At the descriptor limit (EMFILE, ENFILE), out of kernel memory (ENOBUFS, ENOMEM), or on any
 other accept() error that is not one connection's own, the waiting connection stays queued and
 the listener stays readable: retrying at once spins the thread and floods the log. Instead the
-listeners are left out of the selector for a while that grows from BACKOFF_FIRST to BACKOFF_MAX
-and then tried again; the condition is logged when it starts, at
-most once per REPORT_EVERY while it lasts (with the count of failed attempts), and once more
+thread leaves the listeners out of its selector for a while that grows from BACKOFF_FIRST to
+BACKOFF_MAX and then tries again; the condition is logged (once for all threads) when it starts,
+at most once per REPORT_EVERY while it lasts (with the count of failed attempts), and once more
 when the listen queue has been emptied again. Queued clients are served as descriptors free
 up; the back-off starts short again after any retry that accepted something.
 """
@@ -18,8 +26,10 @@ from __future__ import annotations
 
 import errno
 import logging
+import select
 import selectors
 import socket
+import threading
 import time
 from collections.abc import Callable
 
@@ -42,52 +52,124 @@ REPORT_EVERY = 10.0
 Take = Callable[[socket.socket, str, FrontEnd], None]
 
 
-class Acceptor:
-    """The listening sockets, watched on one thread's selector; ``take`` gets each new socket."""
+class Listening:
+    """The listening sockets and what each one's connections speak, shared by the acceptors;
+    and the report of a failing accept(), which is the same condition for all of them."""
 
     def __init__(self, listeners: list[Listener], options: SocketOptions,
                  backlog: int) -> None:
-        #: Each listening socket and what its connections speak.
-        self.listeners: dict[socket.socket, FrontEnd] = {
+        self.sockets: dict[socket.socket, FrontEnd] = {
             listener.sock: listener.front_end for listener in listeners}
         self.options = options
         # What a full listen queue holds (Linux queues backlog + 1).
         self.per_wakeup = backlog + 1
-        self._selector: selectors.BaseSelector | None = None
-        self._take: Take | None = None
-        #: While backing off: when to watch the listeners again; None while accepting.
-        self.resume_at: float | None = None
-        self._backoff = 0.0
+        #: Acceptors that have not let go of the sockets yet.
+        self._holders = 0
+        # Acceptors on several threads report into the same state.
+        self._lock = threading.Lock()
         self._failing_since: float | None = None
         self._reported_at = 0.0
         self._failed = 0  # failed accept() calls since the last report
 
+    def hold(self) -> None:
+        """An acceptor starts watching the sockets."""
+        with self._lock:
+            self._holders += 1
+
+    def release(self) -> None:
+        """An acceptor stopped watching the sockets; the last one to do so closes them."""
+        with self._lock:
+            self._holders -= 1
+            last = self._holders <= 0
+        if last:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening: at shutdown, or once no acceptor watches the sockets."""
+        sockets, self.sockets = self.sockets, {}
+        for sock in sockets:
+            sock.close()
+
+    def failed(self, exc: OSError) -> None:
+        """An acceptor's accept() failed for want of a resource: log it when the condition
+        starts, then at most once per REPORT_EVERY, whichever thread fails."""
+        now = time.monotonic()
+        with self._lock:
+            if self._failing_since is None:
+                self._failing_since = self._reported_at = now
+                log.error("accept failed: %s; new connections wait in the listen queue "
+                          "(retrying every %g-%g s)", exc, BACKOFF_FIRST, BACKOFF_MAX)
+                return
+            self._failed += 1
+            if now - self._reported_at >= REPORT_EVERY:
+                log.error("accept still failing: %s (%d failed attempts in the last %.0f s)",
+                          exc, self._failed, now - self._reported_at)
+                self._reported_at = now
+                self._failed = 0
+
+    def emptied(self) -> None:
+        """An acceptor found the listen queue empty: a failing condition is over."""
+        if self._failing_since is None:
+            return
+        with self._lock:
+            if self._failing_since is None:
+                return
+            log.log(logs.NOTICE, "accepting connections again after %.1f s of failed attempts",
+                    time.monotonic() - self._failing_since)
+            self._failing_since = None
+            self._failed = 0
+
+
+class Acceptor:
+    """The listeners watched on one thread's selector; ``take`` gets each new socket."""
+
+    def __init__(self, listening: Listening, exclusive: bool = False) -> None:
+        """``exclusive``: other threads' selectors watch the same listeners (EPOLLEXCLUSIVE)."""
+        self.listening = listening
+        self.exclusive = exclusive and hasattr(select, "EPOLLEXCLUSIVE")
+        self._selector: selectors.BaseSelector | None = None
+        self._take: Take | None = None
+        #: While backing off: when to watch the listeners again; None while accepting.
+        self.resume_at: float | None = None
+        #: The current back-off in seconds; 0 while accept() works.
+        self._backoff = 0.0
+        self.watching = False
+
     def watch(self, selector: selectors.BaseSelector, take: Take) -> None:
         self._selector = selector
         self._take = take
+        self.listening.hold()
+        self.watching = True
         self._register()
 
     def _register(self) -> None:
-        assert self._selector is not None
-        for sock in self.listeners:
-            self._selector.register(sock, selectors.EVENT_READ, self._ready)
+        selector = self._selector
+        assert selector is not None
+        for sock in self.listening.sockets:
+            selector.register(sock, selectors.EVENT_READ, self._ready)
+            poller = getattr(selector, "_selector", None)
+            if self.exclusive and isinstance(poller, select.epoll):
+                # selectors cannot pass EPOLLEXCLUSIVE, and epoll cannot add it by modify.
+                poller.unregister(sock)
+                poller.register(sock, select.EPOLLIN | select.EPOLLEXCLUSIVE)
 
     def _unregister(self) -> None:
         if self._selector is None:
             return
-        for sock in self.listeners:
+        for sock in self.listening.sockets:
             try:
                 self._selector.unregister(sock)
             except (KeyError, ValueError):
                 pass
 
     def close(self) -> None:
-        """Stop listening (shutdown, or the start of a graceful stop)."""
+        """This thread stops accepting (shutdown, or the start of a graceful stop)."""
+        if not self.watching:
+            return
+        self.watching = False
         self._unregister()
-        for sock in self.listeners:
-            sock.close()
-        self.listeners = {}
         self.resume_at = None
+        self.listening.release()
 
     def tick(self) -> float | None:
         """After every wake-up of the accepting thread: watch the listeners again once the
@@ -102,7 +184,7 @@ class Acceptor:
         self._register()
         # Try at once: with the queue already empty the listener would never turn readable, so
         # the end of the condition (accept() saying EAGAIN, not EMFILE) would go unseen.
-        for sock in list(self.listeners):
+        for sock in list(self.listening.sockets):
             if self.resume_at is None:
                 self._ready(sock, selectors.EVENT_READ)
         return None if self.resume_at is None else max(self.resume_at - time.monotonic(), 0.0)
@@ -110,13 +192,14 @@ class Acceptor:
     def _ready(self, listener: socket.socket, _mask: int) -> None:
         take = self._take
         assert take is not None
+        listening = self.listening
         accepted = False
-        for _ in range(self.per_wakeup):
+        for _ in range(listening.per_wakeup):
             try:
                 sock, address = listener.accept()
             except (BlockingIOError, InterruptedError):
-                if self._failing_since is not None:
-                    self._recovered()
+                self._backoff = 0.0
+                listening.emptied()
                 return
             except OSError as exc:
                 if exc.errno in CONNECTION_ERRORS:
@@ -129,35 +212,16 @@ class Acceptor:
                 log.info("Accepted connection %d from %s", sock.fileno(),
                          endpoint(sock.family, address))
             try:
-                configure_accepted(sock, self.options)
+                configure_accepted(sock, listening.options)
             except OSError as exc:
                 log.debug("socket option failed on new connection: %s", exc)
-            take(sock, address[0], self.listeners[listener])
+            take(sock, address[0], listening.sockets[listener])
 
     def _back_off(self, exc: OSError, accepted: bool) -> None:
         """accept() failed for want of a resource: stop watching the listeners for a while,
         longer each time nothing could be accepted."""
-        now = time.monotonic()
-        if self._failing_since is None:
-            self._failing_since = self._reported_at = now
-            self._backoff = BACKOFF_FIRST
-            log.error("accept failed: %s; new connections wait in the listen queue (retrying "
-                      "every %g-%g s)", exc, BACKOFF_FIRST, BACKOFF_MAX)
-        else:
-            self._backoff = BACKOFF_FIRST if accepted else min(self._backoff * 2, BACKOFF_MAX)
-            self._failed += 1
-            if now - self._reported_at >= REPORT_EVERY:
-                log.error("accept still failing: %s (%d failed attempts in the last %.0f s)",
-                          exc, self._failed, now - self._reported_at)
-                self._reported_at = now
-                self._failed = 0
+        self._backoff = (BACKOFF_FIRST if accepted or not self._backoff
+                         else min(self._backoff * 2, BACKOFF_MAX))
+        self.listening.failed(exc)
         self._unregister()
-        self.resume_at = now + self._backoff
-
-    def _recovered(self) -> None:
-        """Everything queued is accepted: the condition is over."""
-        assert self._failing_since is not None
-        log.log(logs.NOTICE, "accepting connections again after %.1f s of failed attempts",
-                time.monotonic() - self._failing_since)
-        self._failing_since = None
-        self._failed = 0
+        self.resume_at = time.monotonic() + self._backoff

@@ -14,8 +14,10 @@ thread (MAX_READS_AHEAD).
 Who calls whom from which thread: with ``-t 2`` or more, N such loops each own their sockets,
 the processing thread writes to them only as said above, and everything else reaches a loop
 through its mailbox. With ``-t 1`` (as in gearmand) one loop runs the processing core in its own
-thread (``with_core``: output and pauses are plain calls) while the main thread accepts and
-hands it sockets by mail; with ``-t 0`` the main thread does all three (``with_acceptor`` too).
+thread (``with_core``: output and pauses are plain calls); with ``-t 0`` that loop runs in the
+main thread. In every mode a loop accepts the connections it serves itself (``accept``; with
+``-t 2`` or more all loops watch the listeners, see ``acceptor``), so a new connection is never
+handed from one thread to another; the main thread tells it to stop accepting by mail.
 
 A TLS connection (``tls``) is read and written like a plain one; the loop runs its handshake
 without blocking, closes the connection if the handshake is not done within
@@ -37,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from gearmand_py import logs
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import LARGE
+from gearmand_py.server.acceptor import Acceptor
 from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.frontend import FrontEnd
@@ -58,17 +61,15 @@ RECV_SIZE = 64 * 1024
 MAX_READS_AHEAD = 16
 
 # What the loop's mailbox receives: (kind, payload).
-ADD, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
+UNLISTEN, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
 
 
 class IOLoop:
     """Owns sockets; ``sink`` receives each batch for the processing core."""
 
     def __init__(self, name: str, max_packet_size: int, sink: Callable[[Batch], None],
-                 handshake_timeout: float, with_core: bool = False,
-                 with_acceptor: bool = False) -> None:
-        """``with_core``: the processing core runs in this loop's thread; ``with_acceptor``: so
-        does the listener."""
+                 handshake_timeout: float, with_core: bool = False) -> None:
+        """``with_core``: the processing core runs in this loop's thread."""
         self.name = name
         self.max_packet_size = max_packet_size
         self.handshake_timeout = handshake_timeout
@@ -77,7 +78,8 @@ class IOLoop:
         self.handshakes: deque[tuple[float, Connection]] = deque()
         self.sink = sink
         self.with_core = with_core
-        self.with_acceptor = with_acceptor
+        #: Accepts this loop's connections (``accept``).
+        self.acceptor: Acceptor | None = None
         self.selector = selectors.DefaultSelector()
         self.mailbox = Mailbox()
         self.selector.register(self.mailbox, selectors.EVENT_READ, self._on_mailbox)
@@ -89,12 +91,14 @@ class IOLoop:
 
     # -- called from other threads -----------------------------------------------------------
 
-    def add_socket(self, sock: socket.socket, ip: str, front_end: FrontEnd) -> None:
-        """Take over an accepted socket (from the listener)."""
-        if not self.with_acceptor:
-            self.mailbox.put((ADD, (sock, ip, front_end)))
-        else:
-            self._add(sock, ip, front_end)
+    def accept(self, acceptor: Acceptor) -> None:
+        """Serve the connections ``acceptor`` takes (before the loop's thread starts)."""
+        self.acceptor = acceptor
+        acceptor.watch(self.selector, self._add)
+
+    def stop_accepting(self) -> None:
+        """Stop accepting: a graceful stop began (from the main thread)."""
+        self.mailbox.put((UNLISTEN, None))
 
     def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
         """Bytes to write (and whether to close after them) that the processing thread could not
@@ -131,9 +135,11 @@ class IOLoop:
 
     def run(self) -> None:
         """Serve until ``stop()``; then close every connection."""
+        timeout = None
         try:
             while self.running:
-                self.run_once(None)
+                self.run_once(timeout)
+                timeout = self.tick()
         finally:
             self.close_all()
 
@@ -159,6 +165,10 @@ class IOLoop:
             self.pending = []
             self.sink(batch)
 
+    def tick(self) -> float | None:
+        """After every turn: the most the next may wait for the acceptor (its back-off)."""
+        return None if self.acceptor is None else self.acceptor.tick()
+
     def _on_mailbox(self, _fileobj: Any, _mask: int) -> None:
         self.mailbox.drain()
 
@@ -168,8 +178,9 @@ class IOLoop:
             kind, payload = items.popleft()
             if kind == OUTPUT:
                 self._output(payload)
-            elif kind == ADD:
-                self._add(*payload)
+            elif kind == UNLISTEN:
+                if self.acceptor is not None:
+                    self.acceptor.close()
             elif kind == FORWARD:
                 self.pending.extend(payload)
             elif kind == PAUSE:

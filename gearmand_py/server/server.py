@@ -1,9 +1,11 @@
-"""Wires the threads together: listener/management (the main thread), I/O loops, processing.
+"""Wires the threads together: signals and management (the main thread), I/O loops, processing.
 
 As in gearmand: ``-t N`` (N ≥ 2) runs N I/O threads and one processing thread beside the main
-thread, which accepts connections, hands them out round-robin and handles signals; ``-t 1`` runs
-one thread that does both the I/O and the processing beside the main thread; ``-t 0`` runs
-everything in the main thread.
+thread, which handles signals; ``-t 1`` runs one thread that does both the I/O and the
+processing beside the main thread; ``-t 0`` runs everything in the main thread. Unlike gearmand,
+whose main thread accepts every connection and hands it to an I/O thread, the thread that will
+serve a connection accepts it (``acceptor``): with ``-t 2`` or more, whichever I/O thread the
+kernel wakes for it.
 
 Signals, as gearmand: SIGINT and SIGTERM stop at once; SIGUSR1 stops gracefully (stop listening,
 keep serving the connections there are until no job is left, then exit); SIGHUP reopens the log.
@@ -17,7 +19,6 @@ from __future__ import annotations
 
 import gc
 import importlib
-import itertools
 import logging
 import os
 import selectors
@@ -35,9 +36,8 @@ from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import JOURNAL_RELEASE, Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
-from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.acceptor import Acceptor, Listening
 from gearmand_py.server.batches import CALL, Batch
-from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
@@ -114,10 +114,10 @@ class MonitorEndpoint:
 class Hooks:
     """What the process around the server is told, and on which thread."""
 
-    #: Accepting thread, once clients can be served (bound, replayed, threads running); gets
+    #: Main thread, once clients can be served (bound, replayed, threads running); gets
     #: the status line.
     ready: Callable[[str], None] = lambda status: None
-    #: Accepting thread, when the server begins to stop.
+    #: Main thread, when the server begins to stop.
     stopping: Callable[[], None] = lambda: None
     #: Processing thread, every ``heartbeat_every`` seconds, with the status line: being called
     #: proves that thread still takes turns (systemd's watchdog).
@@ -151,7 +151,9 @@ class Server:
         network = config.network
         socket_options = SocketOptions(network.keepalive, network.keepalive_idle,
                                        network.keepalive_interval, network.keepalive_count)
-        self.acceptor = Acceptor(listeners, socket_options, network.backlog)
+        self.listening = Listening(listeners, socket_options, network.backlog)
+        #: Set once the loops were told to stop accepting (a graceful stop).
+        self._unlistened = False
         self.stop_requested = False
         #: What ``serve`` returns: 0, or fatal.EXIT_SOFTWARE after an internal failure.
         self.exit_status = 0
@@ -220,7 +222,7 @@ class Server:
         finally:
             self.hooks.stopping()
             self._restore_signals(previous)
-            self.acceptor.close()
+            self.listening.close()
             self._wake_r.close()
             self._wake_w.close()
             if self.monitor is not None:
@@ -384,16 +386,17 @@ class Server:
             pass
 
     def _management(self) -> float | None:
-        """Accepting thread, after every wake-up: stop listening once graceful; reopen logs;
-        end an accept back-off that is over; ask for a heartbeat when one is due. Returns the
-        most it may sleep (None: no limit)."""
-        if self.graceful and self.acceptor.listeners:
+        """Main thread, after every wake-up: stop listening once graceful; reopen logs; ask
+        for a heartbeat when one is due. Returns the most it may sleep (None: no limit)."""
+        if self.graceful and not self._unlistened:
+            self._unlistened = True
             log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
-            self.acceptor.close()
+            for loop in self._loops:
+                loop.stop_accepting()
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
-        return earliest(self.acceptor.tick(), self._heartbeat_wait())
+        return self._heartbeat_wait()
 
     def _heartbeat_wait(self) -> float | None:
         """Seconds until the next heartbeat; when one is due, the thread that runs the core is
@@ -441,45 +444,45 @@ class Server:
     def _serve_single(self) -> None:
         processor = self.processor
         loop = IOLoop("main", self.config.network.max_packet_size, processor.handle,
-                      self.config.tls.ssl_handshake_timeout, with_core=True, with_acceptor=True)
+                      self.config.tls.ssl_handshake_timeout, with_core=True)
         self._loops = [loop]
         self._wake_core = self._wake_main
         self._start_helpers(loop.forward)
-        self._watch(loop.selector, loop.add_socket)
+        loop.accept(Acceptor(self.listening))
+        self._watch(loop.selector)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
         timeout = self._heartbeat_wait()
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = earliest(processor.tick(), self._management())
+                timeout = earliest(earliest(processor.tick(), loop.tick()), self._management())
         finally:
-            self.acceptor.close()
             loop.selector.unregister(self._wake_r)
             loop.close_all()
 
     def _serve_combined(self) -> None:
-        """gearmand's ``-t 1``: one thread reads, processes and writes, as ``-t 0``'s main
-        thread does, with no hand-off between threads per request; the main thread accepts."""
+        """gearmand's ``-t 1``: one thread accepts, reads, processes and writes, as ``-t 0``'s
+        main thread does, with no hand-off between threads per request or connection."""
         processor = self.processor
         loop = IOLoop("processing", self.config.network.max_packet_size, processor.handle,
                       self.config.tls.ssl_handshake_timeout, with_core=True)
         self._loops = [loop]
         self._wake_core = loop.nudge
         self._start_helpers(loop.forward)
+        loop.accept(Acceptor(self.listening))
 
         def run() -> None:
             timeout = None
             try:
                 while loop.running:
                     loop.run_once(timeout)
-                    timeout = processor.tick()
+                    timeout = earliest(processor.tick(), loop.tick())
             finally:
                 loop.close_all()
 
-        self._accept_while_threads_run("Ready to accept connections (1 I/O and processing "
-                                       "thread)", [fatal.thread(run, loop.name, self.fail)],
-                                       [loop], loop.stop)
+        self._run_threads("Ready to accept connections (1 I/O and processing thread)",
+                          [fatal.thread(run, loop.name, self.fail)], loop.stop)
 
     def _serve_threaded(self, count: int) -> None:
         processor = self.processor
@@ -488,6 +491,8 @@ class Server:
                         self.config.tls.ssl_handshake_timeout) for i in range(count)]
         self._loops = loops
         self._start_helpers(processor.submit)
+        for loop in loops:
+            loop.accept(Acceptor(self.listening, exclusive=True))
         processing = fatal.thread(processor.run, "processing", self.fail)
 
         def stop() -> None:
@@ -496,23 +501,20 @@ class Server:
             for loop in loops:
                 loop.stop()
 
-        self._accept_while_threads_run(
+        self._run_threads(
             f"Ready to accept connections ({count} I/O threads)",
             [processing, *(fatal.thread(loop.run, loop.name, self.fail) for loop in loops)],
-            loops, stop)
+            stop)
 
-    def _accept_while_threads_run(self, ready: str, threads: list[threading.Thread],
-                                  loops: list[IOLoop], stop: Callable[[], None]) -> None:
-        """The main thread of ``-t 1`` and more: start ``threads``, accept connections and hand
-        them to ``loops`` round-robin, handle signals and management until stopped; then
-        ``stop`` the threads and wait for them."""
+    def _run_threads(self, ready: str, threads: list[threading.Thread],
+                     stop: Callable[[], None]) -> None:
+        """The main thread of ``-t 1`` and more: start ``threads``, handle signals and
+        management until stopped; then ``stop`` the threads and wait for them."""
         status = status_line(self.engine)  # while this thread is the only one using it
         for thread in threads:
             thread.start()
-        next_loop = itertools.cycle(loops)
         selector = selectors.DefaultSelector()
-        self._watch(selector, lambda sock, ip, front_end:
-                    next(next_loop).add_socket(sock, ip, front_end))
+        self._watch(selector)
         log.log(logs.NOTICE, ready)
         self.hooks.ready(status)
         timeout = self._heartbeat_wait()
@@ -522,16 +524,13 @@ class Server:
                     key.data(key.fileobj, mask)
                 timeout = self._management()
         finally:
-            self.acceptor.close()
             selector.close()
             stop()
             for thread in threads:
                 thread.join(5)
 
-    def _watch(self, selector: selectors.BaseSelector,
-               take: Callable[[socket.socket, str, FrontEnd], None]) -> None:
-        """Register the listeners and the wake-up socket on the accepting thread's selector."""
-        self.acceptor.watch(selector, take)
+    def _watch(self, selector: selectors.BaseSelector) -> None:
+        """Register the wake-up socket (signals, stop requests) on the main thread's selector."""
         selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
 
 

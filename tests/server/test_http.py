@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import http.client
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -314,6 +315,37 @@ def test_a_client_that_leaves_abandons_its_job(srv: HttpServer) -> None:
     finally:
         worker.close()
 
+
+
+def refuses(address: tuple[str, int]) -> bool:
+    try:
+        socket.create_connection(address, timeout=1).close()
+    except (ConnectionRefusedError, ConnectionResetError):
+        return True
+    return False
+
+
+def test_a_graceful_stop_closes_both_ports_and_finishes_the_request(srv: HttpServer) -> None:
+    """SIGUSR1 with an HTTP request waiting for its job: the HTTP and the Gear port both stop
+    accepting (each thread that accepts lets go of both), the request is still answered, and
+    the server exits."""
+    worker = Worker(srv.server, b"slow", hold=True)
+    try:
+        with socket.create_connection(srv.http, timeout=10) as sock:
+            sock.sendall(b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nab")
+            wait_status(srv.server, b"slow", b"slow\t1\t0\t1")
+            srv.server.proc.send_signal(signal.SIGUSR1)
+            deadline = time.monotonic() + 10
+            while not (refuses(srv.http) and refuses(srv.server.address)):
+                assert time.monotonic() < deadline, "a port still accepts"
+                time.sleep(0.02)
+            job = worker.grab()
+            assert job is not None
+            worker.answer(*job)
+            assert read_response(sock).read() == b"ba"
+        assert srv.server.proc.wait(10) == 0
+    finally:
+        worker.close()
 
 # -- curl, TLS, startup ---------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ import selectors
 import socket
 import time
 from collections.abc import Callable
+from typing import Any, Protocol
 
 from gearmand_py import logs
 from gearmand_py.server.frontend import FrontEnd
@@ -42,6 +43,15 @@ REPORT_EVERY = 10.0
 Take = Callable[[socket.socket, str, FrontEnd], None]
 
 
+class Watcher(Protocol):
+    """What the listeners are watched on: a ``selectors`` selector, or an I/O loop's
+    ``Poller``."""
+
+    def register(self, fileobj: Any, events: int, handler: Any, /) -> Any: ...
+
+    def unregister(self, fileobj: Any, /) -> Any: ...
+
+
 class Acceptor:
     """The listening sockets, watched on one thread's selector; ``take`` gets each new socket."""
 
@@ -53,7 +63,7 @@ class Acceptor:
         self.options = options
         # What a full listen queue holds (Linux queues backlog + 1).
         self.per_wakeup = backlog + 1
-        self._selector: selectors.BaseSelector | None = None
+        self._selector: Watcher | None = None
         self._take: Take | None = None
         #: While backing off: when to watch the listeners again; None while accepting.
         self.resume_at: float | None = None
@@ -62,7 +72,7 @@ class Acceptor:
         self._reported_at = 0.0
         self._failed = 0  # failed accept() calls since the last report
 
-    def watch(self, selector: selectors.BaseSelector, take: Take) -> None:
+    def watch(self, selector: Watcher, take: Take) -> None:
         self._selector = selector
         self._take = take
         self._register()

@@ -35,7 +35,7 @@ from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import JOURNAL_RELEASE, Engine, EngineOptions
 from gearmand_py.server import fatal
 from gearmand_py.server.io_loop import IOLoop
-from gearmand_py.server.acceptor import Acceptor
+from gearmand_py.server.acceptor import Acceptor, Watcher
 from gearmand_py.server.batches import CALL, Batch
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions
@@ -443,7 +443,7 @@ class Server:
         self._loops = [loop]
         self._wake_core = self._wake_main
         self._start_helpers(loop.forward)
-        self._watch(loop.selector, loop.add_socket)
+        self._watch(loop.poller, loop.add_socket)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
         timeout = self._heartbeat_wait()
@@ -453,7 +453,7 @@ class Server:
                 timeout = earliest(processor.tick(), self._management())
         finally:
             self.acceptor.close()
-            loop.selector.unregister(self._wake_r)
+            loop.poller.unregister(self._wake_r)
             loop.close_all()
 
     def _serve_combined(self) -> None:
@@ -526,7 +526,7 @@ class Server:
             for thread in threads:
                 thread.join(5)
 
-    def _watch(self, selector: selectors.BaseSelector,
+    def _watch(self, selector: Watcher,
                take: Callable[[socket.socket, str, FrontEnd], None]) -> None:
         """Register the listeners and the wake-up socket on the accepting thread's selector."""
         self.acceptor.watch(selector, take)

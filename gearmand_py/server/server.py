@@ -391,7 +391,11 @@ class Server:
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
-        return earliest(self.acceptor.tick(), self._heartbeat_wait())
+        # Asked every turn at -t 0: the calls are made only when there is something to ask.
+        wait = None if self.acceptor.resume_at is None else self.acceptor.tick()
+        if self.hooks.heartbeat is None:
+            return wait
+        return earliest(wait, self._heartbeat_wait())
 
     def _heartbeat_wait(self) -> float | None:
         """Seconds until the next heartbeat; when one is due, the thread that runs the core is
@@ -450,7 +454,10 @@ class Server:
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = earliest(processor.tick(), self._management())
+                timeout = processor.tick()
+                wait = self._management()
+                if wait is not None:
+                    timeout = earliest(timeout, wait)
         finally:
             self.acceptor.close()
             loop.poller.unregister(self._wake_r)

@@ -147,9 +147,10 @@ class IOLoop:
         if mailbox.items or self.pending:  # with -t 0, flush() may have left a DRAINED here
             mailbox.sleeping = False
             timeout = 0
-        ready = self.poller.poll(timeout)
+        poller = self.poller
+        ready = poller.poll(timeout)
         mailbox.sleeping = False
-        entries = self.poller.entries
+        entries = poller.entries
         for fd, event in ready:
             entry = entries.get(fd)
             if entry is not None:  # None: unregistered by an earlier handler of this turn

@@ -44,12 +44,17 @@ MASKS = tuple(_selector_mask(event) for event in range(REPORTED + 1))
 class Poller:
     """The descriptors one thread waits on, each with its handler."""
 
-    __slots__ = ("_epoll", "entries")
+    __slots__ = ("_epoll", "entries", "poll")
 
     def __init__(self) -> None:
         self._epoll = select.epoll()
         #: fd -> (file object, handler, events watched).
         self.entries: dict[int, tuple[Any, Handler, int]] = {}
+        #: ``poll(timeout)``: wait up to ``timeout`` seconds (None: no limit); (fd, epoll event)
+        #: of each ready descriptor (up to 1023 per call; the rest come with the next). Its
+        #: handler, if ``entries`` still has it, gets ``MASKS[event & REPORTED]`` masked by
+        #: what it watches. epoll's own method, so a wait adds no Python call.
+        self.poll: Callable[[float | None], list[tuple[int, int]]] = self._epoll.poll
 
     def register(self, fileobj: Any, events: int, handler: Handler) -> None:
         fd = fileobj.fileno()
@@ -70,12 +75,6 @@ class Poller:
     def watched(self, fileobj: Any) -> tuple[Any, Handler, int] | None:
         """(file object, handler, events) for ``fileobj``, or None if it is not watched."""
         return self.entries.get(fileobj.fileno())
-
-    def poll(self, timeout: float | None) -> list[tuple[int, int]]:
-        """Wait up to ``timeout`` seconds (None: no limit); (fd, epoll event) of each ready
-        descriptor. Its handler, if ``entries`` still has it, gets ``MASKS[event & REPORTED]``
-        masked by what it watches."""
-        return self._epoll.poll(timeout, len(self.entries) or 1)
 
     def close(self) -> None:
         self._epoll.close()

@@ -217,14 +217,13 @@ class Processor:
     def flush(self) -> None:
         """Write the bytes the core produced to their sockets; hand what is left to the loops."""
         engine = self.engine
-        # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
-        # until the core has nothing more to say.
-        dirty = engine.take_output()
-        if not dirty:
+        if not engine.dirty:
             return
         handoffs: dict[IOLoop, list[tuple[Connection, bytes, bool]]] | None = None
-        while dirty:
-            for peer in dirty:
+        # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
+        # until the core has nothing more to say.
+        while engine.dirty:
+            for peer in engine.take_output():
                 if not peer.out and not peer.closing:
                     continue  # a worker whose replies _write_now wrote already
                 conn = peer.endpoint
@@ -255,7 +254,6 @@ class Processor:
                     items += _handoff(conn, data, close)
                 else:
                     items.append((conn, data, close))
-            dirty = engine.take_output()
         if handoffs is not None:
             for loop, items in handoffs.items():
                 loop.post_output(items)

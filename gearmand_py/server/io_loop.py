@@ -241,10 +241,12 @@ class IOLoop:
         try:
             sock.do_handshake()
         except WantWrite:
-            self.poller.modify(sock, EVENT_WRITE, self.poller.watched(sock)[1])  # type: ignore[index]
+            self.poller.modify(sock, EVENT_WRITE,
+                               self.poller.watched(sock)[1])  # type: ignore[index]
             return
         except BlockingIOError:
-            self.poller.modify(sock, EVENT_READ, self.poller.watched(sock)[1])  # type: ignore[index]
+            self.poller.modify(sock, EVENT_READ,
+                               self.poller.watched(sock)[1])  # type: ignore[index]
             return
         except OSError as exc:  # ssl.SSLError included: a plaintext client, a refused certificate
             reason = getattr(exc, "reason", None) or exc.strerror

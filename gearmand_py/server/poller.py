@@ -27,7 +27,8 @@ _NOT_IN = ~select.EPOLLIN
 _NOT_OUT = ~select.EPOLLOUT
 
 
-#: Every bit epoll may report for what a poller registers (EPOLLIN and EPOLLOUT only).
+#: Every bit epoll may report for a descriptor watched for EPOLLIN and EPOLLOUT only (EPOLLERR
+#: and EPOLLHUP it reports unasked).
 REPORTED = select.EPOLLIN | select.EPOLLPRI | select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 
 

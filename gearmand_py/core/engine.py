@@ -190,7 +190,9 @@ class Engine:
         self.peers: dict[Any, Peer] = {}
         self._handle_count = 0
         self._handle_prefix = options.job_handle_prefix + b":"
-        self._dirty: list[Peer] = []
+        #: The peers with output (or a pending close) not yet taken: the processing thread
+        #: looks here before it calls ``take_output``.
+        self.dirty: list[Peer] = []
         #: Workers asleep with no NOOP outstanding: ``_wake`` has nothing to do while it is empty.
         self.sleepers: set[Peer] = set()
         self._admin = admin
@@ -364,7 +366,7 @@ class Engine:
         """Ask the I/O side to close ``peer`` once the output produced so far is written."""
         peer.closing = True
         if not peer.out:
-            self._dirty.append(peer)
+            self.dirty.append(peer)
 
     def send(self, peer: Peer, data: bytes | Spread) -> None:
         """Queue bytes for a connection; they leave with the next ``take_output``."""
@@ -374,7 +376,7 @@ class Engine:
             peer.backlog.append(data)
             return
         if not peer.out and not peer.closing:
-            self._dirty.append(peer)
+            self.dirty.append(peer)
         peer.out.append(data)
 
     def _hold(self, peer: Peer) -> Hold:
@@ -404,14 +406,14 @@ class Engine:
         if not backlog:
             peer.backlog = None
         if not peer.out and not peer.closing:
-            self._dirty.append(peer)
+            self.dirty.append(peer)
         peer.out.extend(released)  # type: ignore[arg-type]
 
     def take_output(self) -> list[Peer]:
         """The peers with output (or a pending close) since the last call; the caller joins and
         clears each ``peer.out``."""
-        dirty = self._dirty
-        self._dirty = []
+        dirty = self.dirty
+        self.dirty = []
         return dirty
 
     # -- helpers -------------------------------------------------------------------------------

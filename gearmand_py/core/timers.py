@@ -26,20 +26,22 @@ Timer = list[Any]
 class Timers:
     """Callbacks due at wall-clock times."""
 
-    __slots__ = ("_heap", "_seq", "_cancelled")
+    __slots__ = ("heap", "_seq", "_cancelled")
 
     def __init__(self) -> None:
-        self._heap: list[Timer] = []
+        #: The entries, cancelled ones included; a turn looks at it to skip the timers when
+        #: there are none (a method call costs more than the rest of that test).
+        self.heap: list[Timer] = []
         self._seq = itertools.count()
         self._cancelled = 0
 
     def __len__(self) -> int:
         """Timers still to run."""
-        return len(self._heap) - self._cancelled
+        return len(self.heap) - self._cancelled
 
     def call_at(self, when: float, callback: Callable[..., None], *args: Any) -> Timer:
         timer = [when, next(self._seq), callback, args]
-        heapq.heappush(self._heap, timer)
+        heapq.heappush(self.heap, timer)
         return timer
 
     def cancel(self, timer: Timer) -> None:
@@ -49,13 +51,13 @@ class Timers:
         timer[2] = None
         timer[3] = ()
         self._cancelled += 1
-        if self._cancelled >= MIN_COMPACT and self._cancelled * 2 >= len(self._heap):
-            self._heap = [t for t in self._heap if t[2] is not None]
-            heapq.heapify(self._heap)
+        if self._cancelled >= MIN_COMPACT and self._cancelled * 2 >= len(self.heap):
+            self.heap = [t for t in self.heap if t[2] is not None]
+            heapq.heapify(self.heap)
             self._cancelled = 0
 
     def next_deadline(self) -> float | None:
-        heap = self._heap
+        heap = self.heap
         while heap and heap[0][2] is None:
             heapq.heappop(heap)
             self._cancelled -= 1
@@ -63,7 +65,7 @@ class Timers:
 
     def run_due(self, now: float) -> None:
         """Run every callback whose time has come, earliest first."""
-        heap = self._heap
+        heap = self.heap
         while heap and heap[0][0] <= now:
             timer = heapq.heappop(heap)
             callback, args = timer[2], timer[3]

@@ -1,4 +1,4 @@
-"""Accepting connections on the listeners from a thread's selector, and backing off when
+"""Accepting connections on the listeners from a thread's poller, and backing off when
 accept() keeps failing.
 
 Each wake-up accepts everything the kernel has queued (up to the listen backlog, the most it
@@ -10,12 +10,12 @@ more every I/O thread accepts the connections it will serve, so no connection is
 thread to another (a wake-up each). There the listeners are registered with EPOLLEXCLUSIVE, so
 that the kernel wakes one waiting I/O thread per connection rather than all of them. An acceptor
 is only ever used from its own thread; the sockets are closed once the last one lets go of them,
-so a listener's descriptor is never reused while another thread's selector still holds it.
+so a listener's descriptor is never reused while another thread's poller still holds it.
 
 At the descriptor limit (EMFILE, ENFILE), out of kernel memory (ENOBUFS, ENOMEM), or on any
 other accept() error that is not one connection's own, the waiting connection stays queued and
 the listener stays readable: retrying at once spins the thread and floods the log. Instead the
-thread leaves the listeners out of its selector for a while that grows from BACKOFF_FIRST to
+thread leaves the listeners out of its poller for a while that grows from BACKOFF_FIRST to
 BACKOFF_MAX and then tries again; the condition is logged (once for all threads) when it starts,
 at most once per REPORT_EVERY while it lasts (with the count of failed attempts), and once more
 when the listen queue has been emptied again. Queued clients are served as descriptors free
@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import errno
 import logging
-import select
-import selectors
 import socket
 import threading
 import time
 from collections.abc import Callable
+from selectors import EVENT_READ
 
 from gearmand_py import logs
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions, configure_accepted, endpoint
+from gearmand_py.server.poller import EXCLUSIVE, Poller
 
 log = logging.getLogger("gearmand_py.listener")
 
@@ -121,13 +121,13 @@ class Listening:
 
 
 class Acceptor:
-    """The listeners watched on one thread's selector; ``take`` gets each new socket."""
+    """The listeners watched on one thread's poller; ``take`` gets each new socket."""
 
     def __init__(self, listening: Listening, exclusive: bool = False) -> None:
-        """``exclusive``: other threads' selectors watch the same listeners (EPOLLEXCLUSIVE)."""
+        """``exclusive``: other threads' pollers watch the same listeners (EPOLLEXCLUSIVE)."""
         self.listening = listening
-        self.exclusive = exclusive and hasattr(select, "EPOLLEXCLUSIVE")
-        self._selector: selectors.BaseSelector | None = None
+        self.exclusive = exclusive
+        self._poller: Poller | None = None
         self._take: Take | None = None
         #: While backing off: when to watch the listeners again; None while accepting.
         self.resume_at: float | None = None
@@ -135,30 +135,26 @@ class Acceptor:
         self._backoff = 0.0
         self.watching = False
 
-    def watch(self, selector: selectors.BaseSelector, take: Take) -> None:
-        self._selector = selector
+    def watch(self, poller: Poller, take: Take) -> None:
+        self._poller = poller
         self._take = take
         self.listening.hold()
         self.watching = True
         self._register()
 
     def _register(self) -> None:
-        selector = self._selector
-        assert selector is not None
+        poller = self._poller
+        assert poller is not None
         for sock in self.listening.sockets:
-            selector.register(sock, selectors.EVENT_READ, self._ready)
-            poller = getattr(selector, "_selector", None)
-            if self.exclusive and isinstance(poller, select.epoll):
-                # selectors cannot pass EPOLLEXCLUSIVE, and epoll cannot add it by modify.
-                poller.unregister(sock)
-                poller.register(sock, select.EPOLLIN | select.EPOLLEXCLUSIVE)
+            poller.register(sock, EVENT_READ, self._ready,
+                              EXCLUSIVE if self.exclusive else 0)
 
     def _unregister(self) -> None:
-        if self._selector is None:
+        if self._poller is None:
             return
         for sock in self.listening.sockets:
             try:
-                self._selector.unregister(sock)
+                self._poller.unregister(sock)
             except (KeyError, ValueError):
                 pass
 
@@ -186,7 +182,7 @@ class Acceptor:
         # the end of the condition (accept() saying EAGAIN, not EMFILE) would go unseen.
         for sock in list(self.listening.sockets):
             if self.resume_at is None:
-                self._ready(sock, selectors.EVENT_READ)
+                self._ready(sock, EVENT_READ)
         return None if self.resume_at is None else max(self.resume_at - time.monotonic(), 0.0)
 
     def _ready(self, listener: socket.socket, _mask: int) -> None:

@@ -1,4 +1,4 @@
-"""An I/O thread: one ``selectors`` loop that reads, decodes and writes for its connections.
+"""An I/O thread: one epoll loop (``poller``) that reads, decodes and writes for its connections.
 
 It reads in large chunks, decodes there (so the processing thread only sees events), and hands
 the processing thread one batch per loop turn holding everything every readable socket produced.
@@ -29,11 +29,11 @@ socket to be writable, then reads again.
 from __future__ import annotations
 
 import logging
-import selectors
 import socket
 import time
 from collections import deque
 from collections.abc import Callable
+from selectors import EVENT_READ, EVENT_WRITE
 from typing import TYPE_CHECKING, Any
 
 from gearmand_py import logs
@@ -44,6 +44,7 @@ from gearmand_py.server.batches import CLOSED, CONNECTED, DRAINED, EVENTS, Batch
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.mailbox import Mailbox
+from gearmand_py.server.poller import MASKS, REPORTED, Poller
 from gearmand_py.server.wouldblock import WOULD_BLOCK, WantWrite
 
 if TYPE_CHECKING:
@@ -80,9 +81,9 @@ class IOLoop:
         self.with_core = with_core
         #: Accepts this loop's connections (``accept``).
         self.acceptor: Acceptor | None = None
-        self.selector = selectors.DefaultSelector()
+        self.poller = Poller()
         self.mailbox = Mailbox()
-        self.selector.register(self.mailbox, selectors.EVENT_READ, self._on_mailbox)
+        self.poller.register(self.mailbox, EVENT_READ, self._on_mailbox)
         self.pending: Batch = []
         self.running = True
         self.connections: set[Connection] = set()
@@ -94,7 +95,7 @@ class IOLoop:
     def accept(self, acceptor: Acceptor) -> None:
         """Serve the connections ``acceptor`` takes (before the loop's thread starts)."""
         self.acceptor = acceptor
-        acceptor.watch(self.selector, self._add)
+        acceptor.watch(self.poller, self._add)
 
     def stop_accepting(self) -> None:
         """Stop accepting: a graceful stop began (from the main thread)."""
@@ -152,10 +153,14 @@ class IOLoop:
         if mailbox.items or self.pending:  # with -t 0, flush() may have left a DRAINED here
             mailbox.sleeping = False
             timeout = 0
-        ready = self.selector.select(timeout)
+        poller = self.poller
+        ready = poller.poll(timeout)
         mailbox.sleeping = False
-        for key, mask in ready:
-            key.data(key.fileobj, mask)
+        entries = poller.entries
+        for fd, event in ready:
+            entry = entries.get(fd)
+            if entry is not None:  # None: unregistered by an earlier handler of this turn
+                entry[1](entry[0], MASKS[event & REPORTED] & entry[2])
         if self.handshakes:
             self._expire_handshakes()
         if mailbox.items:
@@ -204,7 +209,7 @@ class IOLoop:
         conn = Connection(endpoint, ip, self, self.max_packet_size, front_end)
         self.connections.add(conn)
         ready = self._make_handler(conn)
-        self.selector.register(endpoint, selectors.EVENT_READ, ready)
+        self.poller.register(endpoint, EVENT_READ, ready)
         if conn.handshaking:
             self.handshakes.append((time.monotonic() + self.handshake_timeout, conn))
             self._handshake(conn)
@@ -212,7 +217,7 @@ class IOLoop:
             self.pending.append((CONNECTED, conn, None))
             # A client often sends at once (an HTTP request does): its first events then reach
             # the core in the same batch as the connection, a thread wake-up sooner.
-            ready(endpoint, selectors.EVENT_READ)
+            ready(endpoint, EVENT_READ)
 
     def _make_handler(self, conn: Connection) -> Callable[[Any, int], None]:
         tls = conn.sock.__class__ is not socket.socket
@@ -222,13 +227,13 @@ class IOLoop:
                 if conn.handshaking:
                     self._handshake(conn)
                     return
-                if mask & selectors.EVENT_WRITE:
+                if mask & EVENT_WRITE:
                     retry_read = conn.read_wants_write
                     conn.read_wants_write = False
                     self._flush(conn)
                     if retry_read and not conn.closed and self._reading(conn):
-                        mask |= selectors.EVENT_READ
-                if mask & selectors.EVENT_READ and not conn.closed:
+                        mask |= EVENT_READ
+                if mask & EVENT_READ and not conn.closed:
                     self._read(conn)
                     # A TLS record read in part leaves the rest inside the TLS layer, where the
                     # selector cannot see it (recv asks for more than a record holds, so this
@@ -247,10 +252,12 @@ class IOLoop:
         try:
             sock.do_handshake()
         except WantWrite:
-            self.selector.modify(sock, selectors.EVENT_WRITE, self.selector.get_key(sock).data)
+            self.poller.modify(sock, EVENT_WRITE,
+                               self.poller.watched(sock)[1])  # type: ignore[index]
             return
         except BlockingIOError:
-            self.selector.modify(sock, selectors.EVENT_READ, self.selector.get_key(sock).data)
+            self.poller.modify(sock, EVENT_READ,
+                               self.poller.watched(sock)[1])  # type: ignore[index]
             return
         except OSError as exc:  # ssl.SSLError included: a plaintext client, a refused certificate
             reason = getattr(exc, "reason", None) or exc.strerror
@@ -414,23 +421,20 @@ class IOLoop:
             return  # the handshake decides what it waits for
         events = 0
         if self._reading(conn):
-            events |= selectors.EVENT_READ
+            events |= EVENT_READ
         if conn.wbuf or conn.pieces or conn.read_wants_write:
-            events |= selectors.EVENT_WRITE
-        try:
-            key = self.selector.get_key(conn.sock)
-        except KeyError:
-            key = None
+            events |= EVENT_WRITE
+        entry = self.poller.watched(conn.sock)
         if events == 0:
             if conn.paused or conn.reading_ahead:
-                if key is not None:
-                    self.selector.unregister(conn.sock)
+                if entry is not None:
+                    self.poller.unregister(conn.sock)
                 return
-            events = selectors.EVENT_READ  # still notice a hang-up; reads are ignored below
-        if key is None:
-            self.selector.register(conn.sock, events, self._make_handler(conn))
-        elif key.events != events:
-            self.selector.modify(conn.sock, events, key.data)
+            events = EVENT_READ  # still notice a hang-up; reads are ignored below
+        if entry is None:
+            self.poller.register(conn.sock, events, self._make_handler(conn))
+        elif entry[2] != events:
+            self.poller.modify(conn.sock, events, entry[1])
 
     def _drop(self, conn: Connection) -> None:
         """The peer went away: stop watching it and tell the core, which closes the socket (the
@@ -451,13 +455,13 @@ class IOLoop:
         if self.closed_bytes is not None:  # out of the open set first (wire.Totals)
             self.closed_bytes.add(conn.sock)
         try:
-            self.selector.unregister(conn.sock)
-        except (KeyError, ValueError):
+            self.poller.unregister(conn.sock)
+        except KeyError:
             pass
 
     def close_all(self) -> None:
         """At shutdown, once the processing thread has stopped."""
         for conn in list(self.connections):
             self._close(conn)
-        self.selector.close()
+        self.poller.close()
         self.mailbox.close()

@@ -204,11 +204,13 @@ class Processor:
         """Run due timers, flush, run the after-turn hook; return seconds until the next timer."""
         engine = self.engine
         timers = engine.timers
-        if timers:
+        if timers.heap:
             now = engine.now = engine.clock()  # what the timers do happens now
             timers.run_due(now)
         self.flush()
         self.after_turn()
+        if not timers.heap:
+            return None
         deadline = timers.next_deadline()
         if deadline is None:
             return None
@@ -218,12 +220,15 @@ class Processor:
     def flush(self) -> None:
         """Write the bytes the core produced to their sockets; hand what is left to the loops."""
         engine = self.engine
-        handoffs: dict[IOLoop, list[tuple[Connection, bytes, bool]]] = {}
+        if not engine.dirty:
+            return
+        handoffs: dict[IOLoop, list[tuple[Connection, bytes, bool]]] | None = None
         # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
         # until the core has nothing more to say.
-        dirty = engine.take_output()
-        while dirty:
-            for peer in dirty:
+        while engine.dirty:
+            for peer in engine.take_output():
+                if not peer.out and not peer.closing:
+                    continue  # a worker whose replies _write_now wrote already
                 conn = peer.endpoint
                 data = _joined(peer.out)
                 close = peer.closing
@@ -243,6 +248,8 @@ class Processor:
                         continue
                 if not close:
                     self._handed(peer, conn, _size(data))
+                if handoffs is None:
+                    handoffs = {}
                 items = handoffs.get(conn.loop)
                 if items is None:
                     items = handoffs[conn.loop] = []
@@ -250,9 +257,9 @@ class Processor:
                     items += _handoff(conn, data, close)
                 else:
                     items.append((conn, data, close))
-            dirty = engine.take_output()
-        for loop, items in handoffs.items():
-            loop.post_output(items)
+        if handoffs is not None:
+            for loop, items in handoffs.items():
+                loop.post_output(items)
 
     def _rendered(self, peer: Peer, conn: Connection, data: Output) -> tuple[bytes, bool]:
         """What ``conn``'s protocol makes of the core's replies, and whether the connection

@@ -35,10 +35,11 @@ from gearmand_py import COMPATIBLE_VERSION, __version__, logs
 from gearmand_py.core.admin import Admin, ServerInfo
 from gearmand_py.core.engine import JOURNAL_RELEASE, Engine, EngineOptions
 from gearmand_py.server import fatal
-from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.acceptor import Acceptor, Listening
 from gearmand_py.server.batches import CALL, Batch
+from gearmand_py.server.io_loop import IOLoop
 from gearmand_py.server.listener import Listener, SocketOptions
+from gearmand_py.server.poller import Poller
 from gearmand_py.server.processor import Processor
 from gearmand_py.server.queue_writer import QueueWriter
 from gearmand_py.settings import Config, EngineConfig
@@ -449,16 +450,23 @@ class Server:
         self._wake_core = self._wake_main
         self._start_helpers(loop.forward)
         loop.accept(Acceptor(self.listening))
-        self._watch(loop.selector)
+        self._watch(loop.poller)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
         timeout = self._heartbeat_wait()
         try:
             while not self.stop_requested:
                 loop.run_once(timeout)
-                timeout = earliest(earliest(processor.tick(), loop.tick()), self._management())
+                timeout = processor.tick()
+                # Asked every turn: a wait is merged in only when there is one.
+                wait = loop.tick()
+                if wait is not None:
+                    timeout = earliest(timeout, wait)
+                wait = self._management()
+                if wait is not None:
+                    timeout = earliest(timeout, wait)
         finally:
-            loop.selector.unregister(self._wake_r)
+            loop.poller.unregister(self._wake_r)
             loop.close_all()
 
     def _serve_combined(self) -> None:
@@ -529,8 +537,9 @@ class Server:
             for thread in threads:
                 thread.join(5)
 
-    def _watch(self, selector: selectors.BaseSelector) -> None:
-        """Register the wake-up socket (signals, stop requests) on the main thread's selector."""
+    def _watch(self, selector: Poller | selectors.BaseSelector) -> None:
+        """Register the wake-up socket (signals, stop requests) on the main thread's selector,
+        or at -t 0 on its I/O loop's poller."""
         selector.register(self._wake_r, selectors.EVENT_READ, self._on_wake)
 
 

@@ -252,12 +252,10 @@ class IOLoop:
         try:
             sock.do_handshake()
         except WantWrite:
-            self.poller.modify(sock, EVENT_WRITE,
-                               self.poller.watched(sock)[1])  # type: ignore[index]
+            self.poller.modify(sock, EVENT_WRITE)
             return
         except BlockingIOError:
-            self.poller.modify(sock, EVENT_READ,
-                               self.poller.watched(sock)[1])  # type: ignore[index]
+            self.poller.modify(sock, EVENT_READ)
             return
         except OSError as exc:  # ssl.SSLError included: a plaintext client, a refused certificate
             reason = getattr(exc, "reason", None) or exc.strerror
@@ -434,7 +432,7 @@ class IOLoop:
         if entry is None:
             self.poller.register(conn.sock, events, self._make_handler(conn))
         elif entry[2] != events:
-            self.poller.modify(conn.sock, events, entry[1])
+            self.poller.modify(conn.sock, events)
 
     def _drop(self, conn: Connection) -> None:
         """The peer went away: stop watching it and tell the core, which closes the socket (the

@@ -67,10 +67,11 @@ class Poller:
         self._epoll.register(fd, _EPOLL[events] | flags)
         self.entries[fd] = (fileobj, handler, events)
 
-    def modify(self, fileobj: Any, events: int, handler: Handler) -> None:
+    def modify(self, fileobj: Any, events: int, handler: Handler | None = None) -> None:
+        """Watch ``fileobj`` for ``events`` instead; its handler stays unless one is given."""
         fd = fileobj.fileno()
         self._epoll.modify(fd, _EPOLL[events])
-        self.entries[fd] = (fileobj, handler, events)
+        self.entries[fd] = (fileobj, self.entries[fd][1] if handler is None else handler, events)
 
     def unregister(self, fileobj: Any) -> None:
         """Stop watching ``fileobj`` (before it is closed); KeyError if it is not watched."""

@@ -122,7 +122,7 @@ class Stats:
         return rows
 
 
-_Handler = TypeVar("_Handler", bound=Callable[..., None])
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
 
 
 def _ending_as(reason: str, handler: _Handler) -> _Handler:

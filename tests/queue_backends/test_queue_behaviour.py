@@ -5,8 +5,6 @@ from __future__ import annotations
 import threading
 import tracemalloc
 
-import pytest
-
 from queue_backends import StoredJob
 from tests.queue_backends.dbs import SERVER_KINDS, Database
 from tests.queue_backends.kv import MemcachedStore, RedisStore

@@ -386,9 +386,9 @@ class Server:
         except (BlockingIOError, OSError):
             pass
 
-    def _management(self) -> float | None:
-        """Main thread, after every wake-up: stop listening once graceful; reopen logs; ask
-        for a heartbeat when one is due. Returns the most it may sleep (None: no limit)."""
+    def _management(self) -> None:
+        """Main thread, when its wake-up socket is written (a signal, a stop or graceful stop
+        asked from any thread): stop listening once graceful; reopen logs."""
         if self.graceful and not self._unlistened:
             self._unlistened = True
             log.log(logs.NOTICE, "Graceful shutdown: no longer accepting connections")
@@ -397,7 +397,6 @@ class Server:
         if self._reopen_logs:
             self._reopen_logs = False
             logs.reopen()
-        return self._heartbeat_wait()
 
     def _heartbeat_wait(self) -> float | None:
         """Seconds until the next heartbeat; when one is due, the thread that runs the core is
@@ -435,10 +434,12 @@ class Server:
             self.stop_requested = True
 
     def _on_wake(self, _fileobj: Any, _mask: int) -> None:
+        # Every reason for management writes this socket, so a turn without it needs none.
         try:
             self._wake_r.recv(4096)
         except BlockingIOError:
             pass
+        self._management()
 
     # -- modes ---------------------------------------------------------------------------------
 
@@ -453,6 +454,7 @@ class Server:
         self._watch(loop.poller)
         log.log(logs.NOTICE, "Ready to accept connections (single thread)")
         self.hooks.ready(status_line(self.engine))
+        beating = self.hooks.heartbeat is not None
         timeout = self._heartbeat_wait()
         try:
             while not self.stop_requested:
@@ -462,9 +464,8 @@ class Server:
                 wait = loop.tick()
                 if wait is not None:
                     timeout = earliest(timeout, wait)
-                wait = self._management()
-                if wait is not None:
-                    timeout = earliest(timeout, wait)
+                if beating:
+                    timeout = earliest(timeout, self._heartbeat_wait())
         finally:
             loop.poller.unregister(self._wake_r)
             loop.close_all()
@@ -530,7 +531,7 @@ class Server:
             while not self.stop_requested:
                 for key, mask in selector.select(timeout):
                     key.data(key.fileobj, mask)
-                timeout = self._management()
+                timeout = self._heartbeat_wait()
         finally:
             selector.close()
             stop()

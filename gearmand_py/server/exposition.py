@@ -196,8 +196,9 @@ class Exposition:
         self._gauges: list[Lines] = []
         self._counters: list[Lines] = []
 
-    def function_families(self, tables: Tables) -> str:
-        """Every family with a ``function`` label, from ``core.snapshot.take_all``."""
+    def families(self, tables: Tables) -> list[str]:
+        """Every family with a ``function`` label, from ``core.snapshot.take_all``, one
+        string each (not joined: a big scrape's text is megabytes)."""
         self._gauges = gauges = _kept(self._gauges, tables.functions, _gauge_lines)
         self._counters = counters = _kept(self._counters, tables.counters, _counter_lines)
         g = list(zip(*gauges)) or [()] * 8  # each family's lines, by function
@@ -206,9 +207,9 @@ class Exposition:
         out = [_header(metric, "gauge", text) + "".join(g[i])
                for i, (_key, metric, text) in enumerate(GAUGES[:4], 1)]
         _key, metric, text = GAUGES[4]
-        out.append(_header(metric, "gauge", text))
-        out += map(partial(_age_line, now), g[5], g[6])
+        out.append(_header(metric, "gauge", text)
+                   + "".join(map(partial(_age_line, now), g[5], g[6])))
         out.append(_header(QUEUED[0], "gauge", QUEUED[1]) + "".join(g[7]))
         out += [_header(metric, kind, text) + "".join(c[i])
                 for i, (metric, kind, text) in enumerate(COUNTERS, 1)]
-        return "".join(out)
+        return out

@@ -12,12 +12,12 @@ Loaded only when the monitor is on (it imports ``prometheus_client`` and ``http.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
@@ -214,19 +214,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, "text/plain", b"not found: try /, /metrics, /api/status, /healthz\n")
 
-    def _reply(self, status: int, content_type: str, body: bytes, gzip_ok: bool = False) -> None:
-        if gzip_ok and len(body) > 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
-            body = gzip.compress(body, 5)
-            self.send_response(status)
+    def _reply(self, status: int, content_type: str, body: bytes | list[bytes],
+               gzip_ok: bool = False) -> None:
+        """``body`` may come in pieces (``/metrics``'s families), sent without joining them:
+        a big scrape's text is megabytes, and every copy of it adds to what the server
+        holds while it is sent."""
+        chunks = [body] if isinstance(body, bytes) else body
+        self.send_response(status)
+        if gzip_ok and sum(map(len, chunks)) > 1024 \
+                and "gzip" in self.headers.get("Accept-Encoding", ""):
+            compressor = zlib.compressobj(5, wbits=31)  # gzip.compress(body, 5), in pieces
+            chunks = [*map(compressor.compress, chunks), compressor.flush()]
             self.send_header("Content-Encoding", "gzip")
-        else:
-            self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(map(len, chunks))))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.wfile.writelines(chunks)
 
 
 class Monitor:
@@ -279,14 +284,16 @@ class Monitor:
         status["bytes_in"], status["bytes_out"] = self.wire_bytes()
         return status
 
-    def metrics(self) -> bytes:
+    def metrics(self) -> list[bytes]:
+        """``/metrics``'s text, in pieces: the families without a function label, then one
+        per family with it."""
         tables = self.ask(snapshot.take_all)
         registry = CollectorRegistry(auto_describe=False)
         registry.register(_Collector(tables, self))  # type: ignore[arg-type]
-        text = generate_latest(registry)
-        if tables is None:
-            return text
-        return text + self._exposition.function_families(tables).encode()
+        chunks = [generate_latest(registry)]
+        if tables is not None:
+            chunks += (family.encode() for family in self._exposition.families(tables))
+        return chunks
 
     def problem(self) -> str:
         """Why the server is not healthy; empty when it is."""

@@ -3,6 +3,7 @@ same server, counts every job's end with its reason, and /healthz follows the qu
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -44,9 +45,7 @@ class Monitored:
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         status, headers, body = self.get("/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain")
-        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-                for family in text_string_to_metric_families(body.decode())
-                for sample in family.samples}
+        return samples(body)
 
     def admin(self, line: str) -> list[list[str]]:
         with socket.create_connection(self.server.address, timeout=5) as sock:
@@ -57,6 +56,13 @@ class Monitored:
                 assert chunk
                 text += chunk
         return [row.split("\t") for row in text.decode().splitlines()[:-1]]
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A /metrics text's samples, parsed by prometheus_client, by name and labels."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples}
 
 
 @pytest.fixture(params=THREADS)
@@ -223,6 +229,9 @@ def test_metrics_show_a_changed_function_anew_and_the_others_as_they_were(
         time.sleep(0.2)
         again = assert_gauges_agree(m)
         assert per_function(again) == per_function(first)  # nothing moved but the clock
+        status, headers, body = m.get("/metrics", {"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip"
+        assert per_function(samples(gzip.decompress(body))) == per_function(first)
         assert counter(again, "gearman_oldest_job_age_seconds", function="mon_still") > age
         worker.sendall(request(WORK_COMPLETE, grab(worker), b"done"))
         wait_for(lambda: ["mon_moving", "0", "0", "1"] in m.admin("status"))

@@ -3,28 +3,44 @@
 They are nearly all of a big scrape (10,000 functions make 80,000 gauge lines), and building a
 ``prometheus_client`` sample object per value, then formatting each with its labels escaped
 again, took most of a second per scrape on the monitor's thread, which the job server's threads
-then wait for (one GIL). Here each function's label is escaped once for all its lines. The text
-is exactly what ``prometheus_client.generate_latest`` writes for the same families (its number
-formatting is used; ``tests/server/test_exposition.py`` compares the two byte for byte), so
-the format stays the library's.
+then wait for (one GIL). Here each function's lines are written once and kept (``Exposition``)
+for as long as the tuples the processing thread copied of it (``core.snapshot``) stay equal, so
+a scrape formats only the functions that changed and the age of each function's oldest waiting
+job: an idle function costs a dict lookup and a tuple comparison. The text is exactly what
+``prometheus_client.generate_latest`` writes for the same families (its number formatting is
+used; ``tests/server/test_exposition.py`` compares the two byte for byte), so the format stays
+the library's.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable
+from functools import partial
+from itertools import compress
+from operator import itemgetter, ne
 from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
-from gearmand_py.core.snapshot import cumulative
+from gearmand_py.core.snapshot import (
+    Counters,
+    Gauges,
+    Tables,
+    cumulative,
+    ended,
+    histogram,
+    oldest,
+    submitted,
+)
 from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER
 
 #: Longest function name shown as a label value; longer ones end in ``~`` and a hash of the
 #: whole name, so two long names never share a label.
 LABEL_LIMIT = 200
 
-#: bakins/gearman-exporter's gauges (its Grafana dashboards use these names) and ours.
+#: bakins/gearman-exporter's gauges (its Grafana dashboards use these names) and ours, by their
+#: field in ``/api/status``'s functions.
 GAUGES = (
     ("jobs", "gearman_jobs", "Jobs queued or running, as `status` counts them."),
     ("running", "gearman_jobs_running", "Jobs a worker is running."),
@@ -33,11 +49,26 @@ GAUGES = (
     ("oldest_wait_seconds", "gearman_oldest_job_age_seconds",
      "How long the oldest job waiting for a worker has waited."),
 )
+QUEUED = ("gearman_jobs_queued", "Jobs waiting per priority (epoch jobs not due yet are not in it).")
 HISTOGRAMS = (
     ("wait", "gearman_job_wait_seconds", "From submit (or due time) to a worker taking the job."),
     ("run", "gearman_job_run_seconds", "From a worker taking the job to its end."),
 )
+#: Help of gearman_jobs_handed_over_total.
+HANDED_OVER_HELP = ("Background jobs this server left to the shared queue for any server to run "
+                    "(--shared-queue).")
+#: The families written from the counters, in the order of their lines in ``_counter_lines``.
+COUNTERS = (
+    ("gearman_jobs_submitted_total", "counter", "Jobs submitted (replayed ones too)."),
+    ("gearman_jobs_completed_total", "counter", "Jobs that completed."),
+    ("gearman_jobs_handed_over_total", "counter", HANDED_OVER_HELP),
+    ("gearman_jobs_failed_total", "counter", "Jobs that ended any other way."),
+    *((metric, "histogram", text) for _key, metric, text in HISTOGRAMS),
+)
 _BOUNDS = [*map(floatToGoString, BUCKETS), "+Inf"]
+#: A function's lines, each family's apart, after the row they were written from.
+Lines = tuple[Any, ...]
+_ROW = itemgetter(0)
 
 
 def label(name: str) -> str:
@@ -47,14 +78,18 @@ def label(name: str) -> str:
     return name[:LABEL_LIMIT] + "~" + hashlib.sha1(name.encode()).hexdigest()[:12]
 
 
-def _escaped(name: str) -> str:
-    return label(name).replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
+def _escaped(name: bytes) -> str:
+    text = label(name.decode("utf-8", "replace"))
+    return text.replace("\\", r"\\").replace("\n", r"\n").replace('"', r'\"')
 
 
 def _number(value: float) -> str:
-    # floatToGoString's result for the small whole numbers most values are, without its work.
+    # floatToGoString's result for the values most are, without its work: small whole numbers,
+    # and floats it would write as repr does (below 1e6 it switches to no exponent).
     if value.__class__ is int and 0 <= value < 1_000_000:  # type: ignore[comparison-overlap]
         return f"{value}.0"
+    if value.__class__ is float and 0.0 <= value < 1e6:
+        return repr(value)
     return floatToGoString(value)
 
 
@@ -62,61 +97,119 @@ def _header(name: str, kind: str, text: str) -> str:
     return f"# HELP {name} {text}\n# TYPE {name} {kind}\n"
 
 
-#: Help of gearman_jobs_handed_over_total.
-HANDED_OVER_HELP = ("Background jobs this server left to the shared queue for any server to run "
-                    "(--shared-queue).")
+def _gauge_lines(gauges: Gauges) -> Lines:
+    """A function's gauges' lines, each family's apart: (the gauges they were written from,
+    jobs, running, waiting, workers, the start of its oldest job's age line, when that job
+    began waiting or None, its queued per priority)."""
+    name = _escaped(gauges[0])
+    jobs, running = gauges[1], gauges[2]
+    values = {"jobs": jobs, "running": running, "waiting": jobs - running, "workers": gauges[7]}
+    lines = [f'{metric}{{function="{name}"}} {_number(values[key])}\n'
+             for key, metric, _text in GAUGES[:4]]
+    queued = "".join(f'{QUEUED[0]}{{function="{name}",priority="{priority}"}} '
+                     f'{_number(count)}\n'
+                     for priority, count in zip(("high", "normal", "low"), gauges[3:6]))
+    return (gauges, *lines, f'{GAUGES[4][1]}{{function="{name}"}} ', oldest(gauges), queued)
 
 
-def function_families(snap: dict[str, Any]) -> str:
-    """Every family with a ``function`` label, from a snapshot (``core.snapshot.take``)."""
-    return "".join(_lines(snap))
+def _counter_lines(counters: Counters) -> Lines:
+    """A function's counters' lines, each family's apart: (the counters they were written
+    from, submitted, completed, handed over, failed, wait, run)."""
+    name = _escaped(counters[0])
+    sub = "".join(f'gearman_jobs_submitted_total{{background="{"true" if background else "false"}'
+                  f'",function="{name}",priority="{priority}"}} {_number(count)}\n'
+                  for priority, background, count in submitted(counters))
+    completed = handed_over = failed = ""
+    for reason, count in ended(counters):
+        if reason == COMPLETED:
+            completed = f'gearman_jobs_completed_total{{function="{name}"}} {_number(count)}\n'
+        elif reason == HANDED_OVER:
+            handed_over = (f'gearman_jobs_handed_over_total{{function="{name}"}} '
+                           f'{_number(count)}\n')
+        else:
+            failed += (f'gearman_jobs_failed_total{{function="{name}",reason="{reason}"}} '
+                       f'{_number(count)}\n')
+    return (counters, sub, completed, handed_over, failed,
+            *(_histogram_lines(metric, name, histogram(counters, key))
+              for key, metric, _text in HISTOGRAMS))
 
 
-def _lines(snap: dict[str, Any]) -> Iterator[str]:
-    functions = snap["functions"]
-    names = [_escaped(f["name"]) for f in functions]
-    for key, metric, text in GAUGES:
-        yield _header(metric, "gauge", text)
-        for name, f in zip(names, functions):
-            yield f'{metric}{{function="{name}"}} {_number(f[key])}\n'
-    yield _header("gearman_jobs_queued", "gauge",
-                  "Jobs waiting per priority (epoch jobs not due yet are not in it).")
-    for name, f in zip(names, functions):
-        for priority, count in f["queued"].items():
-            yield f'gearman_jobs_queued{{function="{name}",priority="{priority}"}} ' \
-                  f'{_number(count)}\n'
-    yield _header("gearman_jobs_submitted_total", "counter", "Jobs submitted (replayed ones too).")
-    for row in snap["submitted"]:
-        background = "true" if row["background"] else "false"
-        yield (f'gearman_jobs_submitted_total{{background="{background}",'
-               f'function="{_escaped(row["function"])}",priority="{row["priority"]}"}} '
-               f'{_number(row["count"])}\n')
-    ended = snap["ended"]
-    yield _header("gearman_jobs_completed_total", "counter", "Jobs that completed.")
-    yield from _ended_so(ended, COMPLETED, "gearman_jobs_completed_total")
-    yield _header("gearman_jobs_handed_over_total", "counter", HANDED_OVER_HELP)
-    yield from _ended_so(ended, HANDED_OVER, "gearman_jobs_handed_over_total")
-    yield _header("gearman_jobs_failed_total", "counter", "Jobs that ended any other way.")
-    for row in ended:
-        if row["reason"] not in (COMPLETED, HANDED_OVER):
-            yield (f'gearman_jobs_failed_total{{function="{_escaped(row["function"])}",'
-                   f'reason="{row["reason"]}"}} {_number(row["count"])}\n')
-    for key, metric, text in HISTOGRAMS:
-        yield _header(metric, "histogram", text)
-        yield from _histograms(metric, snap[key].items())
+def _histogram_lines(metric: str, name: str, observed: tuple[list[int], float] | None) -> str:
+    if observed is None:
+        return ""
+    counts, total_seconds = observed
+    lines = []
+    total = 0
+    for bound, total in zip(_BOUNDS, cumulative(counts)):
+        lines.append(f'{metric}_bucket{{function="{name}",le="{bound}"}} {_number(total)}\n')
+    lines.append(f'{metric}_count{{function="{name}"}} {_number(total)}\n')
+    lines.append(f'{metric}_sum{{function="{name}"}} {_number(total_seconds)}\n')
+    return "".join(lines)
 
 
-def _ended_so(ended: list[dict[str, Any]], reason: str, metric: str) -> Iterator[str]:
-    for row in ended:
-        if row["reason"] == reason:
-            yield f'{metric}{{function="{_escaped(row["function"])}"}} {_number(row["count"])}\n'
+def _age_line(now: float, start: str, since: float | None) -> str:
+    """The oldest job's age line, written at every scrape (the one value that changes with
+    the clock)."""
+    if since is None:
+        return start + "0.0\n"
+    age = now - since
+    if 0.0 <= age < 1e6:  # _number's float case, inline: there are as many as functions
+        return f"{start}{age!r}\n"
+    return f"{start}{_number(max(age, 0.0))}\n"
 
 
-def _histograms(metric: str, items: Iterable[tuple[str, dict[str, Any]]]) -> Iterator[str]:
-    for function, h in items:
-        name = _escaped(function)
-        total = 0
-        for bound, total in zip(_BOUNDS, cumulative(h["counts"])):
-            yield f'{metric}_bucket{{function="{name}",le="{bound}"}} {_number(total)}\n'
-        yield f'{metric}_count{{function="{name}"}} {_number(total)}\n'
-        yield f'{metric}_sum{{function="{name}"}} {_number(h["sum"])}\n'
+def _kept(entries: list[Lines], rows: list[tuple[Any, ...]],
+          write: Callable[[tuple[Any, ...]], Lines]) -> list[Lines]:
+    """The lines of each of ``rows``: those of the last scrape where its row is unchanged, else
+    new ones. Rows come in the same order from one scrape to the next (the engine's tables keep
+    their order), so unchanged rows are found by comparing them with the last rows in place,
+    which runs in C (``map``, ``compress``); a name is looked up only where one is missing or
+    came in (an idle function swept out, a new one). Only ``rows``' lines are kept, so what is
+    kept does not outgrow the tables."""
+    kept = entries[:len(rows)]
+    changed = [*compress(range(len(kept)), map(ne, map(_ROW, kept), rows)),
+               *range(len(kept), len(rows))]
+    by_name: dict[bytes, Lines] | None = None
+    for i in changed:
+        row = rows[i]
+        if i < len(entries) and entries[i][0][0] == row[0]:  # the same function, changed
+            lines = write(row)
+        else:
+            if by_name is None:
+                by_name = {entry[0][0]: entry for entry in entries}
+            lines = by_name.get(row[0])  # type: ignore[assignment]
+            if lines is None or lines[0] != row:
+                lines = write(row)
+        if i < len(kept):
+            kept[i] = lines
+        else:
+            kept.append(lines)
+    return kept
+
+
+class Exposition:
+    """Writes the families with a ``function`` label, keeping each function's lines from one
+    scrape to the next. Safe for the monitor's request threads to share: two scrapes at once
+    both write what changed, and the last one's lines are kept."""
+
+    def __init__(self) -> None:
+        self._gauges: list[Lines] = []
+        self._counters: list[Lines] = []
+
+    def families(self, tables: Tables) -> list[str]:
+        """Every family with a ``function`` label, from ``core.snapshot.take_all``, one
+        string each (not joined: a big scrape's text is megabytes)."""
+        self._gauges = gauges = _kept(self._gauges, tables.functions, _gauge_lines)
+        self._counters = counters = _kept(self._counters, tables.counters, _counter_lines)
+        g = list(zip(*gauges)) or [()] * 8  # each family's lines, by function
+        c = list(zip(*counters)) or [()] * 7
+        now = tables.time
+        out = [_header(metric, "gauge", text) + "".join(g[i])
+               for i, (_key, metric, text) in enumerate(GAUGES[:4], 1)]
+        _key, metric, text = GAUGES[4]
+        out.append(_header(metric, "gauge", text)
+                   + "".join(map(partial(_age_line, now), g[5], g[6])))
+        out.append(_header(QUEUED[0], "gauge", QUEUED[1]) + "".join(g[7]))
+        out += [_header(metric, kind, text) + "".join(c[i])
+                for i, (metric, kind, text) in enumerate(COUNTERS, 1)]
+        return out

@@ -2,7 +2,8 @@
 
 Its own threads serve it, so a scrape never runs on the job server's threads; what they show
 comes from a snapshot the processing thread takes between two turns (``core.snapshot``), asked
-for through ``ask`` (which gives up after ``server.SNAPSHOT_WAIT``). At most ``MAX_CLIENTS``
+for through ``ask`` (which gives up after ``server.SNAPSHOT_WAIT``); ``/metrics`` keeps each
+function's lines from one scrape to the next while they stay the same (``exposition``). At most ``MAX_CLIENTS``
 requests are served at once (more get 503), a request must arrive within ``READ_TIMEOUT`` per
 read and ``REQUEST_DEADLINE`` in all, and accept errors such as EMFILE back off instead of
 spinning.
@@ -11,12 +12,12 @@ Loaded only when the monitor is on (it imports ``prometheus_client`` and ``http.
 
 from __future__ import annotations
 
-import gzip
 import json
 import logging
 import socket
 import threading
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from importlib import resources
@@ -31,6 +32,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from gearmand_py.core import snapshot
 from gearmand_py.server import exposition
 from gearmand_py.server.queue_writer import StoreHealth
 
@@ -42,49 +44,49 @@ REQUEST_DEADLINE = 60.0
 #: How long accept() waits after failing for a reason that does not go away at once (EMFILE).
 ACCEPT_BACKOFF = 0.5
 Snapshot = dict[str, Any]
-#: Asks the processing thread for a snapshot (worker offset, job offset); None if it does not
-#: come within the wait.
-Ask = Callable[[int, int], "Snapshot | None"]
+#: Runs a function of the engine (``core.snapshot``'s) on the processing thread and returns
+#: what it returned; None if that does not come within the wait.
+Ask = Callable[[Callable[[Any], Any]], Any]
 
 
 class _Collector:
     """The families of one snapshot that have no ``function`` label (``exposition`` writes
     those)."""
 
-    def __init__(self, snapshot: Snapshot | None, version: str) -> None:
-        self.snapshot = snapshot
-        self.version = version
+    def __init__(self, tables: snapshot.Tables | None, monitor: Monitor) -> None:
+        self.tables = tables
+        self.monitor = monitor
 
     def collect(self) -> Iterator[Any]:
-        snap = self.snapshot
+        tables, monitor = self.tables, self.monitor
         up = GaugeMetricFamily("gearman_up", "Whether the job server answered the scrape.")
-        up.add_metric([], 0 if snap is None else 1)
+        up.add_metric([], 0 if tables is None else 1)
         yield up
         info = InfoMetricFamily("gearman_version", "The job server's version.")
-        info.add_metric([], {"version": self.version})
+        info.add_metric([], {"version": monitor.version})
         yield info
-        if snap is None:
+        if tables is None:
             return
         epoch = GaugeMetricFamily("gearman_epoch_jobs_pending",
                                   "Epoch jobs waiting for their time.")
-        epoch.add_metric([], snap["scheduled"])
+        epoch.add_metric([], sum(gauges[6] for gauges in tables.functions))
         yield epoch
         connections = GaugeMetricFamily("gearman_connections", "Open connections by kind.",
                                         labels=["kind"])
-        for kind, count in snap["connections"].items():
+        for kind, count in tables.connections.items():
             connections.add_metric([kind], count)
         yield connections
         accepted = CounterMetricFamily("gearman_connections_accepted", "Connections accepted.")
-        accepted.add_metric([], snap["connections_total"])
+        accepted.add_metric([], tables.connections_total)
         yield accepted
-        for key, name, text in (("bytes_in", "gearman_bytes_received", "Bytes received on "
-                                 "gear and HTTP connections (TCP payload, TLS included)."),
-                                ("bytes_out", "gearman_bytes_sent", "Bytes sent on gear and "
-                                 "HTTP connections that the peer acknowledged.")):
+        for count, name, text in zip(monitor.wire_bytes(), (
+                "gearman_bytes_received", "gearman_bytes_sent"), (
+                "Bytes received on gear and HTTP connections (TCP payload, TLS included).",
+                "Bytes sent on gear and HTTP connections that the peer acknowledged.")):
             family = CounterMetricFamily(name, text)
-            family.add_metric([], snap[key])
+            family.add_metric([], count)
             yield family
-        store = snap.get("store")
+        store = monitor.store()
         if store is not None:
             yield from _store_families(store)
 
@@ -194,7 +196,7 @@ class _Handler(BaseHTTPRequestHandler):
             query = parse_qs(url.query)
             try:
                 offsets = [max(0, int(query.get(k, ["0"])[0]))
-                           for k in ("workers_offset", "jobs_offset")]
+                           for k in ("functions_offset", "workers_offset", "jobs_offset")]
             except ValueError:
                 self._reply(400, "text/plain", b"offsets must be whole numbers\n")
                 return
@@ -212,19 +214,24 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._reply(404, "text/plain", b"not found: try /, /metrics, /api/status, /healthz\n")
 
-    def _reply(self, status: int, content_type: str, body: bytes, gzip_ok: bool = False) -> None:
-        if gzip_ok and len(body) > 1024 and "gzip" in self.headers.get("Accept-Encoding", ""):
-            body = gzip.compress(body, 5)
-            self.send_response(status)
+    def _reply(self, status: int, content_type: str, body: bytes | list[bytes],
+               gzip_ok: bool = False) -> None:
+        """``body`` may come in pieces (``/metrics``'s families), sent without joining them:
+        a big scrape's text is megabytes, and every copy of it adds to what the server
+        holds while it is sent."""
+        chunks = [body] if isinstance(body, bytes) else body
+        self.send_response(status)
+        if gzip_ok and sum(map(len, chunks)) > 1024 \
+                and "gzip" in self.headers.get("Accept-Encoding", ""):
+            compressor = zlib.compressobj(5, wbits=31)  # gzip.compress(body, 5), in pieces
+            chunks = [*map(compressor.compress, chunks), compressor.flush()]
             self.send_header("Content-Encoding", "gzip")
-        else:
-            self.send_response(status)
         self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Content-Length", str(sum(map(len, chunks))))
         self.send_header("Cache-Control", "no-store")
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(body)
+            self.wfile.writelines(chunks)
 
 
 class Monitor:
@@ -243,6 +250,7 @@ class Monitor:
         self.tls = tls
         self.page = resources.files("gearmand_py.server").joinpath(
             "monitor_page.html").read_bytes()
+        self._exposition = exposition.Exposition()
         self._server = _Server(sock, self)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,),
                                         name="monitor", daemon=True)
@@ -254,7 +262,8 @@ class Monitor:
         self._server.shutdown()
         self._server.server_close()
 
-    def _store(self) -> dict[str, Any] | None:
+    def store(self) -> dict[str, Any] | None:
+        """The queue writer's view of the store; None without a persistent queue."""
         health = self.health
         if health is None:
             return None
@@ -262,22 +271,29 @@ class Monitor:
                 "commits": health.commits, "rows": health.rows, "errors": health.errors,
                 "refused": health.refused, "commit_seconds": health.commit_seconds}
 
-    def status(self, workers_offset: int = 0, jobs_offset: int = 0) -> Snapshot | None:
-        snapshot = self.ask(workers_offset, jobs_offset)
-        if snapshot is not None:
-            snapshot["store"] = self._store()
-            snapshot["version"] = self.version
-            snapshot["bytes_in"], snapshot["bytes_out"] = self.wire_bytes()
-        return snapshot
+    def status(self, functions_offset: int = 0, workers_offset: int = 0,
+               jobs_offset: int = 0) -> Snapshot | None:
+        """``/api/status``'s page from those offsets; None if the server did not answer."""
+        raw = self.ask(lambda engine: snapshot.take(engine, functions_offset, workers_offset,
+                                                    jobs_offset))
+        if raw is None:
+            return None
+        status = snapshot.shape(raw)
+        status["store"] = self.store()
+        status["version"] = self.version
+        status["bytes_in"], status["bytes_out"] = self.wire_bytes()
+        return status
 
-    def metrics(self) -> bytes:
-        snapshot = self.status()
+    def metrics(self) -> list[bytes]:
+        """``/metrics``'s text, in pieces: the families without a function label, then one
+        per family with it."""
+        tables = self.ask(snapshot.take_all)
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Collector(snapshot, self.version))  # type: ignore[arg-type]
-        text = generate_latest(registry)
-        if snapshot is None:
-            return text
-        return text + exposition.function_families(snapshot).encode()
+        registry.register(_Collector(tables, self))  # type: ignore[arg-type]
+        chunks = [generate_latest(registry)]
+        if tables is not None:
+            chunks += (family.encode() for family in self._exposition.families(tables))
+        return chunks
 
     def problem(self) -> str:
         """Why the server is not healthy; empty when it is."""

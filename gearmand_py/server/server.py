@@ -300,24 +300,23 @@ class Server:
                                totals)
         self.monitor.start()
 
-    def _snapshot(self, workers_offset: int, jobs_offset: int) -> dict[str, Any] | None:
-        """Monitor threads: a snapshot taken by the thread that runs the core (shaped on the
-        calling thread), or None if it does not come within SNAPSHOT_WAIT seconds."""
-        from gearmand_py.core import snapshot
-        taken: list[snapshot.Raw] = []
+    def _snapshot(self, take: Callable[[Any], Any]) -> Any:
+        """Monitor threads: what ``take`` (a ``core.snapshot`` function) returns, run on the
+        thread that runs the core, or None if it does not come within SNAPSHOT_WAIT
+        seconds."""
+        taken: list[Any] = []
         done = threading.Event()
 
-        def take() -> None:
+        def run() -> None:
             try:
-                taken.append(snapshot.take(self.engine, workers_offset,  # type: ignore[arg-type]
-                                           jobs_offset))
+                taken.append(take(self.engine))
             except Exception:  # a bug here must cost the scrape, not the processing thread
                 log.exception("monitor snapshot failed")
             finally:
                 done.set()
 
-        self._deliver([(CALL, None, take)])
-        return snapshot.shape(taken[0]) if done.wait(SNAPSHOT_WAIT) and taken else None
+        self._deliver([(CALL, None, run)])
+        return taken[0] if done.wait(SNAPSHOT_WAIT) and taken else None
 
     def _close_queue(self) -> None:
         """Let the writer finish, or store the queue now with --store-queue-on-shutdown."""

@@ -1,5 +1,6 @@
 """The per-function families of /metrics are byte for byte what prometheus_client writes for the
-same families, whatever the function names and numbers."""
+values /api/status shows of the same tables, whatever the function names and numbers, and stay
+so from one scrape to the next as functions change, come and go (the kept lines)."""
 
 from __future__ import annotations
 
@@ -11,15 +12,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
-from gearmand_py.core.snapshot import cumulative
+from gearmand_py.core.snapshot import Raw, Tables, cumulative, shape
 from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER, REASONS
-from gearmand_py.server.exposition import (
-    GAUGES,
-    HANDED_OVER_HELP,
-    HISTOGRAMS,
-    function_families,
-    label,
-)
+from gearmand_py.server.exposition import GAUGES, HANDED_OVER_HELP, HISTOGRAMS, Exposition, label
 
 
 class _Reference:
@@ -32,13 +27,13 @@ class _Reference:
         snap = self.snap
         for key, name, text in GAUGES:
             family = GaugeMetricFamily(name, text, labels=["function"])
-            for f in snap["functions"]:
+            for f in snap["functions"]["rows"]:
                 family.add_metric([label(f["name"])], f[key])
             yield family
         queued = GaugeMetricFamily("gearman_jobs_queued", "Jobs waiting per priority (epoch "
                                    "jobs not due yet are not in it).",
                                    labels=["function", "priority"])
-        for f in snap["functions"]:
+        for f in snap["functions"]["rows"]:
             for priority, count in f["queued"].items():
                 queued.add_metric([label(f["name"]), priority], count)
         yield queued
@@ -74,7 +69,10 @@ class _Reference:
             yield family
 
 
-def reference(snap: dict[str, Any]) -> str:
+def reference(tables: Tables) -> str:
+    """What prometheus_client writes for what /api/status says of ``tables``."""
+    snap = shape(Raw(tables.time, len(tables.functions), 0, tables.functions, tables.counters,
+                     (0, 0, 0, 0), {}, 0, 0, 0, [], 0, 0, []))
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Reference(snap))  # type: ignore[arg-type]
     return generate_latest(registry).decode()
@@ -83,42 +81,65 @@ def reference(snap: dict[str, Any]) -> str:
 names = st.one_of(st.sampled_from(["resize", 'say "hi"', "back\\slash", "two\nlines",
                                    "naïve ✓", "x" * 300]),
                   st.text(min_size=1, max_size=40))
-counts = st.one_of(st.integers(0, 2_000_000), st.sampled_from([999_999, 1_000_000, 10**16]))
-seconds = st.floats(0, 1e7, allow_nan=False)
+#: Few values, so that a function's row often comes again unchanged.
+counts = st.one_of(st.sampled_from([0, 1, 7]), st.integers(0, 2_000_000),
+                   st.sampled_from([999_999, 1_000_000, 10**16]))
+seconds = st.one_of(st.just(0.0), st.floats(0, 1e7, allow_nan=False))
+BUCKET_COUNTS = len(BUCKETS) + 1
 
 
 @st.composite
-def snapshots(draw: st.DrawFn) -> dict[str, Any]:
-    functions = draw(st.lists(names, max_size=6, unique=True))
-    histogram = st.fixed_dictionaries({
-        "counts": st.lists(counts, min_size=len(BUCKETS) + 1, max_size=len(BUCKETS) + 1),
-        "sum": seconds})
-    return {
-        "functions": [{"name": name, "jobs": draw(counts), "running": draw(counts),
-                       "waiting": draw(counts), "workers": draw(counts),
-                       "oldest_wait_seconds": draw(seconds),
-                       "queued": {"high": draw(counts), "normal": draw(counts),
-                                  "low": draw(counts)}} for name in functions],
-        "submitted": [{"function": name, "priority": draw(st.sampled_from(["high", "normal",
-                                                                            "low"])),
-                       "background": draw(st.booleans()), "count": draw(counts)}
-                      for name in functions],
-        "ended": [{"function": name, "reason": reason, "count": draw(counts)}
-                  for name in functions for reason in draw(st.sets(st.sampled_from(REASONS)))],
-        "wait": {name: draw(histogram) for name in functions},
-        "run": {name: draw(histogram) for name in functions[:2]},
-    }
+def gauges(draw: st.DrawFn, name: bytes, now: float) -> tuple[object, ...]:
+    heads = [draw(st.one_of(st.none(), st.floats(now - 2e6, now + 1, allow_nan=False)))
+             for _ in range(3)]
+    return (name, draw(counts), draw(counts), draw(counts), draw(counts), draw(counts),
+            draw(counts), draw(counts), *heads)
+
+
+@st.composite
+def counters(draw: st.DrawFn, name: bytes) -> tuple[object, ...]:
+    def histogram() -> tuple[int, tuple[int, ...], float]:
+        return (draw(counts), (0, *(draw(counts) for _ in range(BUCKET_COUNTS - 1))),
+                draw(seconds))
+    wait, run = histogram(), histogram()
+    held = draw(st.integers(0, run[0] + sum(run[1])))  # completed is never below 0
+    return (name, tuple(draw(counts) for _ in range(3)), tuple(draw(counts) for _ in range(3)),
+            tuple(draw(counts) for _ in REASONS[1:]), held, *wait, *run)
+
+
+@st.composite
+def scrapes(draw: st.DrawFn) -> list[Tables]:
+    """A few scrapes of a server whose functions change, leave and come (in the engine's
+    order: a name keeps its place, new ones come last)."""
+    pool = [name.encode() for name in draw(st.lists(names, max_size=6, unique=True))]
+    taken = []
+    last: dict[bytes, tuple[tuple[object, ...], tuple[object, ...]]] = {}
+    for _ in range(draw(st.integers(1, 3))):
+        now = draw(st.floats(0, 2e9, allow_nan=False))
+        present = [name for name in pool if draw(st.booleans())]
+        rows = {}
+        for name in present:
+            if name in last and draw(st.booleans()):
+                rows[name] = last[name]  # unchanged since the last scrape
+            else:
+                rows[name] = (draw(gauges(name, now)), draw(counters(name)))
+        last = rows
+        taken.append(Tables(now, [rows[n][0] for n in present], [rows[n][1] for n in present],
+                            {}, 0))
+    return taken
 
 
 @settings(max_examples=200)
-@given(snapshots())
-def test_function_families_are_what_prometheus_client_writes(snap: dict[str, Any]) -> None:
-    assert function_families(snap) == reference(snap)
+@given(scrapes())
+def test_function_families_are_what_prometheus_client_writes(taken: list[Tables]) -> None:
+    exposition = Exposition()
+    for tables in taken:
+        assert "".join(exposition.families(tables)) == reference(tables)
 
 
 def test_an_empty_server_has_the_families_without_samples() -> None:
-    empty = {"functions": [], "submitted": [], "ended": [], "wait": {}, "run": {}}
-    text = function_families(empty)
+    empty = Tables(0.0, [], [], {}, 0)
+    text = "".join(Exposition().families(empty))
     assert text == reference(empty)
     assert "# TYPE gearman_jobs gauge" in text and "# TYPE gearman_job_run_seconds histogram" \
         in text

@@ -3,6 +3,7 @@ same server, counts every job's end with its reason, and /healthz follows the qu
 
 from __future__ import annotations
 
+import gzip
 import json
 import socket
 import time
@@ -44,9 +45,7 @@ class Monitored:
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         status, headers, body = self.get("/metrics")
         assert status == 200 and headers["Content-Type"].startswith("text/plain")
-        return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
-                for family in text_string_to_metric_families(body.decode())
-                for sample in family.samples}
+        return samples(body)
 
     def admin(self, line: str) -> list[list[str]]:
         with socket.create_connection(self.server.address, timeout=5) as sock:
@@ -57,6 +56,13 @@ class Monitored:
                 assert chunk
                 text += chunk
         return [row.split("\t") for row in text.decode().splitlines()[:-1]]
+
+
+def samples(body: bytes) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """A /metrics text's samples, parsed by prometheus_client, by name and labels."""
+    return {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(body.decode())
+            for sample in family.samples}
 
 
 @pytest.fixture(params=THREADS)
@@ -201,6 +207,71 @@ def test_api_status_pages_jobs_and_names_its_fields(monitored: Monitored) -> Non
         assert m.get("/api/status?jobs_offset=x")[0] == 400
         status, headers, body = m.get("/api/status", {"Accept-Encoding": "gzip"})
         assert headers.get("Content-Encoding") == "gzip"
+
+
+def per_function(metrics: dict) -> dict:
+    """The samples with a function label, but the oldest job's age (which the clock moves)."""
+    return {k: v for k, v in metrics.items()
+            if "function" in dict(k[1]) and k[0] != "gearman_oldest_job_age_seconds"}
+
+
+def test_metrics_show_a_changed_function_anew_and_the_others_as_they_were(
+        monitored: Monitored) -> None:
+    """/metrics keeps each function's lines between scrapes: they must change when its
+    counts do, and only then (functions that come and go: tests/server/test_exposition.py)."""
+    m = monitored
+    with connect(m.server) as client, connect(m.server) as worker:
+        submit(client, SUBMIT_JOB_BG, b"mon_still")
+        worker.sendall(request(CAN_DO, b"mon_moving"))
+        submit(client, SUBMIT_JOB_BG, b"mon_moving")
+        first = assert_gauges_agree(m)
+        age = counter(first, "gearman_oldest_job_age_seconds", function="mon_still")
+        time.sleep(0.2)
+        again = assert_gauges_agree(m)
+        assert per_function(again) == per_function(first)  # nothing moved but the clock
+        status, headers, body = m.get("/metrics", {"Accept-Encoding": "gzip"})
+        assert headers.get("Content-Encoding") == "gzip"
+        assert per_function(samples(gzip.decompress(body))) == per_function(first)
+        assert counter(again, "gearman_oldest_job_age_seconds", function="mon_still") > age
+        worker.sendall(request(WORK_COMPLETE, grab(worker), b"done"))
+        wait_for(lambda: ["mon_moving", "0", "0", "1"] in m.admin("status"))
+        done = assert_gauges_agree(m)
+        assert counter(done, "gearman_jobs_completed_total", function="mon_moving") == 1
+        assert counter(done, "gearman_job_run_seconds_count", function="mon_moving") == 1
+        assert counter(done, "gearman_jobs_waiting", function="mon_moving") == 0
+        assert counter(done, "gearman_jobs", function="mon_still") == 1
+    wait_for(lambda: counter(m.metrics(), "gearman_workers", function="mon_moving") == 0)
+    assert counter(assert_gauges_agree(m), "gearman_jobs_completed_total",
+                   function="mon_moving") == 1
+
+
+def test_api_status_pages_functions_with_totals_over_all() -> None:
+    m = Monitored(["-t", "0"])
+    try:
+        with connect(m.server) as client, connect(m.server) as worker:
+            for i in range(130):
+                submit(client, SUBMIT_JOB_BG, b"mon_fn%03d" % i)
+            worker.sendall(request(CAN_DO, b"mon_fn000"))
+            worker.sendall(request(WORK_COMPLETE, grab(worker), b"done"))
+            wait_for(lambda: ["mon_fn000", "0", "0", "1"] in m.admin("status"))
+            first = json.loads(m.get("/api/status")[2])
+            rest = json.loads(m.get("/api/status?functions_offset=100")[2])
+        assert (first["functions"]["total"], first["functions"]["offset"],
+                len(first["functions"]["rows"])) == (130, 0, 100)
+        assert (rest["functions"]["offset"], len(rest["functions"]["rows"])) == (100, 30)
+        names = [f["name"] for page in (first, rest) for f in page["functions"]["rows"]]
+        assert names == [row[0] for row in m.admin("status")]  # status's order, each once
+        assert first["totals"] == rest["totals"] == {"jobs": 129, "running": 0,
+                                                     "waiting": 129, "completed": 1}
+        # The counters are the page's functions'.
+        assert {row["function"] for row in rest["submitted"]} == set(names[100:])
+        assert [row for row in first["ended"]] == [
+            {"function": "mon_fn000", "reason": "completed", "count": 1}]
+        assert set(first["run"]) == {"mon_fn000"} and rest["run"] == {}
+        past = json.loads(m.get("/api/status?functions_offset=500")[2])["functions"]
+        assert (past["offset"], past["rows"]) == (130, [])
+    finally:
+        m.server.stop()
 
 
 def test_a_job_cancelled_and_one_abandoned_are_told_apart(monitored: Monitored) -> None:

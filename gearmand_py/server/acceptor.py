@@ -9,8 +9,10 @@ thread accepts; with ``-t 1`` the thread that reads, processes and writes does; 
 more every I/O thread accepts the connections it will serve, so no connection is handed from one
 thread to another (a wake-up each). There the listeners are registered with EPOLLEXCLUSIVE, so
 that the kernel wakes one waiting I/O thread per connection rather than all of them. An acceptor
-is only ever used from its own thread; the sockets are closed once the last one lets go of them,
-so a listener's descriptor is never reused while another thread's poller still holds it.
+is only ever used from its own thread; a listener is closed once the last acceptor watching it
+lets go, so its descriptor is never reused while another thread's poller still holds it. With
+``-r http`` at ``-t 2`` or more the processing thread accepts the HTTP connections and the I/O
+threads the gear ones (``protocols``).
 
 At the descriptor limit (EMFILE, ENFILE), out of kernel memory (ENOBUFS, ENOMEM), or on any
 other accept() error that is not one connection's own, the waiting connection stays queued and
@@ -63,29 +65,38 @@ class Listening:
         self.options = options
         # What a full listen queue holds (Linux queues backlog + 1).
         self.per_wakeup = backlog + 1
-        #: Acceptors that have not let go of the sockets yet.
-        self._holders = 0
+        #: Per socket, the acceptors watching it that have not let go of it yet.
+        self._holders: dict[socket.socket, int] = {}
         # Acceptors on several threads report into the same state.
         self._lock = threading.Lock()
         self._failing_since: float | None = None
         self._reported_at = 0.0
         self._failed = 0  # failed accept() calls since the last report
 
-    def hold(self) -> None:
-        """An acceptor starts watching the sockets."""
+    def hold(self, sockets: list[socket.socket]) -> None:
+        """An acceptor starts watching ``sockets``."""
         with self._lock:
-            self._holders += 1
+            for sock in sockets:
+                self._holders[sock] = self._holders.get(sock, 0) + 1
 
-    def release(self) -> None:
-        """An acceptor stopped watching the sockets; the last one to do so closes them."""
+    def release(self, sockets: list[socket.socket]) -> None:
+        """An acceptor stopped watching ``sockets``; the last one to let go of one closes it."""
         with self._lock:
-            self._holders -= 1
-            last = self._holders <= 0
-        if last:
-            self.close()
+            done = []
+            for sock in sockets:
+                self._holders[sock] -= 1
+                if self._holders[sock] <= 0:
+                    del self._holders[sock]
+                    done.append(sock)
+            if done:
+                # A new dict rather than deletions: other threads iterate the one they read.
+                self.sockets = {sock: front_end for sock, front_end in self.sockets.items()
+                                if sock not in done}
+        for sock in done:
+            sock.close()
 
     def close(self) -> None:
-        """Stop listening: at shutdown, or once no acceptor watches the sockets."""
+        """Stop listening: at shutdown."""
         sockets, self.sockets = self.sockets, {}
         for sock in sockets:
             sock.close()
@@ -123,12 +134,17 @@ class Listening:
 class Acceptor:
     """The listeners watched on one thread's poller; ``take`` gets each new socket."""
 
-    def __init__(self, listening: Listening, exclusive: bool = False) -> None:
-        """``exclusive``: other threads' pollers watch the same listeners (EPOLLEXCLUSIVE)."""
+    def __init__(self, listening: Listening, exclusive: bool = False,
+                 protocols: frozenset[str] | None = None) -> None:
+        """``exclusive``: other threads' pollers watch the same listeners (EPOLLEXCLUSIVE);
+        ``protocols``: watch only the listeners that speak one of these (default: all)."""
         self.listening = listening
         self.exclusive = exclusive
+        self.protocols = protocols
         self._poller: Poller | None = None
         self._take: Take | None = None
+        #: The listeners this acceptor holds (``Listening.hold``) while it watches them.
+        self._held: list[socket.socket] = []
         #: While backing off: when to watch the listeners again; None while accepting.
         self.resume_at: float | None = None
         #: The current back-off in seconds; 0 while accept() works.
@@ -138,25 +154,32 @@ class Acceptor:
     def watch(self, poller: Poller, take: Take) -> None:
         self._poller = poller
         self._take = take
-        self.listening.hold()
+        self._held = self._watched()
+        self.listening.hold(self._held)
         self.watching = True
         self._register()
 
     def _register(self) -> None:
         poller = self._poller
         assert poller is not None
-        for sock in self.listening.sockets:
+        for sock in self._watched():
             poller.register(sock, EVENT_READ, self._ready,
                               EXCLUSIVE if self.exclusive else 0)
 
     def _unregister(self) -> None:
         if self._poller is None:
             return
-        for sock in self.listening.sockets:
+        for sock in self._watched():
             try:
                 self._poller.unregister(sock)
             except (KeyError, ValueError):
                 pass
+
+    def _watched(self) -> list[socket.socket]:
+        sockets = self.listening.sockets
+        protocols = self.protocols
+        return [sock for sock, front_end in sockets.items()
+                if protocols is None or front_end.protocol in protocols]
 
     def close(self) -> None:
         """This thread stops accepting (shutdown, or the start of a graceful stop)."""
@@ -165,7 +188,8 @@ class Acceptor:
         self.watching = False
         self._unregister()
         self.resume_at = None
-        self.listening.release()
+        self.listening.release(self._held)
+        self._held = []
 
     def tick(self) -> float | None:
         """After every wake-up of the accepting thread: watch the listeners again once the
@@ -180,7 +204,7 @@ class Acceptor:
         self._register()
         # Try at once: with the queue already empty the listener would never turn readable, so
         # the end of the condition (accept() saying EAGAIN, not EMFILE) would go unseen.
-        for sock in list(self.listening.sockets):
+        for sock in self._watched():
             if self.resume_at is None:
                 self._ready(sock, EVENT_READ)
         return None if self.resume_at is None else max(self.resume_at - time.monotonic(), 0.0)

@@ -15,9 +15,11 @@ Who calls whom from which thread: with ``-t 2`` or more, N such loops each own t
 the processing thread writes to them only as said above, and everything else reaches a loop
 through its mailbox. With ``-t 1`` (as in gearmand) one loop runs the processing core in its own
 thread (``with_core``: output and pauses are plain calls); with ``-t 0`` that loop runs in the
-main thread. In every mode a loop accepts the connections it serves itself (``accept``; with
-``-t 2`` or more all loops watch the listeners, see ``acceptor``), so a new connection is never
-handed from one thread to another; the main thread tells it to stop accepting by mail.
+main thread. With ``-r http`` and ``-t 2`` or more, such a loop in the processing thread serves
+the HTTP connections, and the N loops the gear ones. In every mode a loop accepts the
+connections it serves itself (``accept``; with ``-t 2`` or more all loops watch the listeners,
+see ``acceptor``), so a new connection is never handed from one thread to another; the main
+thread tells it to stop accepting by mail.
 
 A TLS connection (``tls``) is read and written like a plain one; the loop runs its handshake
 without blocking, closes the connection if the handshake is not done within

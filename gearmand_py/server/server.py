@@ -472,13 +472,64 @@ class Server:
     def _serve_combined(self) -> None:
         """gearmand's ``-t 1``: one thread accepts, reads, processes and writes, as ``-t 0``'s
         main thread does, with no hand-off between threads per request or connection."""
-        processor = self.processor
-        loop = IOLoop("processing", self.config.network.max_packet_size, processor.handle,
-                      self.config.tls.ssl_handshake_timeout, with_core=True)
+        loop = self._core_loop()
         self._loops = [loop]
         self._wake_core = loop.nudge
         self._start_helpers(loop.forward)
         loop.accept(Acceptor(self.listening))
+        self._run_threads("Ready to accept connections (1 I/O and processing thread)",
+                          [fatal.thread(self._core_runner(loop), loop.name, self.fail)],
+                          loop.stop)
+
+    def _serve_threaded(self, count: int) -> None:
+        """``-t N``: N I/O threads and the processing thread. With ``-r http`` the processing
+        thread also serves the HTTP connections in a loop of its own: gearmand closes them
+        after every response, and the I/O thread's hand-offs (of each request, and of the
+        close) cost more than they spare it (HTTP -t 4 +60 %, docs/benchmarks.md)."""
+        processor = self.processor
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        protocols = {front_end.protocol for front_end in self.listening.sockets.values()}
+        core: IOLoop | None = None
+        deliver: Callable[[Batch], None] = processor.submit
+        if "http" in protocols:
+            core = self._core_loop()
+            deliver = core.forward
+            self._wake_core = core.nudge
+            core.accept(Acceptor(self.listening, protocols=frozenset({"http"})))
+            protocols.discard("http")
+        loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, deliver,
+                        self.config.tls.ssl_handshake_timeout) for i in range(count)]
+        self._loops = loops if core is None else [core, *loops]
+        self._start_helpers(deliver)
+        for loop in loops:
+            loop.accept(Acceptor(self.listening, exclusive=True, protocols=frozenset(protocols)))
+        stop_core: Callable[[], None]
+        if core is None:
+            processing = fatal.thread(processor.run, "processing", self.fail)
+            stop_core = processor.stop
+        else:
+            processing = fatal.thread(self._core_runner(core), core.name, self.fail)
+            stop_core = core.stop
+
+        def stop() -> None:
+            stop_core()
+            processing.join(5)
+            for loop in loops:
+                loop.stop()
+
+        self._run_threads(
+            f"Ready to accept connections ({count} I/O threads)",
+            [processing, *(fatal.thread(loop.run, loop.name, self.fail) for loop in loops)],
+            stop)
+
+    def _core_loop(self) -> IOLoop:
+        """An I/O loop that runs the processing core in its own thread (``with_core``)."""
+        return IOLoop("processing", self.config.network.max_packet_size, self.processor.handle,
+                      self.config.tls.ssl_handshake_timeout, with_core=True)
+
+    def _core_runner(self, loop: IOLoop) -> Callable[[], None]:
+        """The body of the thread that runs ``loop`` and the core's turns."""
+        processor = self.processor
 
         def run() -> None:
             timeout = None
@@ -488,31 +539,7 @@ class Server:
                     timeout = earliest(processor.tick(), loop.tick())
             finally:
                 loop.close_all()
-
-        self._run_threads("Ready to accept connections (1 I/O and processing thread)",
-                          [fatal.thread(run, loop.name, self.fail)], loop.stop)
-
-    def _serve_threaded(self, count: int) -> None:
-        processor = self.processor
-        sys.setswitchinterval(SWITCH_INTERVAL)
-        loops = [IOLoop(f"io-{i}", self.config.network.max_packet_size, processor.submit,
-                        self.config.tls.ssl_handshake_timeout) for i in range(count)]
-        self._loops = loops
-        self._start_helpers(processor.submit)
-        for loop in loops:
-            loop.accept(Acceptor(self.listening, exclusive=True))
-        processing = fatal.thread(processor.run, "processing", self.fail)
-
-        def stop() -> None:
-            processor.stop()
-            processing.join(5)
-            for loop in loops:
-                loop.stop()
-
-        self._run_threads(
-            f"Ready to accept connections ({count} I/O threads)",
-            [processing, *(fatal.thread(loop.run, loop.name, self.fail) for loop in loops)],
-            stop)
+        return run
 
     def _run_threads(self, ready: str, threads: list[threading.Thread],
                      stop: Callable[[], None]) -> None:

@@ -1,5 +1,6 @@
 """The acceptor on real sockets: one wake-up of the accepting thread takes every connection the
-kernel has queued (it took at most 64 before, so a full queue of 4096 needed 64 turns)."""
+kernel has queued (it took at most 64 before, so a full queue of 4096 needed 64 turns); each
+acceptor takes only its protocols' connections and closes only the listeners it held."""
 
 from __future__ import annotations
 
@@ -68,4 +69,39 @@ def test_the_listeners_stay_open_until_the_last_acceptor_lets_go():
         for poller in pollers:
             poller.close()
         for sock in [*taken, client]:
+            sock.close()
+
+
+def test_an_acceptor_takes_only_its_protocols_and_closes_only_what_it_held():
+    """-r http at -t N: the processing thread accepts the HTTP connections, the I/O threads the
+    gear ones; when the HTTP acceptor lets go, the gear listener stays open for the others."""
+    gear = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
+    http = socket.create_server(("127.0.0.1", 0), backlog=BACKLOG)
+    for listener in (gear, http):
+        listener.setblocking(False)
+    listening = Listening([Listener(FrontEnd("gear"), gear), Listener(FrontEnd("http"), http)],
+                          SocketOptions(), BACKLOG)
+    taken: dict[str, list[str]] = {"gear": [], "http": []}
+    pollers = {"gear": Poller(), "http": Poller()}
+    acceptors = {name: Acceptor(listening, exclusive=True, protocols=frozenset({name}))
+                 for name in pollers}
+    for name, acceptor in acceptors.items():
+        acceptor.watch(pollers[name], lambda sock, _ip, front_end, name=name: (
+            taken[name].append(front_end.protocol), sock.close()))
+    clients = [socket.create_connection(gear.getsockname(), timeout=5),
+               socket.create_connection(http.getsockname(), timeout=5)]
+    try:
+        assert dispatch(pollers["gear"], 5) == 1
+        assert dispatch(pollers["http"], 5) == 1
+        assert taken == {"gear": ["gear"], "http": ["http"]}
+        acceptors["http"].close()
+        assert http.fileno() == -1
+        assert gear.fileno() != -1
+        assert list(listening.sockets) == [gear]
+        acceptors["gear"].close()
+        assert gear.fileno() == -1
+    finally:
+        for poller in pollers.values():
+            poller.close()
+        for sock in clients:
             sock.close()

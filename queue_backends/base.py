@@ -20,7 +20,7 @@ class StoredJob(NamedTuple):
     unique: bytes
     function: bytes
     priority: int  # 0 high, 1 normal, 2 low (gearmand's numbering)
-    data: bytes
+    data: bytes | memoryview
     when: int  # epoch seconds to run at; 0 = now
     reducer: bytes = b""
 

@@ -46,6 +46,8 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 from gearmand_py.core.functions import FunctionTable
 from gearmand_py.core.model import (
     HIGH,
@@ -61,8 +63,8 @@ from gearmand_py.core.model import (
 from gearmand_py.core.timers import Timer, Timers
 from gearmand_py.logs import NOTICE, verbosity
 from gearmand_py.protocol import errors
-from gearmand_py.protocol.codec import Spread, encode
-from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
+from gearmand_py.protocol.codec import Reply, encode
+from gearmand_py.protocol.events import AdminCommand, Args, Event, Fatal, Rejected
 from gearmand_py.protocol.numbers import INT64_MAX, INT64_MIN, atou32, strtoll
 from gearmand_py.protocol.packets import NUMBERS as T
 from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT, PacketType
@@ -124,7 +126,7 @@ class RequestFailed(Exception):
     handler's exception."""
 
 
-def _stored_status(handle: bytes, known_running: tuple[bool, bool] | None) -> bytes:
+def _stored_status(handle: bytes, known_running: tuple[bool, bool] | None) -> Reply:
     """STATUS_RES of a job that only the shared store knows (its progress is not stored)."""
     known, running = known_running or (False, False)
     return encode(T.STATUS_RES, handle, b"1" if known else b"0", b"1" if running else b"0",
@@ -147,26 +149,27 @@ def _text(value: bytes | memoryview) -> str:
 def describe(event: Event | None) -> str:
     """A request as a log line names it: its packet type, or its admin command word."""
     if event.__class__ is tuple:
-        return PacketType(event[0]).name  # type: ignore[index]
+        return PacketType(event[0]).name  # type: ignore[index,arg-type]
     if event.__class__ is AdminCommand:
         word = event[0][0][:32]  # type: ignore[index]
         return f"admin command {word.decode(errors='replace')!r}"
     return type(event).__name__
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Engine:
     """All job state, and the handlers that change it."""
-
-    #: Whether the driver sets ``now`` to the clock before each batch of events and before
-    #: due timers: the counting engine's times are those of the batch, one clock read for
-    #: all its events. The plain engine reads the clock only where it must be exact (epoch
-    #: jobs, CAN_DO_TIMEOUT), so its driver need not.
-    times_batches = False
 
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         self.options = options
+        #: Whether the driver sets ``now`` to the clock before each batch of events and before
+        #: due timers: the counting engine's times are those of the batch, one clock read for
+        #: all its events. The plain engine reads the clock only where it must be exact (epoch
+        #: jobs, CAN_DO_TIMEOUT), so its driver need not. An instance attribute, not a class
+        #: one: the compiled engine reads its own class's default, not a subclass's.
+        self.times_batches = False
         self.clock = clock
         #: The time of the batch being run (see ``times_batches``).
         self.now = clock()
@@ -196,7 +199,7 @@ class Engine:
         #: Workers asleep with no NOOP outstanding: ``_wake`` has nothing to do while it is empty.
         self.sleepers: set[Peer] = set()
         self._admin = admin
-        self._handlers: dict[int, Callable[[Peer, tuple[bytes, ...]], None]] = {
+        self._handlers: dict[int, Callable[[Peer, Args], None]] = {
             T.CAN_DO: self._can_do,
             T.CANT_DO: self._cant_do,
             T.RESET_ABILITIES: self._reset_abilities,
@@ -273,13 +276,13 @@ class Engine:
                         peer.parked.extend(events)
                     return
                 if event.__class__ is tuple:  # a Packet
-                    handlers[event[0]](peer, event[1])
+                    handlers[event[0]](peer, event[1])  # type: ignore[index,misc,arg-type]
                 elif event.__class__ is AdminCommand:
                     if self._admin is not None:
                         if peer.stalled:  # answer the rest once its own output has drained
-                            self._block(peer, peer)
-                            peer.parked.append(event)  # type: ignore[union-attr]
-                            peer.parked.extend(events)  # type: ignore[union-attr]
+                            parked = self._block(peer, peer)
+                            parked.append(event)
+                            parked.extend(events)
                             return
                         reply = self._admin(self, peer, event[0])
                         self.send(peer, reply)
@@ -326,17 +329,20 @@ class Engine:
             return False
         return True
 
-    def _block(self, peer: Peer, on: Peer) -> None:
-        """Park ``peer``'s further events until ``on`` (stalled) drains, and stop reading it."""
+    def _block(self, peer: Peer, on: Peer) -> list[Event]:
+        """Park ``peer``'s further events until ``on`` (stalled) drains, and stop reading it;
+        the list its events are parked in."""
         if peer.parked is not None:
-            return
-        peer.parked = []
+            return peer.parked
+        parked: list[Event] = []
+        peer.parked = parked
         peer.blocked_on = on
         if on.waiters is None:
             on.waiters = [peer]
         else:
             on.waiters.append(peer)
         self.throttle(peer, True)
+        return parked
 
     def _unpark(self, peer: Peer) -> list[Event]:
         """Take ``peer`` off the waiters of the peer it waits for; return its parked events."""
@@ -368,7 +374,7 @@ class Engine:
         if not peer.out:
             self.dirty.append(peer)
 
-    def send(self, peer: Peer, data: bytes | Spread) -> None:
+    def send(self, peer: Peer, data: Reply) -> None:
         """Queue bytes for a connection; they leave with the next ``take_output``."""
         if peer.gone:
             return
@@ -387,7 +393,7 @@ class Engine:
         peer.backlog.append(hold)
         return hold
 
-    def _resolve(self, peer: Peer, hold: Hold, data: bytes) -> None:
+    def _resolve(self, peer: Peer, hold: Hold, data: Reply) -> None:
         """Fill a reserved reply and release whatever is no longer waiting behind a Hold."""
         hold.data = data
         backlog = peer.backlog
@@ -425,27 +431,27 @@ class Engine:
     def _error(self, peer: Peer, reply: errors.ErrorReply) -> None:
         self.send(peer, encode(T.ERROR, reply[0], reply[1]))
 
-    def _not_expected(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _not_expected(self, peer: Peer, args: Args) -> None:
         self._error(peer, errors.INVALID_COMMAND)
 
     # -- clients -------------------------------------------------------------------------------
 
     def _submitter(self, priority: int, background: bool
-                   ) -> Callable[[Peer, tuple[bytes, ...]], None]:
+                   ) -> Callable[[Peer, Args], None]:
         """The handler of one SUBMIT_JOB* type. A closure rather than a ``partial``: Python
         calls a plain function from ``receive`` without leaving the interpreter loop, which
         saves about a quarter of the dispatch cost on the hottest packet."""
         submit = self.submit
 
-        def handle(peer: Peer, args: tuple[bytes, ...]) -> None:
+        def handle(peer: Peer, args: Args) -> None:
             submit(peer, args[0], args[1], args[2], priority, background)
         return handle
 
-    def _submit_reduce(self, background: bool, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _submit_reduce(self, background: bool, peer: Peer, args: Args) -> None:
         # FUNC, UNIQ, REDUCER, AGGREGATE (ignored, as gearmand ignores it), DATA
         self.submit(peer, args[0], args[1], args[4], NORMAL, background, reducer=args[2])
 
-    def _submit_epoch(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _submit_epoch(self, peer: Peer, args: Args) -> None:
         # FUNC, UNIQ, EPOCH, DATA: background, normal priority, runs at EPOCH (now if past or 0)
         when = strtoll(args[2])
         if when.out_of_range:  # gearmand fails the request without a reply
@@ -453,7 +459,8 @@ class Engine:
             return
         self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(when.value, 0))
 
-    def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes, priority: int,
+    def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes | memoryview,
+               priority: int,
                background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
         """Create (or coalesce onto) a job and answer JOB_CREATED; None if refused."""
         if len(unique) > MAX_UNIQUE or len(reducer) > MAX_REDUCER:
@@ -644,7 +651,7 @@ class Engine:
         self.shared.touch(job.function)
 
     def ask_store(self, peer: Peer, question: tuple[str, int],
-                  answer: Callable[[Any], bytes]) -> None:
+                  answer: Callable[[Any], Reply]) -> None:
         """Answer ``peer`` once the shared store has answered ``question`` (``answer`` makes the
         reply of the store's answer, None if it could not be asked); replies sent to ``peer``
         meanwhile wait behind it."""
@@ -708,7 +715,7 @@ class Engine:
             self.journal((JOURNAL_DONE, job.queue_id))
         job.queue_id = 0
 
-    def _get_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _get_status(self, peer: Peer, args: Args) -> None:
         handle = args[0]
         job = self.jobs.get(handle)
         if job is None:
@@ -730,7 +737,7 @@ class Engine:
                 return job
         return None
 
-    def _get_status_unique(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _get_status_unique(self, peer: Peer, args: Args) -> None:
         unique = args[0]
         job = self.find_unique(unique) if unique and unique != b"-" else None
         if job is None:
@@ -740,13 +747,13 @@ class Engine:
                                    b"%d" % job.numerator, b"%d" % job.denominator,
                                    b"%d" % len(job.clients)))
 
-    def _echo(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _echo(self, peer: Peer, args: Args) -> None:
         self.send(peer, encode(T.ECHO_RES, args[0]))
 
-    def _set_client_id(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _set_client_id(self, peer: Peer, args: Args) -> None:
         peer.client_id = args[0][:MAX_CLIENT_ID]
 
-    def _option_req(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _option_req(self, peer: Peer, args: Args) -> None:
         if args[0].lower() == b"exceptions":
             peer.exceptions = True
             self.send(peer, encode(T.OPTION_RES, args[0]))
@@ -755,7 +762,7 @@ class Engine:
 
     # -- workers -------------------------------------------------------------------------------
 
-    def _can_do(self, peer: Peer, args: tuple[bytes, ...], timeout: float = 0.0) -> None:
+    def _can_do(self, peer: Peer, args: Args, timeout: float = 0.0) -> None:
         function = self.function(args[0])
         if verbosity.info:
             log.info("Connection %d (%s) can do %s%s", peer.fd, peer.ip, _text(args[0]),
@@ -770,7 +777,7 @@ class Engine:
         else:
             peer.timeouts.pop(function, None)
 
-    def _can_do_timeout(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _can_do_timeout(self, peer: Peer, args: Args) -> None:
         if len(args[1]) > MAX_TIMEOUT_FIELD:  # gearmand registers nothing either
             self._error(peer, errors.TIMEOUT_TOO_LARGE)
             return
@@ -782,14 +789,14 @@ class Engine:
         seconds = 0.0 if milliseconds <= 0 else max(milliseconds, 1000) / 1000.0
         self._can_do(peer, args[:1], seconds)
 
-    def _cant_do(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _cant_do(self, peer: Peer, args: Args) -> None:
         function = self.functions.get(args[0])
         if function is not None and function in peer.functions:
             if verbosity.info:
                 log.info("Connection %d (%s) can no longer do %s", peer.fd, peer.ip, _text(args[0]))
             self._drop_abilities(peer, function)
 
-    def _reset_abilities(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _reset_abilities(self, peer: Peer, args: Args) -> None:
         if verbosity.info:
             log.info("Connection %d (%s) reset its abilities", peer.fd, peer.ip)
         self._drop_abilities(peer, None)
@@ -858,7 +865,7 @@ class Engine:
         # The next walk starts after the last entry looked at (a full circle leaves it).
         function.worker_head = entry
 
-    def _pre_sleep(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _pre_sleep(self, peer: Peer, args: Args) -> None:
         if self._take(peer, peek=True) is not None:
             if not peer.noop_sent:
                 peer.noop_sent = True
@@ -934,18 +941,18 @@ class Engine:
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         self._finish(job)
 
-    def _grab_job(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _grab_job(self, peer: Peer, args: Args) -> None:
         job = self._grab(peer)
         if job is not None:
             self.send(peer, encode(T.JOB_ASSIGN, job.handle, job.function.name, job.data))
 
-    def _grab_job_uniq(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _grab_job_uniq(self, peer: Peer, args: Args) -> None:
         job = self._grab(peer)
         if job is not None:
             self.send(peer, encode(T.JOB_ASSIGN_UNIQ, job.handle, job.function.name, job.unique,
                                    job.data))
 
-    def _grab_job_all(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _grab_job_all(self, peer: Peer, args: Args) -> None:
         job = self._grab(peer)
         if job is None:
             return
@@ -964,7 +971,7 @@ class Engine:
             return None
         return job
 
-    def _relay(self, job: Job, packet: bytes | Spread, producer: Peer | None = None) -> None:
+    def _relay(self, job: Job, packet: Reply, producer: Peer | None = None) -> None:
         """Send ``packet`` to the job's clients; a producer (the worker that sent it) that feeds
         a stalled client waits for it to drain."""
         for client in job.clients:
@@ -972,12 +979,12 @@ class Engine:
             if client.stalled and producer is not None:
                 self._block(producer, client)
 
-    def _work_data(self, ptype: int, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _work_data(self, ptype: int, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_DATA)
         if job is not None and job.clients:
             self._relay(job, encode(ptype, *args), peer)
 
-    def _work_status(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _work_status(self, peer: Peer, args: Args) -> None:
         if len(args) < 3:  # Perl's HANDLE\0NUMERATOR: gearmand ignores it, so do we
             return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
@@ -987,7 +994,7 @@ class Engine:
             if job.clients:
                 self._relay(job, encode(T.WORK_STATUS, *args), peer)
 
-    def _work_complete(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _work_complete(self, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
             if verbosity.debug:
@@ -995,7 +1002,7 @@ class Engine:
             self._relay(job, encode(T.WORK_COMPLETE, *args), peer)
             self._finish(job)
 
-    def _work_fail(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _work_fail(self, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
             if verbosity.debug:
@@ -1003,13 +1010,14 @@ class Engine:
             self._relay(job, encode(T.WORK_FAIL, args[0]), peer)
             self._finish(job)
 
-    def _work_exception(self, peer: Peer, args: tuple[bytes, ...]) -> None:
+    def _work_exception(self, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_EXCEPTION)
         if job is None:
             return
         if verbosity.debug:
             log.debug("Job %s failed with an exception", _text(job.handle))
-        exception = fail = b""
+        exception: Reply = b""
+        fail: Reply = b""
         for client in job.clients:
             if client.exceptions:
                 exception = exception or encode(T.WORK_EXCEPTION, *args)

@@ -7,7 +7,12 @@ queued job is one of the figures gearmand-py is compared on.
 from __future__ import annotations
 
 from collections import deque
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from mypy_extensions import mypyc_attr
+
+if TYPE_CHECKING:
+    from gearmand_py.protocol.codec import Reply
 
 HIGH, NORMAL, LOW = 0, 1, 2
 PRIORITIES = (HIGH, NORMAL, LOW)
@@ -16,6 +21,7 @@ PRIORITIES = (HIGH, NORMAL, LOW)
 HIGH_WATER = 4 * 1024 * 1024
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Job:
     """One job; background jobs have no clients of their own, foreground jobs have at least one."""
 
@@ -23,7 +29,8 @@ class Job:
                  "reducer", "when", "clients", "worker", "numerator", "denominator", "retries",
                  "cancelled", "abandoned", "queue_id", "waiting")
 
-    def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any, data: bytes,
+    def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any,
+                 data: bytes | memoryview,
                  priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
         self.handle = handle
         self.function = function
@@ -54,6 +61,7 @@ class Job:
         self.waiting: list[tuple[Peer, Hold]] | None = None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Function:
     """A function name with its three FIFO queues and the workers that can do it."""
 
@@ -111,6 +119,8 @@ class Ability:
     """One CAN_DO of one worker: an entry in its function's circular worker list."""
 
     __slots__ = ("worker", "function", "next", "prev")
+    #: ``Function.remove_worker`` deletes the links (the compiled build must be told).
+    __deletable__ = ("next", "prev")
 
     def __init__(self, worker: Peer, function: Function) -> None:
         self.worker = worker
@@ -126,9 +136,10 @@ class Hold:
     __slots__ = ("data",)
 
     def __init__(self) -> None:
-        self.data: bytes | None = None
+        self.data: Reply | None = None
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)
 class Peer:
     """One connection as the processing thread sees it: a client, a worker, an admin, or all."""
 
@@ -159,7 +170,7 @@ class Peer:
         #: a large field is a ``codec.Spread``).
         self.out: list[Any] = []
         #: Output queued behind an unresolved Hold; None when nothing is held.
-        self.backlog: list[bytes | Hold] | None = None
+        self.backlog: list[Reply | Hold] | None = None
         self.gone = False
         self.closing = False
         #: Its output is over HIGH_WATER: set by the server (unsent bytes) or by the core (one

@@ -176,12 +176,11 @@ class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
     assigned and what each worker did, for the status page."""
 
-    times_batches = True
-
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(options, admin, clock)
+        self.times_batches = True
         self.new_job = self._new_job
         self.peer_class = WatchedPeer
         self.functions.new_function = self._new_function

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 import struct
 
+from mypy_extensions import mypyc_attr
+
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
 from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT, PacketType
 
@@ -91,7 +93,7 @@ class Decoder:
         """Bytes received but not yet part of a complete packet or line."""
         return len(self._buf) - self._pos
 
-    def feed(self, data: bytes) -> list[Event]:
+    def feed(self, data: bytes | bytearray) -> list[Event]:
         """Add ``data`` and return every complete event it finishes."""
         if self.dead:
             return []
@@ -195,11 +197,16 @@ class ResponseDecoder(Decoder):
     _refused = REQUEST_MAGIC
 
 
+@mypyc_attr(native_class=False)
 class Spread(tuple):  # type: ignore[type-arg]
     """A packet as ``(head, data)``: the header and every field but the last (NUL-terminated),
     then the last field, too large to copy. Not a buffer: whoever writes it sends both parts."""
 
     __slots__ = ()
+
+
+Reply = bytes | Spread
+"""One encoded response packet, as the engine hands it to a writer."""
 
 
 def _large_packet(ptype: int, buf: bytearray, start: int, stop: int) -> Event:
@@ -217,7 +224,7 @@ def _large_packet(ptype: int, buf: bytearray, start: int, stop: int) -> Event:
     return (ptype, tuple(parts))  # type: ignore[return-value]
 
 
-def encode(ptype: int, *args: bytes) -> bytes | Spread:
+def encode(ptype: int, *args: bytes | memoryview) -> Reply:
     """A response packet (``\\0RES`` magic) whose fields are joined with NULs; a ``Spread`` when
     the last field is at least LARGE."""
     if args and len(args[-1]) >= LARGE:

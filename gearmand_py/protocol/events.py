@@ -8,10 +8,15 @@ apart by class: ``event.__class__ is tuple`` is a packet.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
-Packet = tuple[int, tuple[bytes, ...]]
+Args = tuple[Any, ...]
+"""A packet's fields: ``bytes``, except that a job's data of ``codec.LARGE`` bytes or more is a
+read-only ``memoryview``. Typed as ``Any`` rather than ``bytes`` because the compiled build
+(mypyc) checks declared types at run time, and would refuse the view."""
+
+Packet = tuple[int, Args]
 """A well-formed binary request: its type and its fields split as gearmand splits them."""
 
 

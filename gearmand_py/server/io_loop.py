@@ -63,6 +63,10 @@ RECV_SIZE = 64 * 1024
 #: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
 MAX_READS_AHEAD = 16
 
+#: One piece of output the processing thread hands to a loop: the connection, the bytes (a view
+#: when the rest of a partial send or a large field) and whether to close after them.
+OutputItem = tuple[Connection, bytes | memoryview, bool]
+
 # What the loop's mailbox receives: (kind, payload).
 UNLISTEN, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
 
@@ -103,7 +107,7 @@ class IOLoop:
         """Stop accepting: a graceful stop began (from the main thread)."""
         self.mailbox.put((UNLISTEN, None))
 
-    def post_output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
+    def post_output(self, items: list[OutputItem]) -> None:
         """Bytes to write (and whether to close after them) that the processing thread could not
         write itself."""
         if not self.with_core:
@@ -240,7 +244,9 @@ class IOLoop:
                     # A TLS record read in part leaves the rest inside the TLS layer, where the
                     # selector cannot see it (recv asks for more than a record holds, so this
                     # is rare).
-                    while tls and not conn.closed and conn.sock.pending() and self._reading(conn):
+                    while (tls and not conn.closed
+                           and conn.sock.pending()  # type: ignore[union-attr]
+                           and self._reading(conn)):
                         self._read(conn)
             except Exception:  # a bug must cost this connection, never the loop
                 log.exception("internal error on connection %d (%s); dropping it",
@@ -331,7 +337,7 @@ class IOLoop:
         if not conn.closed:
             self._set_interest(conn)
 
-    def _output(self, items: list[tuple[Connection, bytes, bool]]) -> None:
+    def _output(self, items: list[OutputItem]) -> None:
         for conn, data, close in items:
             if conn.closed:
                 continue
@@ -362,7 +368,7 @@ class IOLoop:
         else:
             conn.wbuf += data
 
-    def _send(self, conn: Connection, data: bytes) -> None:
+    def _send(self, conn: Connection, data: bytes | memoryview) -> None:
         try:
             sent = conn.sock.send(data)
         except WOULD_BLOCK:

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from gearmand_py.core.engine import Engine, RequestFailed, log_failure
 from gearmand_py.core.model import HIGH_WATER
-from gearmand_py.protocol.codec import Spread
+from gearmand_py.protocol.codec import Reply, Spread
 from gearmand_py.server.batches import CALL, CLOSED, CONNECTED, DRAINED, JOURNALED, Batch
 from gearmand_py.server.io_loop import MAX_READS_AHEAD
 from gearmand_py.server.mailbox import Inbox
@@ -30,7 +30,7 @@ from gearmand_py.server.wouldblock import WOULD_BLOCK
 if TYPE_CHECKING:
     from gearmand_py.core.model import Peer
     from gearmand_py.server.connection import Connection
-    from gearmand_py.server.io_loop import IOLoop
+    from gearmand_py.server.io_loop import IOLoop, OutputItem
 
 log = logging.getLogger("gearmand_py.processor")
 
@@ -52,13 +52,13 @@ def _write(conn: Connection, data: Output) -> Output:
     if data.__class__ is list:
         return _write_pieces(conn, data)  # type: ignore[arg-type]
     try:
-        sent = conn.sock.send(data)
+        sent = conn.sock.send(data)  # type: ignore[arg-type]
     except WOULD_BLOCK:
         return data
     except OSError as exc:
         log.debug("send on fd %d failed: %s", conn.fd, exc)
         return b""
-    return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[return-value]
+    return memoryview(data)[sent:] if sent < len(data) else b""  # type: ignore[arg-type]
 
 
 def _write_pieces(conn: Connection, pieces: list[bytes | memoryview]) -> Output:
@@ -71,45 +71,45 @@ def _write_pieces(conn: Connection, pieces: list[bytes | memoryview]) -> Output:
     return b""
 
 
-def _joined(out: list[bytes | Spread]) -> Output:
+def _joined(out: list[Reply]) -> Output:
     """Take everything in ``out`` as one bytes object, or as a list of pieces when it holds a
     ``Spread``: its large field is not copied into the join."""
+    data: Output
     if len(out) == 1:
-        data = out[0]
-        if data.__class__ is Spread:
-            data = list(data)  # type: ignore[assignment]
+        first = out[0]
+        data = list(first) if isinstance(first, Spread) else first
     else:
         try:
             data = b"".join(out)  # type: ignore[arg-type]
         except TypeError:  # a Spread is not a buffer; rare, so it costs nothing until then
-            data = _pieces(out)  # type: ignore[assignment]
+            data = _pieces(out)
     out.clear()
     return data
 
 
-def _pieces(out: list[bytes | Spread]) -> list[bytes | memoryview]:
+def _pieces(out: list[Reply]) -> list[bytes | memoryview]:
     """``out`` as few pieces as keep every large field out of a join."""
     pieces: list[bytes | memoryview] = []
     run: list[bytes] = []
     for item in out:
-        if item.__class__ is Spread:
+        if isinstance(item, Spread):
             run.append(item[0])
             pieces.append(b"".join(run))
             pieces.append(item[1])
             run = []
         else:
-            run.append(item)  # type: ignore[arg-type]
+            run.append(item)
     if run:
         pieces.append(b"".join(run))
     return pieces
 
 
-def _handoff(conn: Connection, data: Output, close: bool) -> list[tuple[Connection, Any, bool]]:
+def _handoff(conn: Connection, data: Output, close: bool) -> list[OutputItem]:
     """The I/O loop's items for ``data``: one per piece, ``close`` on the last."""
-    if data.__class__ is not list:
+    if not isinstance(data, list):
         return [(conn, data, close)]
-    return [(conn, piece, close and i == len(data) - 1)  # type: ignore[arg-type]
-            for i, piece in enumerate(data)]  # type: ignore[arg-type]
+    last = len(data) - 1
+    return [(conn, piece, close and i == last) for i, piece in enumerate(data)]
 
 
 def _over(conn: Connection) -> bool:
@@ -222,7 +222,7 @@ class Processor:
         engine = self.engine
         if not engine.dirty:
             return
-        handoffs: dict[IOLoop, list[tuple[Connection, bytes, bool]]] | None = None
+        handoffs: dict[IOLoop, list[OutputItem]] | None = None
         # Disconnecting a closed peer can requeue its jobs and wake other workers, so repeat
         # until the core has nothing more to say.
         while engine.dirty:
@@ -253,7 +253,7 @@ class Processor:
                 items = handoffs.get(conn.loop)
                 if items is None:
                     items = handoffs[conn.loop] = []
-                if data.__class__ is list:
+                if isinstance(data, list):
                     items += _handoff(conn, data, close)
                 else:
                     items.append((conn, data, close))

@@ -1,0 +1,43 @@
+"""Compiles the hot paths with mypyc when ``_build/backend.will_compile`` says so (a C compiler
+is found and GEARMAND_PY_PURE is not 1); otherwise, or if mypyc is missing, the package is pure
+Python and behaves the same. Everything else is in setup.cfg."""
+
+from __future__ import annotations
+
+import os
+import sys
+
+from setuptools import setup
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_build"))
+from backend import will_compile  # noqa: E402
+
+#: The modules each job passes through: the codec, the core's records and handlers, the I/O
+#: loop and the processing thread's driver.
+COMPILED = [
+    "gearmand_py/protocol/codec.py",
+    "gearmand_py/core/model.py",
+    "gearmand_py/core/engine.py",
+    "gearmand_py/server/io_loop.py",
+    "gearmand_py/server/processor.py",
+]
+#: Commands that build extension modules; metadata-only ones need no compiling.
+_BUILDS = {"build", "build_ext", "bdist_wheel", "install"}
+
+
+def ext_modules() -> list:
+    if not _BUILDS.intersection(sys.argv) or not will_compile():
+        return []
+    try:
+        from mypyc.build import mypycify
+    except ImportError:
+        print("gearmand-py: mypyc not found (pip install mypy); building pure Python",
+              file=sys.stderr)
+        return []
+    # The group name puts mypyc's shared library inside the package, not beside it, so that an
+    # in-place build imports from wherever the package does.
+    return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED],
+                    opt_level="3", group_name="gearmand_py.compiled")
+
+
+setup(ext_modules=ext_modules())

@@ -25,6 +25,7 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from tests.support.build import stale_extensions  # noqa: E402
 from tests.support.prerequisites import require  # noqa: E402
 from tests.support.servers import GEARMAND, ServerProcess, gearmand_available, start_server  # noqa: E402
 
@@ -36,6 +37,10 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None,
 settings.register_profile("explore", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+if stale_extensions():
+    pytest.exit(f"compiled modules older than their source: {', '.join(stale_extensions())}; "
+                "rebuild them (scripts/test --compiled) or run pure (scripts/test)", 2)
 
 
 class ServerSetup(NamedTuple):

@@ -34,10 +34,14 @@ def ext_modules() -> list:
         print("gearmand-py: mypyc not found (pip install mypy); building pure Python",
               file=sys.stderr)
         return []
-    # The group name puts mypyc's shared library inside the package, not beside it, so that an
-    # in-place build imports from wherever the package does.
-    return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED],
-                    opt_level="3", group_name="gearmand_py.compiled")
+    try:
+        # The group name puts mypyc's shared library inside the package, not beside it, so
+        # that an in-place build imports from wherever the package does.
+        return mypycify(["--ignore-missing-imports", "--follow-imports=silent", *COMPILED],
+                        opt_level="3", group_name="gearmand_py.compiled")
+    except (Exception, SystemExit) as exc:  # a mypy that no longer takes the source
+        print(f"gearmand-py: mypyc failed ({exc}); building pure Python", file=sys.stderr)
+        return []
 
 
 setup(ext_modules=ext_modules())

@@ -29,8 +29,9 @@ __all__ = [
     "prepare_metadata_for_build_editable", "prepare_metadata_for_build_wheel",
 ]
 
-#: What a compiled build needs besides setuptools (mypyc comes with mypy).
-COMPILER_REQUIRES = ["mypy>=1.10"]
+#: What a compiled build needs besides setuptools (mypyc comes with mypy; 1.16 is the first whose
+#: mypyc takes ``mypyc_attr(native_class=False)``, which ``codec.Spread`` needs).
+COMPILER_REQUIRES = ["mypy>=1.16"]
 
 
 def will_compile() -> bool:
@@ -43,9 +44,13 @@ def will_compile() -> bool:
     return shutil.which(compiler) is not None and os.path.exists(headers)
 
 
+def compiler_requires() -> list[str]:
+    """What building a wheel needs besides what setuptools asks for."""
+    return COMPILER_REQUIRES if will_compile() else []
+
+
 def get_requires_for_build_wheel(config_settings: dict[str, Any] | None = None) -> list[str]:
-    requires = _setuptools.get_requires_for_build_wheel(config_settings)
-    return requires + COMPILER_REQUIRES if will_compile() else requires
+    return _setuptools.get_requires_for_build_wheel(config_settings) + compiler_requires()
 
 
 def build_editable(wheel_directory: str, config_settings: dict[str, Any] | None = None,

@@ -18,8 +18,8 @@ from tests.server.test_process import THREADS, closed_by_server, read_packet, re
 from tests.support.build import COMPILED
 from tests.support.servers import ServerProcess, start_server
 
-#: The failures are planted by patching classes, which the compiled build does not allow; CI
-#: runs this module on the pure build.
+#: The failures are planted by patching classes, which compiled callers never see (they call
+#: the compiled methods directly); CI runs this module on the pure build.
 pytestmark = pytest.mark.skipif(COMPILED, reason="plants failures by patching pure-Python classes")
 
 ECHO_REQ, ECHO_RES, SUBMIT_JOB_BG, JOB_CREATED = 16, 17, 18, 8

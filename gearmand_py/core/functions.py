@@ -41,6 +41,9 @@ class FunctionTable(dict[bytes, Function]):
         self._sweep_at = (max_functions, max_name_bytes)
         #: What makes a function from its name (the counting engine's carry their counters).
         self.new_function: Callable[[bytes], Function] = Function
+        #: Told the name of each function the table forgets (the counting engine notes them
+        #: for the monitor, which then drops their rows).
+        self.on_forget: Callable[[bytes], None] = _ignore
 
     def make(self, name: bytes) -> Function:
         """A new function called ``name``, which is not in the table yet."""
@@ -53,6 +56,7 @@ class FunctionTable(dict[bytes, Function]):
     def forget(self, function: Function) -> None:
         del self[function.name]
         self.name_bytes -= len(function.name)
+        self.on_forget(function.name)
 
     def _sweep(self, new: Function) -> None:
         """Forget idle functions, oldest first, until the table holds half the bound; never
@@ -65,6 +69,10 @@ class FunctionTable(dict[bytes, Function]):
                 self.forget(function)
         self._sweep_at = (max(self.max_functions, 2 * len(self)),
                           max(self.max_name_bytes, 2 * self.name_bytes))
+
+
+def _ignore(name: bytes) -> None:
+    pass
 
 
 def idle(function: Function) -> bool:

@@ -4,7 +4,7 @@ The monitor's threads never read the engine: they ask for a snapshot and get pla
 (tuples, lists, numbers), which they may read at leisure and turn into the form they serve on
 their own thread, so that the processing thread, during which no job moves, does only the
 copying: a tuple of each function's gauges and one of its counters, as they are (``take_all``
-for ``/metrics``, every function), or those of a page of functions with the totals the page
+for ``/metrics``: every function, or only those that changed since it last ran), or those of a page of functions with the totals the page
 shows (``take`` for ``/api/status``, shaped by ``shape``). A page is bounded whatever the server
 holds: ``FUNCTION_PAGE`` functions and ``PAGE`` workers and jobs, from offsets, with totals.
 """
@@ -48,13 +48,21 @@ def _name(value: bytes) -> str:
 
 
 class Tables(NamedTuple):
-    """Every function's gauges and counters, for ``/metrics``."""
+    """Every function's gauges and counters, for ``/metrics``; or, not ``complete``, those that
+    changed since the last ``take_all``, to apply to what that gave."""
 
     time: float
+    #: In the engine's order; not complete: the functions made since (in order), then those
+    #: whose rows changed.
     functions: list[Gauges]
+    #: In the order of the counters' names, likewise.
     counters: list[Counters]
     connections: dict[str, int]
     connections_total: int
+    complete: bool = True
+    #: Not complete: the names of the functions forgotten since, whose gauges are gone (their
+    #: counters stay), in order, before ``functions`` came.
+    forgotten: tuple[bytes, ...] = ()
 
 
 class Raw(NamedTuple):
@@ -110,13 +118,23 @@ def _connections(engine: CountingEngine) -> tuple[dict[str, int], list[WatchedPe
              "other": len(peers) - len(workers) - clients}, workers)
 
 
-def take_all(engine: CountingEngine) -> Tables:
+def take_all(engine: CountingEngine, complete: bool = True) -> Tables:
     """What the processing thread copies for ``/metrics``: every function's tuples, as they
-    are; names the engine swept out still have counters."""
+    are (names the engine swept out still have counters); or, not ``complete``, only the rows
+    that changed since the last call, which on a server with many functions is most of the
+    work spared (jobs wait while this runs)."""
+    changes = engine.take_changes()
     connections, _workers = _connections(engine)
-    return Tables(engine.clock(), _gauges(engine.functions.values()),
-                  _counters(engine.stats.functions.items()), connections,
-                  engine.stats.connections_total)
+    if complete:
+        return Tables(engine.clock(), _gauges(engine.functions.values()),
+                      _counters(engine.stats.functions.items()), connections,
+                      engine.stats.connections_total)
+    table = engine.functions
+    changed = [*changes.made, *changes.functions]
+    return Tables(engine.clock(), _gauges(f for f in changed if table.get(f.name) is f),
+                  _counters((f.name, f.stats) for f in changed),  # type: ignore[attr-defined]
+                  connections, engine.stats.connections_total, False,
+                  tuple(changes.forgotten))
 
 
 def take(engine: CountingEngine, function_offset: int = 0, worker_offset: int = 0,

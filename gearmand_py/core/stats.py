@@ -13,6 +13,11 @@ could not be stored) or ``handed_over`` (with --shared-queue: left to the shared
 server to run). So ``submitted == completed + failed + handed over + jobs in the tables``, a
 job this server claimed from the store counting as submitted here.
 
+It also notes which functions' rows changed (``Changes``), so that a scrape of a server with
+many functions copies only those (``snapshot.take_all``): every change to a function's gauges
+or counters passes through a method overridden here, or through ``CountedFunction``'s worker
+list.
+
 The times recorded (queued, taken, ended, a connection's last grab) are those of the batch of
 events that did it (``Engine.now``, which the processor reads once per batch and before due
 timers), not of each event: one clock read serves every job in the batch. A wait or run is
@@ -28,7 +33,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import PRIORITIES, Function, Job, Peer
+from gearmand_py.core.model import PRIORITIES, Ability, Function, Job, Peer
 
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -138,12 +143,49 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
     return ending  # type: ignore[return-value]
 
 
-class CountedFunction(Function):
-    """A function with its counters (those of its name: made again, it counts on)."""
+class Changes:
+    """What changed in the tables since the monitor last copied them (``snapshot.take_all``)."""
 
-    __slots__ = ("stats",)
+    __slots__ = ("functions", "made", "forgotten")
+
+    def __init__(self) -> None:
+        #: Functions whose gauges or counters changed.
+        self.functions: set[Function] = set()
+        #: Functions made, in the order they were: the order of the engine's table and of the
+        #: counters' names.
+        self.made: list[Function] = []
+        #: The names of the functions the table forgot, in order.
+        self.forgotten: list[bytes] = []
+
+    def take(self) -> Changes:
+        """What was noted so far; this one starts empty again, the same set and lists (the
+        functions and the table hold them)."""
+        taken = Changes()
+        taken.functions, taken.made, taken.forgotten = (
+            self.functions.copy(), self.made.copy(), self.forgotten.copy())
+        self.functions.clear()
+        self.made.clear()
+        self.forgotten.clear()
+        return taken
+
+
+class CountedFunction(Function):
+    """A function with its counters (those of its name: made again, it counts on), that notes
+    when its worker list changes."""
+
+    __slots__ = ("stats", "changed")
 
     stats: FunctionStats
+    #: The engine's ``Changes.functions``.
+    changed: set[Function]
+
+    def add_worker(self, worker: Peer) -> Ability:
+        self.changed.add(self)
+        return _function_add_worker(self, worker)
+
+    def remove_worker(self, ability: Ability) -> None:
+        self.changed.add(self)
+        _function_remove_worker(self, ability)
 
 
 class TimedJob(Job):
@@ -185,8 +227,14 @@ class CountingEngine(Engine):
         self.peer_class = WatchedPeer
         self.functions.new_function = self._new_function
         self.stats = Stats()
+        self.changes = Changes()
+        self.functions.on_forget = self.changes.forgotten.append
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
+
+    def take_changes(self) -> Changes:
+        """What changed since the last call, and start noting anew."""
+        return self.changes.take()
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -201,6 +249,8 @@ class CountingEngine(Engine):
 
     def _new_function(self, name: bytes) -> CountedFunction:
         function = CountedFunction(name)
+        function.changed = self.changes.functions
+        self.changes.made.append(function)
         functions = self.stats.functions
         stats = functions.get(name)
         if stats is None:  # the first time the name is seen
@@ -215,6 +265,7 @@ class CountingEngine(Engine):
         job = TimedJob(handle, function, unique, key, data, priority, background, reducer, when)
         job.queued_at = self.now
         job.assigned_at = None
+        self.changes.functions.add(function)
         stats = function.stats
         (stats.background if background else stats.foreground)[priority] += 1
         return job
@@ -223,6 +274,7 @@ class CountingEngine(Engine):
         job: TimedJob | None = _engine_grab(self, peer)  # type: ignore[assignment]
         now = peer.active_at = self.now
         if job is not None:
+            self.changes.functions.add(job.function)
             peer.jobs_taken += 1
             job.assigned_at = now
             waited = now - job.queued_at
@@ -236,11 +288,17 @@ class CountingEngine(Engine):
 
     def _release(self, job: TimedJob) -> None:  # type: ignore[override]
         job.queued_at = job.when  # an epoch job waits for a worker from its due time
+        self.changes.functions.add(job.function)
         _engine_release(self, job)
+
+    def _enqueue(self, job: Job) -> None:
+        self.changes.functions.add(job.function)  # queued or scheduled once its row is stored
+        _engine_enqueue(self, job)
 
     def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
         job.assigned_at = None
         job.queued_at = self.now
+        self.changes.functions.add(job.function)
         self._ending = RETRIES
         try:
             _engine_requeue(self, job)
@@ -258,6 +316,7 @@ class CountingEngine(Engine):
     def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
         _engine_forget(self, job)
         assigned = job.assigned_at
+        self.changes.functions.add(job.function)
         stats = job.function.stats
         if assigned is not None:  # a worker held it
             ran = self.now - assigned
@@ -279,3 +338,5 @@ class CountingEngine(Engine):
 # method up on the class at every call, and ``super()`` builds an object per call.
 _engine_connect, _engine_grab = Engine.connect, Engine._grab
 _engine_release, _engine_requeue, _engine_forget = Engine._release, Engine._requeue, Engine._forget
+_engine_enqueue = Engine._enqueue
+_function_add_worker, _function_remove_worker = Function.add_worker, Function.remove_worker

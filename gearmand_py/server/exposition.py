@@ -4,9 +4,9 @@ They are nearly all of a big scrape (10,000 functions make 80,000 gauge lines), 
 ``prometheus_client`` sample object per value, then formatting each with its labels escaped
 again, took most of a second per scrape on the monitor's thread, which the job server's threads
 then wait for (one GIL). Here each function's lines are written once and kept (``Exposition``)
-for as long as the tuples the processing thread copied of it (``core.snapshot``) stay equal, so
-a scrape formats only the functions that changed and the age of each function's oldest waiting
-job: an idle function costs a dict lookup and a tuple comparison. The text is exactly what
+until the processing thread hands new tuples of it (``core.snapshot.take_all``, which after the
+first scrape copies only the functions that changed), so a scrape formats only those and the
+age of each function's oldest waiting job. The text is exactly what
 ``prometheus_client.generate_latest`` writes for the same families (its number formatting is
 used; ``tests/server/test_exposition.py`` compares the two byte for byte), so the format stays
 the library's.
@@ -17,8 +17,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from functools import partial
-from itertools import compress
-from operator import itemgetter, ne
 from typing import Any
 
 from prometheus_client.utils import floatToGoString
@@ -68,7 +66,6 @@ COUNTERS = (
 _BOUNDS = [*map(floatToGoString, BUCKETS), "+Inf"]
 #: A function's lines, each family's apart, after the row they were written from.
 Lines = tuple[Any, ...]
-_ROW = itemgetter(0)
 
 
 def label(name: str) -> str:
@@ -158,51 +155,51 @@ def _age_line(now: float, start: str, since: float | None) -> str:
     return f"{start}{_number(max(age, 0.0))}\n"
 
 
-def _kept(entries: list[Lines], rows: list[tuple[Any, ...]],
-          write: Callable[[tuple[Any, ...]], Lines]) -> list[Lines]:
-    """The lines of each of ``rows``: those of the last scrape where its row is unchanged, else
-    new ones. Rows come in the same order from one scrape to the next (the engine's tables keep
-    their order), so unchanged rows are found by comparing them with the last rows in place,
-    which runs in C (``map``, ``compress``); a name is looked up only where one is missing or
-    came in (an idle function swept out, a new one). Only ``rows``' lines are kept, so what is
-    kept does not outgrow the tables."""
-    kept = entries[:len(rows)]
-    changed = [*compress(range(len(kept)), map(ne, map(_ROW, kept), rows)),
-               *range(len(kept), len(rows))]
-    by_name: dict[bytes, Lines] | None = None
-    for i in changed:
-        row = rows[i]
-        if i < len(entries) and entries[i][0][0] == row[0]:  # the same function, changed
-            lines = write(row)
-        else:
-            if by_name is None:
-                by_name = {entry[0][0]: entry for entry in entries}
-            lines = by_name.get(row[0])  # type: ignore[assignment]
-            if lines is None or lines[0] != row:
-                lines = write(row)
-        if i < len(kept):
-            kept[i] = lines
-        else:
-            kept.append(lines)
-    return kept
+def _rebuilt(entries: dict[bytes, Lines], rows: list[tuple[Any, ...]],
+             write: Callable[[tuple[Any, ...]], Lines]) -> dict[bytes, Lines]:
+    """The lines of every function of ``rows``, in their order: those kept where its row is
+    unchanged, else new ones. Only ``rows``' are kept, so what is kept does not outgrow the
+    tables."""
+    rebuilt = {}
+    for row in rows:
+        lines = entries.get(row[0])
+        rebuilt[row[0]] = lines if lines is not None and lines[0] == row else write(row)
+    return rebuilt
+
+
+def _updated(entries: dict[bytes, Lines], rows: list[tuple[Any, ...]],
+             write: Callable[[tuple[Any, ...]], Lines]) -> None:
+    """New lines for the rows that changed: a function kept stays in its place, a new one
+    comes last (as in the engine's tables)."""
+    for row in rows:
+        lines = entries.get(row[0])
+        if lines is None or lines[0] != row:
+            entries[row[0]] = write(row)
 
 
 class Exposition:
     """Writes the families with a ``function`` label, keeping each function's lines from one
-    scrape to the next. Safe for the monitor's request threads to share: two scrapes at once
-    both write what changed, and the last one's lines are kept."""
+    scrape to the next. Tables that are not complete apply to what the last ones left, so
+    they must come in the order ``take_all`` made them, one scrape at a time (the monitor
+    holds a lock from the one to the other)."""
 
     def __init__(self) -> None:
-        self._gauges: list[Lines] = []
-        self._counters: list[Lines] = []
+        self._gauges: dict[bytes, Lines] = {}
+        self._counters: dict[bytes, Lines] = {}
 
     def families(self, tables: Tables) -> list[str]:
         """Every family with a ``function`` label, from ``core.snapshot.take_all``, one
         string each (not joined: a big scrape's text is megabytes)."""
-        self._gauges = gauges = _kept(self._gauges, tables.functions, _gauge_lines)
-        self._counters = counters = _kept(self._counters, tables.counters, _counter_lines)
-        g = list(zip(*gauges)) or [()] * 8  # each family's lines, by function
-        c = list(zip(*counters)) or [()] * 7
+        if tables.complete:
+            self._gauges = _rebuilt(self._gauges, tables.functions, _gauge_lines)
+            self._counters = _rebuilt(self._counters, tables.counters, _counter_lines)
+        else:
+            for name in tables.forgotten:
+                self._gauges.pop(name, None)
+            _updated(self._gauges, tables.functions, _gauge_lines)
+            _updated(self._counters, tables.counters, _counter_lines)
+        g = list(zip(*self._gauges.values())) or [()] * 8  # each family's lines, by function
+        c = list(zip(*self._counters.values())) or [()] * 7
         now = tables.time
         out = [_header(metric, "gauge", text) + "".join(g[i])
                for i, (_key, metric, text) in enumerate(GAUGES[:4], 1)]

@@ -251,6 +251,12 @@ class Monitor:
         self.page = resources.files("gearmand_py.server").joinpath(
             "monitor_page.html").read_bytes()
         self._exposition = exposition.Exposition()
+        #: Held from taking the tables to writing them: the changes one ``take_all`` hands
+        #: apply to what the one before left, so scrapes take their turns.
+        self._scrape = threading.Lock()
+        #: Whether the exposition holds what the last ``take_all`` handed (not after a scrape
+        #: that failed or timed out, whose changes may be lost: the next asks for every row).
+        self._in_step = False
         self._server = _Server(sock, self)
         self._thread = threading.Thread(target=self._server.serve_forever, args=(0.5,),
                                         name="monitor", daemon=True)
@@ -287,12 +293,15 @@ class Monitor:
     def metrics(self) -> list[bytes]:
         """``/metrics``'s text, in pieces: the families without a function label, then one
         per family with it."""
-        tables = self.ask(snapshot.take_all)
-        registry = CollectorRegistry(auto_describe=False)
-        registry.register(_Collector(tables, self))  # type: ignore[arg-type]
-        chunks = [generate_latest(registry)]
-        if tables is not None:
-            chunks += (family.encode() for family in self._exposition.families(tables))
+        with self._scrape:
+            complete, self._in_step = not self._in_step, False
+            tables = self.ask(lambda engine: snapshot.take_all(engine, complete))
+            registry = CollectorRegistry(auto_describe=False)
+            registry.register(_Collector(tables, self))  # type: ignore[arg-type]
+            chunks = [generate_latest(registry)]
+            if tables is not None:
+                chunks += (family.encode() for family in self._exposition.families(tables))
+                self._in_step = True
         return chunks
 
     def problem(self) -> str:

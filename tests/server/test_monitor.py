@@ -15,6 +15,9 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gearmand_py.core.engine import EngineOptions
+from gearmand_py.core.stats import CountingEngine
+from gearmand_py.server.monitor import Monitor
 from tests.queue_backends.kv import RedisServer
 from tests.server.test_process import THREADS, read_packet, request
 from tests.support.servers import ServerProcess, free_port, start_server
@@ -415,3 +418,34 @@ def test_with_ssl_the_monitor_speaks_https(tmp_path: Path) -> None:
             assert not answer.startswith(b"HTTP/")  # no plaintext service
     finally:
         server.stop()
+
+
+def test_a_scrape_whose_tables_never_came_is_followed_by_one_of_every_function() -> None:
+    """/metrics after the first copies only the functions that changed; when a scrape's copy
+    was made but never reached the monitor (it timed out), what it held is not lost."""
+    engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"))
+    late = [False]
+
+    def ask(take: Callable[[CountingEngine], object]) -> object:
+        tables = take(engine)
+        return None if late[0] else tables
+
+    sock = socket.create_server(("127.0.0.1", 0))
+    monitor = Monitor(sock, ask, "test", None)
+    try:
+        def functions() -> set[str]:
+            text = b"".join(monitor.metrics()).decode()
+            return {sample.labels["function"] for family in text_string_to_metric_families(text)
+                    for sample in family.samples if sample.name == "gearman_jobs"}
+
+        engine.function(b"first")
+        assert functions() == {"first"}
+        engine.function(b"second")
+        late[0] = True
+        monitor.metrics()  # took the change to "second", and lost it
+        late[0] = False
+        assert functions() == {"first", "second"}
+        engine.function(b"third")
+        assert functions() == {"first", "second", "third"}
+    finally:
+        sock.close()

@@ -12,6 +12,9 @@ the processor's tick arithmetic runs. After every step:
   and the admin ``status`` equal what the tables hold, no job refers to a gone peer, and
   ``sleepers`` holds only sleeping live workers.
 
+With the monitor's counting engine, the rows the monitor copies of only what changed since its
+last copy, applied to what it has, make the same ``/metrics`` as a copy of every row.
+
 At the end no job that ended is still kept alive (by a CAN_DO_TIMEOUT timer, say), and none is
 once every timer has fired. With a persistent queue, replies held for a commit come out in the
 order of the requests.
@@ -28,10 +31,13 @@ from hypothesis import assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from gearmand_py.core.engine import JOURNAL_ADD
+from gearmand_py.core import snapshot
+from gearmand_py.core.engine import JOURNAL_ADD, Engine
 from gearmand_py.core.model import PRIORITIES, Ability, Function, Job
+from gearmand_py.core.stats import CountingEngine
 from gearmand_py.protocol.packets import REQUEST_TYPES
 from gearmand_py.protocol.packets import PacketType as T
+from gearmand_py.server.exposition import Exposition
 from gearmand_py.server.processor import MAX_WAIT
 from tests.core.harness import World, parse_responses
 from tests.support.fuzzing import HUGE_NUMBERS, PACKET_TYPES, packet
@@ -65,9 +71,16 @@ STALL_MARK = 256
 CLOCK_STEPS = st.sampled_from((0.0, 0.5, 1.0, 1.001, 5.0, 61.0, 3600.0, 10.0 ** 6))
 
 
+def _one_line_reply(text: bytes) -> bool:
+    """``OK``/``ERR ...``, which end in CRLF; a listing's rows (a function may be named
+    ``ERR x``) end in a bare LF."""
+    line = text.split(b"\n", 1)[0]
+    return text.startswith((b"OK\r\n", b"ERR ")) and line.endswith(b"\r")
+
+
 def _is_admin_reply(text: bytes) -> bool:
     """One complete admin reply: ``OK``/``OK value``/``ERR ...`` or a listing ending ``.\\n``."""
-    if text.startswith((b"OK\r\n", b"ERR ")):
+    if _one_line_reply(text):
         return text.endswith(b"\r\n") and text.count(b"\n") == 1
     if text.startswith(b"OK "):
         return text.endswith(b"\n") and text.count(b"\n") == 1
@@ -141,7 +154,7 @@ def split_admin_replies(reply: tuple) -> list[tuple]:
     while text:
         if text.startswith(b"OK\r\n"):
             end = 4
-        elif text.startswith((b"ERR ", b"OK ")):
+        elif _one_line_reply(text) or text.startswith(b"OK "):
             end = text.index(b"\n") + 1
         else:  # a listing, up to its ".\n" line
             end = text.index(b".\n") + 2 if text.startswith(b".\n") else text.index(b"\n.\n") + 3
@@ -153,6 +166,8 @@ def split_admin_replies(reply: tuple) -> list[tuple]:
 class EngineMachine(RuleBasedStateMachine):
     """Peers named p0, p1, ... (never reused) and one quiet admin connection for ``status``."""
 
+    engine_class: type[Engine] = Engine
+
     @initialize(round_robin=st.booleans(), retries=st.sampled_from((0, 0, 2)),
                 wakeup=st.sampled_from((0, 1)), exceptions=st.booleans(), durable=st.booleans())
     def start(self, round_robin: bool, retries: int, wakeup: int, exceptions: bool,
@@ -160,7 +175,9 @@ class EngineMachine(RuleBasedStateMachine):
         self.now = CLOCK_START
         self.world = World(clock=lambda: self.now, max_packet_size=1 << 20,
                            round_robin=round_robin, job_retries=retries, worker_wakeup=wakeup,
-                           exceptions=exceptions)
+                           exceptions=exceptions, engine_class=self.engine_class)
+        #: With the counting engine: the monitor's lines, kept from one partial copy to the next.
+        self.exposition = Exposition()
         #: With a persistent queue: the journal operations the "queue writer" has not committed.
         self.journal: list[tuple] = []
         #: Per peer: the held requests still to be answered, oldest first (allowed reply types,
@@ -252,11 +269,11 @@ class EngineMachine(RuleBasedStateMachine):
         (an entry marked optional is for a request that may get no reply)."""
         awaiting = self.awaiting[name]
         peer = self.world.peers[name]
-        if peer.gone:
-            awaiting.clear()
-            return
         for reply in self.replies(name):
             self.match_awaited(name, reply)
+        if peer.gone:  # closed (a parked line it sent was fatal): the rest go unanswered
+            awaiting.clear()
+            return
         if peer.backlog is None and peer.parked is None:
             assert awaiting.may_be_done(), (name, awaiting)
             awaiting.clear()
@@ -464,6 +481,14 @@ class EngineMachine(RuleBasedStateMachine):
                 sum(f is function for p in engine.peers.values() for f in p.functions)))
         assert self.world.admin("admin", b"status") == b"".join(rows) + b".\n"
 
+    @invariant()
+    def changed_rows_add_up_to_every_row(self) -> None:
+        engine = self.world.engine
+        if not isinstance(engine, CountingEngine):
+            return
+        partial = "".join(self.exposition.families(snapshot.take_all(engine, complete=False)))
+        assert partial == "".join(Exposition().families(snapshot.take_all(engine)))
+
     def teardown(self) -> None:
         """No job that ended is kept alive, neither now nor once every timer has fired."""
         if not hasattr(self, "world"):
@@ -488,7 +513,7 @@ def reachable_jobs(root: object) -> list[Job]:
     jobs = []
     while stack:
         obj = stack.pop()
-        if obj.__class__ is Job:
+        if isinstance(obj, Job):
             jobs.append(obj)
         for ref in gc.get_referents(obj):
             if id(ref) not in seen and not isinstance(ref, _OPAQUE):
@@ -503,6 +528,16 @@ _OPAQUE = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType
 
 TestEngine = EngineMachine.TestCase
 TestEngine.settings = settings(max_examples=400, stateful_step_count=50)
+
+
+class CountingEngineMachine(EngineMachine):
+    """The same, with the monitor's counting engine."""
+
+    engine_class = CountingEngine
+
+
+TestCountingEngine = CountingEngineMachine.TestCase
+TestCountingEngine.settings = settings(max_examples=200, stateful_step_count=50)
 
 
 def _huge_cases() -> list:

@@ -52,8 +52,7 @@ class Tables(NamedTuple):
     changed since the last ``take_all``, to apply to what that gave."""
 
     time: float
-    #: In the engine's order; not complete: the functions made since (in order), then those
-    #: whose rows changed.
+    #: In the engine's order (not complete: of the functions that changed or are new).
     functions: list[Gauges]
     #: In the order of the counters' names, likewise.
     counters: list[Counters]
@@ -123,18 +122,24 @@ def take_all(engine: CountingEngine, complete: bool = True) -> Tables:
     are (names the engine swept out still have counters); or, not ``complete``, only the rows
     that changed since the last call, which on a server with many functions is most of the
     work spared (jobs wait while this runs)."""
-    changes = engine.take_changes()
+    forgotten = engine.take_forgotten()
+    named = engine.stats.functions
     connections, _workers = _connections(engine)
     if complete:
-        return Tables(engine.clock(), _gauges(engine.functions.values()),
-                      _counters(engine.stats.functions.items()), connections,
-                      engine.stats.connections_total)
-    table = engine.functions
-    changed = [*changes.made, *changes.functions]
-    return Tables(engine.clock(), _gauges(f for f in changed if table.get(f.name) is f),
-                  _counters((f.name, f.stats) for f in changed),  # type: ignore[attr-defined]
-                  connections, engine.stats.connections_total, False,
-                  tuple(changes.forgotten))
+        tables = Tables(engine.clock(), _gauges(engine.functions.values()),
+                        _counters(named.items()), connections, engine.stats.connections_total)
+        for stats in named.values():
+            stats.changed = False
+        return tables
+    changed = [(name, stats) for name, stats in named.items() if stats.changed]
+    tables = Tables(engine.clock(),
+                    _gauges(f for f in engine.functions.values()
+                            if f.stats.changed),  # type: ignore[attr-defined]
+                    _counters(changed), connections, engine.stats.connections_total, False,
+                    forgotten)
+    for _name, stats in changed:
+        stats.changed = False
+    return tables
 
 
 def take(engine: CountingEngine, function_offset: int = 0, worker_offset: int = 0,

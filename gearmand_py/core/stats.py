@@ -13,10 +13,12 @@ could not be stored) or ``handed_over`` (with --shared-queue: left to the shared
 server to run). So ``submitted == completed + failed + handed over + jobs in the tables``, a
 job this server claimed from the store counting as submitted here.
 
-It also notes which functions' rows changed (``Changes``), so that a scrape of a server with
-many functions copies only those (``snapshot.take_all``): every change to a function's gauges
-or counters passes through a method overridden here, or through ``CountedFunction``'s worker
-list.
+It also notes which functions' rows changed (``FunctionStats.changed``, and the names the
+table forgot), so that a scrape of a server with many functions copies only those
+(``snapshot.take_all``): every change to a function's gauges or counters passes through a method
+overridden here, or through ``CountedFunction``'s worker list. A flag costs the job path an
+attribute store where a set of changed functions cost a method call per event; finding the
+flagged ones is a pass over the functions at each scrape.
 
 The times recorded (queued, taken, ended, a connection's last grab) are those of the batch of
 events that did it (``Engine.now``, which the processor reads once per batch and before due
@@ -73,7 +75,7 @@ class FunctionStats:
     """One function's counters. Its ``CountedFunction`` holds them, so counting a job's events
     finds them without building and hashing a key per event."""
 
-    __slots__ = ("foreground", "background", "ended", "held_failures", "wait", "run")
+    __slots__ = ("foreground", "background", "ended", "held_failures", "wait", "run", "changed")
 
     def __init__(self) -> None:
         #: Jobs submitted (replayed ones included) per priority.
@@ -87,6 +89,8 @@ class FunctionStats:
         self.held_failures = 0
         self.wait = Histogram()
         self.run = Histogram()
+        #: The function's gauges or these counters changed since the monitor last copied them.
+        self.changed = True
 
     def completed(self) -> int:
         """Jobs that ended with WORK_COMPLETE."""
@@ -143,48 +147,20 @@ def _ending_as(reason: str, handler: _Handler) -> _Handler:
     return ending  # type: ignore[return-value]
 
 
-class Changes:
-    """What changed in the tables since the monitor last copied them (``snapshot.take_all``)."""
-
-    __slots__ = ("functions", "made", "forgotten")
-
-    def __init__(self) -> None:
-        #: Functions whose gauges or counters changed.
-        self.functions: set[Function] = set()
-        #: Functions made, in the order they were: the order of the engine's table and of the
-        #: counters' names.
-        self.made: list[Function] = []
-        #: The names of the functions the table forgot, in order.
-        self.forgotten: list[bytes] = []
-
-    def take(self) -> Changes:
-        """What was noted so far; this one starts empty again, the same set and lists (the
-        functions and the table hold them)."""
-        taken = Changes()
-        taken.functions, taken.made, taken.forgotten = (
-            self.functions.copy(), self.made.copy(), self.forgotten.copy())
-        self.functions.clear()
-        self.made.clear()
-        self.forgotten.clear()
-        return taken
-
-
 class CountedFunction(Function):
     """A function with its counters (those of its name: made again, it counts on), that notes
     when its worker list changes."""
 
-    __slots__ = ("stats", "changed")
+    __slots__ = ("stats",)
 
     stats: FunctionStats
-    #: The engine's ``Changes.functions``.
-    changed: set[Function]
 
     def add_worker(self, worker: Peer) -> Ability:
-        self.changed.add(self)
+        self.stats.changed = True
         return _function_add_worker(self, worker)
 
     def remove_worker(self, ability: Ability) -> None:
-        self.changed.add(self)
+        self.stats.changed = True
         _function_remove_worker(self, ability)
 
 
@@ -227,14 +203,17 @@ class CountingEngine(Engine):
         self.peer_class = WatchedPeer
         self.functions.new_function = self._new_function
         self.stats = Stats()
-        self.changes = Changes()
-        self.functions.on_forget = self.changes.forgotten.append
+        #: The names of the functions the table forgot since the monitor last copied them.
+        self.forgotten: list[bytes] = []
+        self.functions.on_forget = self.forgotten.append
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
-    def take_changes(self) -> Changes:
-        """What changed since the last call, and start noting anew."""
-        return self.changes.take()
+    def take_forgotten(self) -> tuple[bytes, ...]:
+        """The names forgotten since the last call."""
+        forgotten = tuple(self.forgotten)
+        self.forgotten.clear()
+        return forgotten
 
     # -- connections ---------------------------------------------------------------------------
 
@@ -249,12 +228,11 @@ class CountingEngine(Engine):
 
     def _new_function(self, name: bytes) -> CountedFunction:
         function = CountedFunction(name)
-        function.changed = self.changes.functions
-        self.changes.made.append(function)
         functions = self.stats.functions
         stats = functions.get(name)
         if stats is None:  # the first time the name is seen
             stats = functions[name] = FunctionStats()
+        stats.changed = True  # a function made again after it was forgotten has a row anew
         function.stats = stats
         return function
 
@@ -265,8 +243,8 @@ class CountingEngine(Engine):
         job = TimedJob(handle, function, unique, key, data, priority, background, reducer, when)
         job.queued_at = self.now
         job.assigned_at = None
-        self.changes.functions.add(function)
         stats = function.stats
+        stats.changed = True
         (stats.background if background else stats.foreground)[priority] += 1
         return job
 
@@ -274,11 +252,12 @@ class CountingEngine(Engine):
         job: TimedJob | None = _engine_grab(self, peer)  # type: ignore[assignment]
         now = peer.active_at = self.now
         if job is not None:
-            self.changes.functions.add(job.function)
             peer.jobs_taken += 1
             job.assigned_at = now
             waited = now - job.queued_at
-            histogram = job.function.stats.wait
+            stats = job.function.stats
+            stats.changed = True
+            histogram = stats.wait
             if waited <= FIRST_BOUND:
                 histogram.first += 1
             else:
@@ -288,17 +267,17 @@ class CountingEngine(Engine):
 
     def _release(self, job: TimedJob) -> None:  # type: ignore[override]
         job.queued_at = job.when  # an epoch job waits for a worker from its due time
-        self.changes.functions.add(job.function)
+        job.function.stats.changed = True
         _engine_release(self, job)
 
     def _enqueue(self, job: Job) -> None:
-        self.changes.functions.add(job.function)  # queued or scheduled once its row is stored
+        job.function.stats.changed = True  # queued or scheduled once its row is stored
         _engine_enqueue(self, job)
 
     def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
         job.assigned_at = None
         job.queued_at = self.now
-        self.changes.functions.add(job.function)
+        job.function.stats.changed = True
         self._ending = RETRIES
         try:
             _engine_requeue(self, job)
@@ -316,8 +295,8 @@ class CountingEngine(Engine):
     def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
         _engine_forget(self, job)
         assigned = job.assigned_at
-        self.changes.functions.add(job.function)
         stats = job.function.stats
+        stats.changed = True
         if assigned is not None:  # a worker held it
             ran = self.now - assigned
             histogram = stats.run

@@ -4,8 +4,9 @@ The monitor's threads never read the engine: they ask for a snapshot and get pla
 (tuples, lists, numbers), which they may read at leisure and turn into the form they serve on
 their own thread, so that the processing thread, during which no job moves, does only the
 copying: a tuple of each function's gauges and one of its counters, as they are (``take_all``
-for ``/metrics``: every function, or only those that changed since it last ran), or those of a page of functions with the totals the page
-shows (``take`` for ``/api/status``, shaped by ``shape``). A page is bounded whatever the server
+for ``/metrics``: every function, or only those that changed since it last ran), or those of a
+page of functions with the totals the page shows (``take`` for ``/api/status``, shaped by
+``shape``). A page is bounded whatever the server
 holds: ``FUNCTION_PAGE`` functions and ``PAGE`` workers and jobs, from offsets, with totals.
 """
 
@@ -123,6 +124,7 @@ def take_all(engine: CountingEngine, complete: bool = True) -> Tables:
     that changed since the last call, which on a server with many functions is most of the
     work spared (jobs wait while this runs)."""
     forgotten = engine.take_forgotten()
+    complete = complete or forgotten is None
     named = engine.stats.functions
     connections, _workers = _connections(engine)
     if complete:
@@ -136,7 +138,7 @@ def take_all(engine: CountingEngine, complete: bool = True) -> Tables:
                     _gauges(f for f in engine.functions.values()
                             if f.stats.changed),  # type: ignore[attr-defined]
                     _counters(changed), connections, engine.stats.connections_total, False,
-                    forgotten)
+                    forgotten or ())
     for _name, stats in changed:
         stats.changed = False
     return tables

@@ -48,6 +48,8 @@ FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
 CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
 #: Left here to a shared queue for any server to run (not a failure).
 HANDED_OVER = "handed_over"
+#: Forgotten function names kept for the monitor's next copy; past it, that copy is complete.
+MAX_FORGOTTEN = 10_000
 #: Every reason a job can end with, ``completed`` first.
 REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, QUEUE_ERROR,
            HANDED_OVER)
@@ -203,16 +205,27 @@ class CountingEngine(Engine):
         self.peer_class = WatchedPeer
         self.functions.new_function = self._new_function
         self.stats = Stats()
-        #: The names of the functions the table forgot since the monitor last copied them.
+        #: The names of the functions the table forgot since the monitor last copied them, at
+        #: most ``MAX_FORGOTTEN`` (a server nobody scrapes must not keep every name it forgot).
         self.forgotten: list[bytes] = []
-        self.functions.on_forget = self.forgotten.append
+        #: More were forgotten than that: the monitor's next copy must be complete.
+        self.forgotten_overflow = False
+        self.functions.on_forget = self._forgotten
         #: Why the job being forgotten now ends, while a handler that ends one runs.
         self._ending: str | None = None
 
-    def take_forgotten(self) -> tuple[bytes, ...]:
-        """The names forgotten since the last call."""
-        forgotten = tuple(self.forgotten)
+    def _forgotten(self, name: bytes) -> None:
+        if len(self.forgotten) < MAX_FORGOTTEN:
+            self.forgotten.append(name)
+        else:
+            self.forgotten.clear()
+            self.forgotten_overflow = True
+
+    def take_forgotten(self) -> tuple[bytes, ...] | None:
+        """The names forgotten since the last call; None if there were too many to keep."""
+        forgotten = None if self.forgotten_overflow else tuple(self.forgotten)
         self.forgotten.clear()
+        self.forgotten_overflow = False
         return forgotten
 
     # -- connections ---------------------------------------------------------------------------
@@ -270,7 +283,7 @@ class CountingEngine(Engine):
         job.function.stats.changed = True
         _engine_release(self, job)
 
-    def _enqueue(self, job: Job) -> None:
+    def _enqueue(self, job: TimedJob) -> None:  # type: ignore[override]
         job.function.stats.changed = True  # queued or scheduled once its row is stored
         _engine_enqueue(self, job)
 

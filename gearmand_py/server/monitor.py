@@ -40,6 +40,10 @@ log = logging.getLogger("gearmand_py.monitor")
 
 MAX_CLIENTS = 8
 READ_TIMEOUT = 10.0
+#: How long a ``/metrics`` waits for the scrape before it to end (which waits at most
+#: ``server.SNAPSHOT_WAIT`` for its tables); past it, it answers as one whose tables did not
+#: come (``gearman_up 0``), so a stalled processing thread cannot queue every request slot.
+SCRAPE_TURN = 10.0
 REQUEST_DEADLINE = 60.0
 #: How long accept() waits after failing for a reason that does not go away at once (EMFILE).
 ACCEPT_BACKOFF = 0.5
@@ -293,16 +297,23 @@ class Monitor:
     def metrics(self) -> list[bytes]:
         """``/metrics``'s text, in pieces: the families without a function label, then one
         per family with it."""
-        with self._scrape:
+        if not self._scrape.acquire(timeout=SCRAPE_TURN):
+            return [self._families_without_function(None)]
+        try:
             complete, self._in_step = not self._in_step, False
             tables = self.ask(lambda engine: snapshot.take_all(engine, complete))
-            registry = CollectorRegistry(auto_describe=False)
-            registry.register(_Collector(tables, self))  # type: ignore[arg-type]
-            chunks = [generate_latest(registry)]
+            chunks = [self._families_without_function(tables)]
             if tables is not None:
                 chunks += (family.encode() for family in self._exposition.families(tables))
                 self._in_step = True
+        finally:
+            self._scrape.release()
         return chunks
+
+    def _families_without_function(self, tables: snapshot.Tables | None) -> bytes:
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(_Collector(tables, self))  # type: ignore[arg-type]
+        return generate_latest(registry)
 
     def problem(self) -> str:
         """Why the server is not healthy; empty when it is."""

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from gearmand_py.core import stats
 from gearmand_py.core.engine import EngineOptions
 from gearmand_py.core.stats import CountingEngine
 from gearmand_py.server.monitor import Monitor
@@ -447,5 +448,30 @@ def test_a_scrape_whose_tables_never_came_is_followed_by_one_of_every_function()
         assert functions() == {"first", "second"}
         engine.function(b"third")
         assert functions() == {"first", "second", "third"}
+    finally:
+        sock.close()
+
+
+def test_functions_forgotten_past_the_bound_between_scrapes_are_gone_from_metrics(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """A server nobody scrapes keeps at most MAX_FORGOTTEN names for the next copy of only
+    what changed; past that, the next copy is of every function."""
+    monkeypatch.setattr(stats, "MAX_FORGOTTEN", 3)
+    engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"))
+    sock = socket.create_server(("127.0.0.1", 0))
+    monitor = Monitor(sock, lambda take: take(engine), "test", None)
+    try:
+        def functions() -> set[str]:
+            text = b"".join(monitor.metrics()).decode()
+            return {sample.labels["function"] for family in text_string_to_metric_families(text)
+                    for sample in family.samples if sample.name == "gearman_jobs"}
+
+        for name in (b"a", b"b", b"c", b"d", b"e"):
+            engine.function(name)
+        assert functions() == {"a", "b", "c", "d", "e"}
+        for name in (b"a", b"b", b"c", b"d"):
+            engine.functions.forget(engine.functions[name])
+        assert len(engine.forgotten) < 3
+        assert functions() == {"e"}
     finally:
         sock.close()

@@ -47,14 +47,20 @@ DATA = st.one_of(st.binary(max_size=48), st.sampled_from((b"", b"\0", b"\0\0x"))
                  st.sampled_from((65536, 300_000)).map(lambda n: b"d" * n))
 
 
+def listed(name: bytes) -> bool:
+    """Whether a name, starting a line of an admin listing (``status``, ``show unique jobs``),
+    leaves the listing readable: a line starting with NUL looks like a packet, one starting
+    ``OK`` or ``ERR`` like a one-line reply (so it would to any admin client)."""
+    return not name.startswith((b"\0", b"OK", b"ERR"))
+
+
 def field(role: str, handles: Sequence[bytes]) -> st.SearchStrategy[bytes]:
     """One field for its role (see fuzzing.FIELD_ROLES); ``handles`` are live job handles."""
     if role == "function":
-        # No leading NUL: a listing line starting with one is indistinguishable from a packet.
         return st.one_of(st.sampled_from(FUNCTIONS), st.binary(max_size=4).map(
-            lambda b: b.lstrip(b"\0")))
+            lambda b: b.lstrip(b"\0")).filter(listed))
     if role == "unique":
-        return st.one_of(st.sampled_from(UNIQUES), st.binary(max_size=4))
+        return st.one_of(st.sampled_from(UNIQUES), st.binary(max_size=4).filter(listed))
     if role == "handle":
         known = [st.sampled_from(list(handles))] if handles else []
         return st.one_of(*known, st.sampled_from((b"", b"H:test:0", b"H:test:999999")),
@@ -95,8 +101,9 @@ def admin_lines(handles: Sequence[bytes] = (),
         st.sampled_from(ADMIN_KEYWORDS), st.sampled_from(FUNCTIONS[:3]),
         NUMBERS.map(lambda n: n.replace(b" ", b"").replace(b"\n", b"")),
         *([st.sampled_from(list(handles))] if handles else []),
-        # No leading NUL (``create function`` would make a listing line start with one).
-        st.binary(max_size=6).map(lambda b: b.translate(None, b"\n\r").lstrip(b"\0")))
+        # ``create function`` makes a token a listing line's start (``listed``).
+        st.binary(max_size=6).map(lambda b: b.translate(None, b"\n\r").lstrip(b"\0"))
+        .filter(listed))
     word = st.sampled_from(list(words)).flatmap(
         lambda w: st.sampled_from((w, w.upper())))
     return st.tuples(word, st.lists(token, max_size=6)).map(

@@ -460,8 +460,8 @@ class Engine:
         self.submit(peer, args[0], args[1], args[3], NORMAL, True, when=max(when.value, 0))
 
     def submit(self, peer: Peer | None, name: bytes, unique: bytes, data: bytes | memoryview,
-               priority: int,
-               background: bool, reducer: bytes = b"", when: int = 0) -> Job | None:
+               priority: int, background: bool, reducer: bytes = b"", when: int = 0
+               ) -> Job | None:
         """Create (or coalesce onto) a job and answer JOB_CREATED; None if refused."""
         if len(unique) > MAX_UNIQUE or len(reducer) > MAX_REDUCER:
             if peer is not None:

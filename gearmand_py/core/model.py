@@ -30,8 +30,8 @@ class Job:
                  "cancelled", "abandoned", "queue_id", "waiting")
 
     def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any,
-                 data: bytes | memoryview,
-                 priority: int, background: bool, reducer: bytes = b"", when: int = 0) -> None:
+                 data: bytes | memoryview, priority: int, background: bool, reducer: bytes = b"",
+                 when: int = 0) -> None:
         self.handle = handle
         self.function = function
         self.unique = unique

@@ -6,8 +6,8 @@ their own thread, so that the processing thread, during which no job moves, does
 copying: a tuple of each function's gauges and one of its counters, as they are (``take_all``
 for ``/metrics``: every function, or only those that changed since it last ran), or those of a
 page of functions with the totals the page shows (``take`` for ``/api/status``, shaped by
-``shape``). A page is bounded whatever the server
-holds: ``FUNCTION_PAGE`` functions and ``PAGE`` workers and jobs, from offsets, with totals.
+``shape``). A page is bounded whatever the server holds: ``FUNCTION_PAGE`` functions and
+``PAGE`` workers and jobs, from offsets, with totals.
 """
 
 from __future__ import annotations
@@ -125,21 +125,15 @@ def take_all(engine: CountingEngine, complete: bool = True) -> Tables:
     work spared (jobs wait while this runs)."""
     forgotten = engine.take_forgotten()
     complete = complete or forgotten is None
-    named = engine.stats.functions
+    named: Iterable[tuple[bytes, FunctionStats]] = engine.stats.functions.items()
+    functions: Iterable[Any] = engine.functions.values()
+    if not complete:
+        named = [item for item in named if item[1].changed]
+        functions = [f for f in functions if f.stats.changed]
     connections, _workers = _connections(engine)
-    if complete:
-        tables = Tables(engine.clock(), _gauges(engine.functions.values()),
-                        _counters(named.items()), connections, engine.stats.connections_total)
-        for stats in named.values():
-            stats.changed = False
-        return tables
-    changed = [(name, stats) for name, stats in named.items() if stats.changed]
-    tables = Tables(engine.clock(),
-                    _gauges(f for f in engine.functions.values()
-                            if f.stats.changed),  # type: ignore[attr-defined]
-                    _counters(changed), connections, engine.stats.connections_total, False,
-                    forgotten or ())
-    for _name, stats in changed:
+    tables = Tables(engine.clock(), _gauges(functions), _counters(named), connections,
+                    engine.stats.connections_total, complete, forgotten or ())
+    for _name, stats in named:
         stats.changed = False
     return tables
 

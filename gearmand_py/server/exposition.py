@@ -155,26 +155,14 @@ def _age_line(now: float, start: str, since: float | None) -> str:
     return f"{start}{_number(max(age, 0.0))}\n"
 
 
-def _rebuilt(entries: dict[bytes, Lines], rows: list[tuple[Any, ...]],
-             write: Callable[[tuple[Any, ...]], Lines]) -> dict[bytes, Lines]:
-    """The lines of every function of ``rows``, in their order: those kept where its row is
-    unchanged, else new ones. Only ``rows``' are kept, so what is kept does not outgrow the
-    tables."""
-    rebuilt = {}
-    for row in rows:
-        lines = entries.get(row[0])
-        rebuilt[row[0]] = lines if lines is not None and lines[0] == row else write(row)
-    return rebuilt
-
-
-def _updated(entries: dict[bytes, Lines], rows: list[tuple[Any, ...]],
-             write: Callable[[tuple[Any, ...]], Lines]) -> None:
-    """New lines for the rows that changed: a function kept stays in its place, a new one
+def _update(entries: dict[bytes, Lines], rows: list[tuple[Any, ...]],
+            write: Callable[[tuple[Any, ...]], Lines], kept: dict[bytes, Lines]) -> None:
+    """Enter each of ``rows``' lines in ``entries``: those in ``kept`` where its row is
+    unchanged, else new ones. A function already in ``entries`` stays in its place, a new one
     comes last (as in the engine's tables)."""
     for row in rows:
-        lines = entries.get(row[0])
-        if lines is None or lines[0] != row:
-            entries[row[0]] = write(row)
+        lines = kept.get(row[0])
+        entries[row[0]] = lines if lines is not None and lines[0] == row else write(row)
 
 
 class Exposition:
@@ -190,16 +178,16 @@ class Exposition:
     def families(self, tables: Tables) -> list[str]:
         """Every family with a ``function`` label, from ``core.snapshot.take_all``, one
         string each (not joined: a big scrape's text is megabytes)."""
-        if tables.complete:
-            self._gauges = _rebuilt(self._gauges, tables.functions, _gauge_lines)
-            self._counters = _rebuilt(self._counters, tables.counters, _counter_lines)
-        else:
-            for name in tables.forgotten:
-                self._gauges.pop(name, None)
-            _updated(self._gauges, tables.functions, _gauge_lines)
-            _updated(self._counters, tables.counters, _counter_lines)
-        g = list(zip(*self._gauges.values())) or [()] * 8  # each family's lines, by function
-        c = list(zip(*self._counters.values())) or [()] * 7
+        # Complete tables replace the lines (only their rows' are kept, so what is kept does not
+        # outgrow the tables); the others change them.
+        gauges, counters = ({}, {}) if tables.complete else (self._gauges, self._counters)
+        for name in tables.forgotten:
+            gauges.pop(name, None)
+        _update(gauges, tables.functions, _gauge_lines, self._gauges)
+        _update(counters, tables.counters, _counter_lines, self._counters)
+        self._gauges, self._counters = gauges, counters
+        g = list(zip(*gauges.values())) or [()] * 8  # each family's lines, by function
+        c = list(zip(*counters.values())) or [()] * 7
         now = tables.time
         out = [_header(metric, "gauge", text) + "".join(g[i])
                for i, (_key, metric, text) in enumerate(GAUGES[:4], 1)]

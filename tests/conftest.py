@@ -38,8 +38,9 @@ settings.register_profile("explore", deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-if stale_extensions():
-    pytest.exit(f"compiled modules older than their source: {', '.join(stale_extensions())}; "
+_stale = stale_extensions()
+if _stale:
+    pytest.exit(f"compiled modules older than their source: {', '.join(_stale)}; "
                 "rebuild them (scripts/test --compiled) or run pure (scripts/test)", 2)
 
 

@@ -53,12 +53,15 @@ from gearmand_py.core.model import (
     HIGH,
     HIGH_WATER,
     LOW,
+    MAX_RETRIES,
+    NO_PROGRESS,
     NORMAL,
     PRIORITIES,
     Function,
     Hold,
     Job,
     Peer,
+    coalescing_key,
 )
 from gearmand_py.core.timers import Timer, Timers
 from gearmand_py.logs import NOTICE, verbosity
@@ -198,6 +201,9 @@ class Engine:
         self.dirty: list[Peer] = []
         #: Workers asleep with no NOOP outstanding: ``_wake`` has nothing to do while it is empty.
         self.sleepers: set[Peer] = set()
+        #: The jobs whose rows the queue writer is committing, each with the submitters waiting
+        #: for its JOB_CREATED; a job here is in no queue yet.
+        self.committing: dict[Job, list[tuple[Peer, Hold]]] = {}
         self._admin = admin
         self._handlers: dict[int, Callable[[Peer, Args], None]] = {
             T.CAN_DO: self._can_do,
@@ -468,12 +474,9 @@ class Engine:
                 self._error(peer, errors.UNIQUE_TOO_LARGE)
             return None
         function = self.functions.get(name) or self.function(name)
-        if unique == b"-":
-            if data.__class__ is memoryview:  # a large field's view: keys must be hashable
-                data = bytes(data)
-            key: Any = (b"-", data) if data else None
-        else:
-            key = unique or None
+        if unique == b"-" and data.__class__ is memoryview:  # a large field's view
+            data = bytes(data)  # keys must be hashable
+        key = coalescing_key(unique, data)
         if key is not None:
             job = function.uniques.get(key)
             if job is not None:
@@ -497,8 +500,7 @@ class Engine:
             return None
         self._handle_count += 1
         handle = self._handle_prefix + b"%d" % self._handle_count
-        job = self.new_job(handle, function, unique, key, data, priority, background, reducer,
-                           when)
+        job = self.new_job(handle, function, unique, data, priority, background, reducer, when)
         self.jobs[handle] = job
         if verbosity.debug:
             log.debug("Job %s created: function %s, unique %r, %s priority, %s, %s", _text(handle),
@@ -518,7 +520,7 @@ class Engine:
                 self.next_queue_id += 1
             else:  # the handle's number, so that any server finds the row from the handle
                 job.queue_id = self.next_queue_id + self._handle_count - 1
-            job.waiting = []
+            self.committing[job] = []
             self.journal((JOURNAL_ADD, job, StoredJob(job.queue_id, unique, name, priority, data,
                                                       when, reducer)))
             if peer is not None:
@@ -536,10 +538,11 @@ class Engine:
 
     def _created(self, peer: Peer, job: Job) -> None:
         """Answer JOB_CREATED now, or once the job's row is committed."""
-        if job.waiting is None:
+        waiting = self.committing.get(job)
+        if waiting is None:
             self.send(peer, job_created(job.handle))
         else:
-            job.waiting.append((peer, self._hold(peer)))
+            waiting.append((peer, self._hold(peer)))
 
     def _enqueue(self, job: Job) -> None:
         """Make a new job runnable: queue it and wake workers, or schedule it for its epoch."""
@@ -556,9 +559,8 @@ class Engine:
         if error is None:
             for job in jobs:
                 created = job_created(job.handle)
-                for peer, hold in job.waiting or ():
+                for peer, hold in self.committing.pop(job):
                     self._resolve(peer, hold, created)
-                job.waiting = None
                 if job.cancelled:  # while its row was being written
                     self._forget(job)
                 else:
@@ -567,9 +569,8 @@ class Engine:
         log.error("persistent queue: %s", error)
         refused = encode(T.ERROR, b"QUEUE_ERROR", error.encode(errors="replace"))
         for job in jobs:
-            for peer, hold in job.waiting or ():
+            for peer, hold in self.committing.pop(job):
                 self._resolve(peer, hold, refused)
-            job.waiting = None
             job.queue_id = 0
             self._forget(job)
 
@@ -602,9 +603,8 @@ class Engine:
         already stored there): answer JOB_CREATED with the handle given, and drop them here."""
         for job, handle in jobs:
             created = job_created(handle)
-            for peer, hold in job.waiting or ():
+            for peer, hold in self.committing.pop(job):
                 self._resolve(peer, hold, created)
-            job.waiting = None
             job.queue_id = 0  # the row stays
             if job.clients:
                 # A foreground submit attached to it meanwhile: it runs here for that client
@@ -634,7 +634,7 @@ class Engine:
             self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]
             return
         if not created:  # coalesced onto a job here
-            if job.waiting is not None:
+            if job in self.committing:
                 # Its own row is being committed and will find the key taken: give this one
                 # back, to be claimed again once that settles.
                 self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]
@@ -647,7 +647,7 @@ class Engine:
         job.handle = handle
         self.jobs[handle] = job
         job.queue_id = row.id
-        job.retries = attempts
+        job.retries = min(attempts, MAX_RETRIES)
         self.shared.touch(job.function)
 
     def ask_store(self, peer: Peer, question: tuple[str, int],
@@ -704,9 +704,7 @@ class Engine:
         self._relay(job, encode(T.WORK_FAIL, job.handle))
         job.cancelled = True
         self._drop_row(job)
-        function = job.function
-        if job.key is not None and function.uniques.get(job.key) is job:
-            del function.uniques[job.key]
+        job.function.drop_unique(job)
         return True
 
     def _drop_row(self, job: Job) -> None:
@@ -725,8 +723,9 @@ class Engine:
                 return
             self.send(peer, encode(T.STATUS_RES, handle, b"0", b"0", b"0", b"0"))
         else:
+            numerator, denominator = job.progress
             self.send(peer, encode(T.STATUS_RES, handle, b"1", b"1" if job.worker else b"0",
-                                   b"%d" % job.numerator, b"%d" % job.denominator))
+                                   b"%d" % numerator, b"%d" % denominator))
 
     def find_unique(self, unique: bytes) -> Job | None:
         """The first job with this unique in any function (gearmand's lookup is not per
@@ -743,8 +742,9 @@ class Engine:
         if job is None:
             self.send(peer, encode(T.STATUS_RES_UNIQUE, unique, b"0", b"0", b"0", b"0", b"0"))
         else:
+            numerator, denominator = job.progress
             self.send(peer, encode(T.STATUS_RES_UNIQUE, unique, b"1", b"1" if job.worker else b"0",
-                                   b"%d" % job.numerator, b"%d" % job.denominator,
+                                   b"%d" % numerator, b"%d" % denominator,
                                    b"%d" % len(job.clients)))
 
     def _echo(self, peer: Peer, args: Args) -> None:
@@ -828,7 +828,7 @@ class Engine:
         function = job.function
         function.job_running -= 1
         self._release_worker(job)
-        job.numerator = job.denominator = 0
+        job.progress = NO_PROGRESS
         job.retries += 1
         retries = self.options.job_retries
         if retries and job.retries >= retries:
@@ -989,8 +989,7 @@ class Engine:
             return
         job = self._owned(peer, args[0], errors.JOB_NOT_FOUND_RESULT)
         if job is not None:
-            job.numerator = atou32(args[1])
-            job.denominator = atou32(args[2])
+            job.progress = (atou32(args[1]), atou32(args[2]))
             if job.clients:
                 self._relay(job, encode(T.WORK_STATUS, *args), peer)
 
@@ -1052,8 +1051,7 @@ class Engine:
         del self.jobs[job.handle]
         if job.queue_id:
             self._drop_row(job)
-        if job.key is not None and function.uniques.get(job.key) is job:
-            del function.uniques[job.key]
+        function.drop_unique(job)
         function.job_total -= 1
         for client in job.clients:
             client.client_jobs.pop(job, None)

@@ -9,56 +9,83 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from mypy_extensions import mypyc_attr
+from mypy_extensions import i32, mypyc_attr, u8
 
 if TYPE_CHECKING:
     from gearmand_py.protocol.codec import Reply
 
 HIGH, NORMAL, LOW = 0, 1, 2
 PRIORITIES = (HIGH, NORMAL, LOW)
+NO_PROGRESS: tuple[int, ...] = (0, 0)
+#: The most worker losses a job counts (``Job.retries`` is 32 bits in the compiled build).
+MAX_RETRIES = 2**31 - 1
 #: Unsent output (bytes) past which a peer counts as not reading: what produces more for it
 #: waits until it drains, so a peer that does not read cannot make the server buffer without bound.
 HIGH_WATER = 4 * 1024 * 1024
 
 
-@mypyc_attr(allow_interpreted_subclasses=True)
 class Job:
-    """One job; background jobs have no clients of their own, foreground jobs have at least one."""
+    """One job; background jobs have no clients of their own, foreground jobs have at least one.
 
-    __slots__ = ("handle", "function", "unique", "key", "data", "priority", "background",
-                 "reducer", "when", "clients", "worker", "numerator", "denominator", "retries",
-                 "cancelled", "abandoned", "queue_id", "waiting")
+    The compiled build lays the fields out in the order ``__init__`` sets them: the references
+    first, then the small fields, which share one word there (``priority`` and ``retries`` are
+    fixed-width for that). A queued job is then 128 bytes with its garbage-collector header."""
 
-    def __init__(self, handle: bytes, function: Function, unique: bytes, key: Any,
+    __slots__ = ("handle", "function", "unique", "data", "reducer", "clients", "worker",
+                 "progress", "when", "queue_id", "priority", "background", "cancelled",
+                 "abandoned", "retries")
+
+    def __init__(self, handle: bytes, function: Function, unique: bytes,
                  data: bytes | memoryview, priority: int, background: bool, reducer: bytes = b"",
                  when: int = 0) -> None:
         self.handle = handle
         self.function = function
         self.unique = unique
-        #: The coalescing key in ``function.uniques``, or None when the job never coalesces.
-        self.key = key
         self.data = data
-        self.priority = priority
-        self.background = background
         self.reducer = reducer
-        self.when = when
         #: The waiting clients; a background job usually has none, so it shares the empty tuple
         #: until a foreground submit coalesces onto it (saves a list per queued job).
         self.clients: list[Peer] | tuple[()] = ()
         self.worker: Peer | None = None
-        self.numerator = 0
-        self.denominator = 0
-        self.retries = 0
+        #: The last WORK_STATUS (numerator, denominator), shared ``NO_PROGRESS`` until one. Typed
+        #: as any tuple so that the compiled build keeps a reference, not two numbers inline.
+        self.progress: tuple[int, ...] = NO_PROGRESS
+        self.when = when
+        #: The job's row id in the persistent queue; 0 when it has none.
+        self.queue_id = 0
+        self.priority: u8 = priority
+        self.background = background
         #: ``cancel job`` ended it: it is dropped, not run, when a worker reaches it.
         self.cancelled = False
         #: Every foreground client left it: it is dropped, not run, when a worker reaches it
         #: (as gearmand does), unless a client submits it again first. gearmand has one flag
         #: for both (``ignore_job``, which ``show jobs`` prints as IGNORE_JOB).
         self.abandoned = False
-        #: The job's row id in the persistent queue; 0 when it has none.
-        self.queue_id = 0
-        #: While its row is being committed: the submitters waiting for JOB_CREATED.
-        self.waiting: list[tuple[Peer, Hold]] | None = None
+        #: Workers that let go of it without an answer (``-j`` drops it at that many).
+        self.retries: i32 = 0
+
+
+class TimedJob(Job):
+    """A job with the times the monitor shows and measures (``Job`` stays small without it).
+    Here rather than with the monitor's counting engine so that it is compiled with ``Job``:
+    a class interpreted code may extend cannot keep its small fields in one word."""
+
+    __slots__ = ("queued_at", "assigned_at")
+
+    #: Since when it waits for a worker (for an epoch job not due when submitted, since its due
+    #: time once that comes).
+    queued_at: float
+    #: When its worker took it; None while no worker holds it.
+    assigned_at: float | None
+
+
+def coalescing_key(unique: bytes, data: bytes | memoryview) -> Any:
+    """The key in ``Function.uniques`` under which submits coalesce, or None when they do not:
+    the unique itself, or for the unique ``-`` the data (a submit turns a large field's
+    memoryview into bytes first: keys must be hashable)."""
+    if unique == b"-":
+        return (b"-", data) if data else None
+    return unique or None
 
 
 @mypyc_attr(allow_interpreted_subclasses=True)
@@ -113,6 +140,13 @@ class Function:
         # A removed entry keeps no links: no cycle is left for the garbage collector.
         del ability.next, ability.prev
         self.worker_count -= 1
+
+    def drop_unique(self, job: Job) -> None:
+        """Submits no longer coalesce onto ``job`` (if they still did)."""
+        if job.unique:
+            key = coalescing_key(job.unique, job.data)
+            if key is not None and self.uniques.get(key) is job:
+                del self.uniques[key]
 
 
 class Ability:

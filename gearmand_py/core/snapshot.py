@@ -12,10 +12,11 @@ page of functions with the totals the page shows (``take`` for ``/api/status``, 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Container, Iterable, Iterator
 from itertools import islice
 from typing import Any, NamedTuple
 
+from gearmand_py.core.model import Job
 from gearmand_py.core.stats import (
     COMPLETED,
     REASONS,
@@ -160,7 +161,7 @@ def take(engine: CountingEngine, function_offset: int = 0, worker_offset: int = 
         len(workers), worker_offset,
         [_worker(p, now) for p in workers[worker_offset:worker_offset + PAGE]],
         len(engine.jobs), job_offset,
-        [_job(j, now)  # type: ignore[arg-type]
+        [_job(j, now, engine.committing)  # type: ignore[arg-type]
          for j in islice(engine.jobs.values(), job_offset, job_offset + PAGE)])
 
 
@@ -246,10 +247,10 @@ def _worker(peer: WatchedPeer, now: float) -> dict[str, Any]:
     }
 
 
-def _job(job: TimedJob, now: float) -> dict[str, Any]:
+def _job(job: TimedJob, now: float, committing: Container[Job]) -> dict[str, Any]:
     if job.worker is not None:
         state, since = "running", job.assigned_at
-    elif job.waiting is not None:
+    elif job in committing:
         state, since = "storing", job.queued_at
     elif job.when and job.when > now:
         state, since = "scheduled", float(job.when)
@@ -259,7 +260,7 @@ def _job(job: TimedJob, now: float) -> dict[str, Any]:
         "handle": _name(job.handle), "function": _name(job.function.name),
         "unique": _name(job.unique), "priority": _PRIORITY[job.priority],
         "background": job.background, "state": state, "seconds": now - since,
-        "numerator": job.numerator, "denominator": job.denominator,
+        "numerator": job.progress[0], "denominator": job.progress[1],
         "clients": len(job.clients), "cancelled": job.cancelled, "abandoned": job.abandoned,
     }
 

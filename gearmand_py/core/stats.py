@@ -32,10 +32,11 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from gearmand_py.core import model
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import PRIORITIES, Ability, Function, Job, Peer
+from gearmand_py.core.model import PRIORITIES, Ability, Function, Peer
 
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
@@ -166,17 +167,14 @@ class CountedFunction(Function):
         _function_remove_worker(self, ability)
 
 
-class TimedJob(Job):
-    """A job with the times the monitor shows and measures (``Job`` stays small without it)."""
+if TYPE_CHECKING:
+    class TimedJob(model.TimedJob):
+        """The counting engine's jobs as the type checker sees them: of counted functions."""
 
-    __slots__ = ("queued_at", "assigned_at")
-
-    function: CountedFunction
-    #: Since when it waits for a worker (for an epoch job not due when submitted, since its due
-    #: time once that comes).
-    queued_at: float
-    #: When its worker took it; None while no worker holds it.
-    assigned_at: float | None
+        __slots__ = ()
+        function: CountedFunction
+else:
+    TimedJob = model.TimedJob
 
 
 class WatchedPeer(Peer):
@@ -249,11 +247,10 @@ class CountingEngine(Engine):
         function.stats = stats
         return function
 
-    def _new_job(self, handle: bytes, function: CountedFunction, unique: bytes, key: Any,
-                 data: bytes, priority: int, background: bool, reducer: bytes,
-                 when: int) -> TimedJob:
+    def _new_job(self, handle: bytes, function: CountedFunction, unique: bytes, data: bytes,
+                 priority: int, background: bool, reducer: bytes, when: int) -> TimedJob:
         """A job ``submit`` makes (not one it coalesces onto), counted as submitted."""
-        job = TimedJob(handle, function, unique, key, data, priority, background, reducer, when)
+        job = TimedJob(handle, function, unique, data, priority, background, reducer, when)
         job.queued_at = self.now
         job.assigned_at = None
         stats = function.stats

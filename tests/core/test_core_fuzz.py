@@ -33,7 +33,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from gearmand_py.core import snapshot
 from gearmand_py.core.engine import JOURNAL_ADD, Engine
-from gearmand_py.core.model import PRIORITIES, Ability, Function, Job
+from gearmand_py.core.model import PRIORITIES, Ability, Function, Job, coalescing_key
 from gearmand_py.core.stats import CountingEngine
 from gearmand_py.protocol.packets import REQUEST_TYPES
 from gearmand_py.protocol.packets import PacketType as T
@@ -443,7 +443,7 @@ class EngineMachine(RuleBasedStateMachine):
             name = job.function.name
             assert engine.functions.get(name) is job.function
             totals[name] += 1
-            if job.waiting is not None:  # its row is being committed: nowhere else yet
+            if job in engine.committing:  # its row is being committed: nowhere else yet
                 assert id(job) not in queued and job.worker is None and job.queue_id
             elif job.worker is not None:
                 running[name] += 1
@@ -466,9 +466,12 @@ class EngineMachine(RuleBasedStateMachine):
             assert function.job_running == running[name]
             assert function.scheduled == scheduled[name]
             for key, job in function.uniques.items():
-                assert engine.jobs.get(job.handle) is job and job.key == key
+                assert engine.jobs.get(job.handle) is job
+                assert coalescing_key(job.unique, job.data) == key
         for sleeper in engine.sleepers:
             assert id(sleeper) in live and sleeper.sleeping and not sleeper.noop_sent
+        for job in engine.committing:  # none is left behind once its row settles
+            assert engine.jobs.get(job.handle) is job
 
     @invariant()
     def admin_status_counts_the_tables(self) -> None:

@@ -474,9 +474,11 @@ class Engine:
                 self._error(peer, errors.UNIQUE_TOO_LARGE)
             return None
         function = self.functions.get(name) or self.function(name)
-        if unique == b"-" and data.__class__ is memoryview:  # a large field's view
-            data = bytes(data)  # keys must be hashable
-        key = coalescing_key(unique, data)
+        key: Any = None
+        if unique:
+            if unique == b"-" and data.__class__ is memoryview:  # a large field's view
+                data = bytes(data)  # keys must be hashable
+            key = coalescing_key(unique, data)
         if key is not None:
             job = function.uniques.get(key)
             if job is not None:
@@ -1051,7 +1053,8 @@ class Engine:
         del self.jobs[job.handle]
         if job.queue_id:
             self._drop_row(job)
-        function.drop_unique(job)
+        if job.unique:
+            function.drop_unique(job)
         function.job_total -= 1
         for client in job.clients:
             client.client_jobs.pop(job, None)

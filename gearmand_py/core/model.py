@@ -143,10 +143,9 @@ class Function:
 
     def drop_unique(self, job: Job) -> None:
         """Submits no longer coalesce onto ``job`` (if they still did)."""
-        if job.unique:
-            key = coalescing_key(job.unique, job.data)
-            if key is not None and self.uniques.get(key) is job:
-                del self.uniques[key]
+        key = coalescing_key(job.unique, job.data)
+        if key is not None and self.uniques.get(key) is job:
+            del self.uniques[key]
 
 
 class Ability:

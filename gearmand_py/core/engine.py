@@ -136,6 +136,12 @@ def _stored_status(handle: bytes, known_running: tuple[bool, bool] | None) -> Re
                   b"0", b"0")
 
 
+def stored_priority(row: StoredJob) -> int:
+    """A stored row's priority as one of the three: a table another program wrote may hold any
+    number (gearmand's replay takes it unchecked)."""
+    return min(max(row.priority, HIGH), LOW)
+
+
 def log_failure(peer: Peer, exc: RequestFailed) -> None:
     """The one log record of a request whose handling raised: the request, the connection and
     the handler's traceback (the connection is closed)."""
@@ -561,7 +567,7 @@ class Engine:
         if error is None:
             for job in jobs:
                 created = job_created(job.handle)
-                for peer, hold in self.committing.pop(job):
+                for peer, hold in self.committing.pop(job, ()):
                     self._resolve(peer, hold, created)
                 if job.cancelled:  # while its row was being written
                     self._forget(job)
@@ -571,7 +577,7 @@ class Engine:
         log.error("persistent queue: %s", error)
         refused = encode(T.ERROR, b"QUEUE_ERROR", error.encode(errors="replace"))
         for job in jobs:
-            for peer, hold in self.committing.pop(job):
+            for peer, hold in self.committing.pop(job, ()):
                 self._resolve(peer, hold, refused)
             job.queue_id = 0
             self._forget(job)
@@ -581,8 +587,8 @@ class Engine:
         onto a job restored before it (its row is then redundant)."""
         journal, self.journal = self.journal, None
         try:
-            job = self.submit(None, row.function, row.unique, row.data, row.priority, True,
-                              row.reducer, row.when)
+            job = self.submit(None, row.function, row.unique, row.data, stored_priority(row),
+                              True, row.reducer, row.when)
         finally:
             self.journal = journal
         if job is None or job.queue_id:
@@ -605,7 +611,7 @@ class Engine:
         already stored there): answer JOB_CREATED with the handle given, and drop them here."""
         for job, handle in jobs:
             created = job_created(handle)
-            for peer, hold in self.committing.pop(job):
+            for peer, hold in self.committing.pop(job, ()):
                 self._resolve(peer, hold, created)
             job.queue_id = 0  # the row stays
             if job.clients:
@@ -627,8 +633,8 @@ class Engine:
         journal, self.journal = self.journal, None
         count = self._handle_count
         try:
-            job = self.submit(None, row.function, row.unique, row.data, row.priority, True,
-                              row.reducer, row.when)
+            job = self.submit(None, row.function, row.unique, row.data, stored_priority(row),
+                              True, row.reducer, row.when)
         finally:
             self.journal = journal
             created, self._handle_count = self._handle_count != count, count

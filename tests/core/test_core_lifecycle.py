@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from gearmand_py.protocol.packets import PacketType as T
+from queue_backends.base import StoredJob
 from tests.core.harness import World, handle
 
 
@@ -431,3 +432,12 @@ def test_maxqueue_zero_is_unlimited():
     w = limited([0, 0, 0])
     for i in range(50):
         assert w.submit("c", b"mq", b"", b"", T.SUBMIT_JOB_BG) == handle(i + 1)
+
+
+@pytest.mark.parametrize("stored, counts", [(-1, b"1\t0\t0"), (7, b"0\t0\t1")])
+def test_a_stored_row_with_a_priority_out_of_range_is_replayed_at_the_nearest_one(
+        stored: int, counts: bytes) -> None:
+    w = World()
+    assert w.engine.restore(StoredJob(1, b"", b"f", stored, b"x", 0))
+    w.connect("admin")
+    assert w.admin("admin", b"prioritystatus") == b"f\t" + counts + b"\t0\n.\n"

@@ -136,12 +136,6 @@ def _stored_status(handle: bytes, known_running: tuple[bool, bool] | None) -> Re
                   b"0", b"0")
 
 
-def stored_priority(row: StoredJob) -> int:
-    """A stored row's priority as one of the three: a table another program wrote may hold any
-    number (gearmand's replay takes it unchecked)."""
-    return min(max(row.priority, HIGH), LOW)
-
-
 def log_failure(peer: Peer, exc: RequestFailed) -> None:
     """The one log record of a request whose handling raised: the request, the connection and
     the handler's traceback (the connection is closed)."""
@@ -585,16 +579,22 @@ class Engine:
     def restore(self, row: StoredJob) -> bool:
         """Queue a job replayed from the persistent queue at startup; False when it coalesced
         onto a job restored before it (its row is then redundant)."""
-        journal, self.journal = self.journal, None
-        try:
-            job = self.submit(None, row.function, row.unique, row.data, stored_priority(row),
-                              True, row.reducer, row.when)
-        finally:
-            self.journal = journal
+        job = self._submit_stored(row)
         if job is None or job.queue_id:
             return False
         job.queue_id = row.id
         return True
+
+    def _submit_stored(self, row: StoredJob) -> Job | None:
+        """Submit a stored row's job as ``submit`` would a background one from no client, with
+        no journal entry (its row exists). The priority is taken as one of the three: a table
+        another program wrote may hold any number (gearmand's replay takes it unchecked)."""
+        journal, self.journal = self.journal, None
+        try:
+            return self.submit(None, row.function, row.unique, row.data,
+                               min(max(row.priority, HIGH), LOW), True, row.reducer, row.when)
+        finally:
+            self.journal = journal
 
     # -- a shared queue (core.sharing) ----------------------------------------------------------
 
@@ -630,13 +630,10 @@ class Engine:
                     handle.decode(errors="replace"), row.unique.decode(errors="replace"))
             self.journal((JOURNAL_DONE, row.id))  # type: ignore[misc]
             return
-        journal, self.journal = self.journal, None
         count = self._handle_count
         try:
-            job = self.submit(None, row.function, row.unique, row.data, stored_priority(row),
-                              True, row.reducer, row.when)
+            job = self._submit_stored(row)
         finally:
-            self.journal = journal
             created, self._handle_count = self._handle_count != count, count
         if job is None:  # refused here (a maxqueue): another server may take it
             self.journal((JOURNAL_RELEASE, [row.id]))  # type: ignore[misc]

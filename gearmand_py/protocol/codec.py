@@ -17,45 +17,49 @@ from __future__ import annotations
 
 import re
 import struct
+from typing import Final
 
 from mypy_extensions import mypyc_attr
 
 from gearmand_py.protocol.events import AdminCommand, Event, Fatal, Rejected
 from gearmand_py.protocol.packets import ARG_SPECS, HEADER_SIZE, REQ, RES, TYPE_LIMIT, PacketType
 
-DEFAULT_MAX_PACKET_SIZE = 64 * 1024 * 1024
+# The module's constants are Final: the compiled build reads each as a literal or a C static
+# instead of looking it up in the module's dictionary every time (several times per packet).
+DEFAULT_MAX_PACKET_SIZE: Final = 64 * 1024 * 1024
 #: The longest admin line, newline included; gearmand 1.1.20 closes the connection on longer ones.
-MAX_ADMIN_LINE = 8192
+MAX_ADMIN_LINE: Final = 8192
 #: gearmand splits an admin line into at most this many tokens and closes the connection on more.
-MAX_ADMIN_TOKENS = 5
+MAX_ADMIN_TOKENS: Final = 5
 #: A packet body (decoded) or last field (encoded) this long is not copied; below it, copying is
 #: cheaper than the bookkeeping.
-LARGE = 1024 * 1024
+LARGE: Final = 1024 * 1024
 
-_SPACES = re.compile(rb" +")
-_HEADER = struct.Struct(">4sII")
+_SPACES: Final = re.compile(rb" +")
+_HEADER: Final = struct.Struct(">4sII")
 #: The header as three integers: comparing the magic as a number saves a bytes object per packet.
-_HEADER_INTS = struct.Struct(">III")
-_REQ = int.from_bytes(REQ, "big")
-_RES = int.from_bytes(RES, "big")
+#: A bound method, so that the compiled decoder does not look it up per packet.
+_UNPACK_HEADER: Final = struct.Struct(">III").unpack_from
+_REQ: Final = int.from_bytes(REQ, "big")
+_RES: Final = int.from_bytes(RES, "big")
 
 # Per type: (NUL-terminated field count, field count); None for types gearmand refuses to parse.
-_SPLIT: list[tuple[int, int] | None] = [None] * TYPE_LIMIT
+_SPLIT: Final[list[tuple[int, int] | None]] = [None] * TYPE_LIMIT
 for _type, _spec in ARG_SPECS.items():
     if _type:
         _SPLIT[_type] = (_spec.nul_terminated, _spec.fields)
 #: Per type: whether its last field is opaque data (a job's data or result), so may stay a view.
-_HAS_DATA = [bool(spec and spec.has_data) for spec in map(ARG_SPECS.get, range(TYPE_LIMIT))]
+_HAS_DATA: Final = [bool(spec and spec.has_data) for spec in map(ARG_SPECS.get, range(TYPE_LIMIT))]
 
-TOO_FEW_ARGS = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
+TOO_FEW_ARGS: Final = Rejected(b"INVALID_PACKET", b"Packet has too few arguments")
 #: Perl's Gearman::Worker sends WORK_STATUS as ``HANDLE\0NUMERATOR`` (it drops the denominator);
 #: gearmand ignores that without a reply, and the Perl worker dies on an ERROR, so such a packet
 #: is passed on short (two fields) for the core to ignore.
-_SHORT_WORK_STATUS = int(PacketType.WORK_STATUS)
-RESPONSE_MAGIC = Rejected(b"INVALID_MAGIC", b"Request magic expected")
+_SHORT_WORK_STATUS: Final = int(PacketType.WORK_STATUS)
+RESPONSE_MAGIC: Final = Rejected(b"INVALID_MAGIC", b"Request magic expected")
 #: ``\0REQ`` magic in what a server sent; a client treats it, like any ``Rejected``, as the
 #: server breaking the protocol.
-REQUEST_MAGIC = Rejected(b"INVALID_MAGIC", b"Response magic expected")
+REQUEST_MAGIC: Final = Rejected(b"INVALID_MAGIC", b"Response magic expected")
 
 
 def admin_tokens(line: bytes) -> list[bytes]:
@@ -108,7 +112,6 @@ class Decoder:
             buf = data
             pos = 0
         events: list[Event] = []
-        append = events.append
         accepted = self._accepted
         other = self._other
         exported = False  # a view of self._buf went out: it must not change any more
@@ -117,7 +120,8 @@ class Decoder:
             if buf[pos] == 0:
                 if end - pos < HEADER_SIZE:
                     break
-                magic, ptype, size = _HEADER_INTS.unpack_from(buf, pos)
+                header: tuple[int, int, int] = _UNPACK_HEADER(buf, pos)
+                magic, ptype, size = header
                 if magic != accepted and magic != other:
                     return self._die(events, Fatal("bad magic"))
                 if ptype == 0 or ptype >= TYPE_LIMIT:
@@ -130,9 +134,9 @@ class Decoder:
                 if stop > end:
                     break
                 if magic == other:
-                    append(self._refused)
+                    events.append(self._refused)
                 elif buffered and size >= LARGE and _HAS_DATA[ptype]:
-                    append(_large_packet(ptype, self._buf, pos + HEADER_SIZE, stop))
+                    events.append(_large_packet(ptype, self._buf, pos + HEADER_SIZE, stop))
                     exported = True
                 else:
                     body = buf[pos + HEADER_SIZE:stop]
@@ -140,14 +144,14 @@ class Decoder:
                         body = bytes(body)
                     nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
                     if not nul_terminated:
-                        append((ptype, (body,) if fields else ()))
+                        events.append((ptype, (body,) if fields else ()))
                     else:
                         parts = body.split(b"\0", nul_terminated)
                         if len(parts) == fields or (ptype == _SHORT_WORK_STATUS
                                                     and len(parts) == 2):
-                            append((ptype, tuple(parts)))
+                            events.append((ptype, tuple(parts)))
                         else:
-                            append(TOO_FEW_ARGS)
+                            events.append(TOO_FEW_ARGS)
                 pos = stop
             else:
                 nl = buf.find(b"\n", pos, pos + MAX_ADMIN_LINE)
@@ -160,7 +164,7 @@ class Decoder:
                 tokens = admin_tokens(line)
                 if len(tokens) > MAX_ADMIN_TOKENS:
                     return self._die(events, Fatal("too many admin tokens"))
-                append(AdminCommand(tuple(tokens)))
+                events.append(AdminCommand(tuple(tokens)))
         if not buffered:
             if pos < end:
                 self._buf = bytearray(memoryview(data)[pos:])

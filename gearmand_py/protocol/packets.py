@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from enum import IntEnum
 from types import SimpleNamespace
-from typing import NamedTuple
+from typing import Final, NamedTuple
 
-REQ = b"\0REQ"
-RES = b"\0RES"
-HEADER_SIZE = 12
+REQ: Final = b"\0REQ"
+RES: Final = b"\0RES"
+HEADER_SIZE: Final = 12
 
 
 class PacketType(IntEnum):
@@ -68,7 +68,7 @@ class PacketType(IntEnum):
 NUMBERS = SimpleNamespace(**{member.name: int(member) for member in PacketType})
 
 #: One past the highest packet type; a header naming it or anything larger is a protocol failure.
-TYPE_LIMIT = 43
+TYPE_LIMIT: Final = 43
 
 
 class ArgSpec(NamedTuple):

@@ -7,18 +7,20 @@ queued job is one of the figures gearmand-py is compared on.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from mypy_extensions import i32, mypyc_attr, u8
 
 if TYPE_CHECKING:
     from gearmand_py.protocol.codec import Reply
 
-HIGH, NORMAL, LOW = 0, 1, 2
-PRIORITIES = (HIGH, NORMAL, LOW)
-NO_PROGRESS: tuple[int, ...] = (0, 0)
+HIGH: Final = 0
+NORMAL: Final = 1
+LOW: Final = 2
+PRIORITIES: Final = (HIGH, NORMAL, LOW)
+NO_PROGRESS: Final[tuple[int, ...]] = (0, 0)
 #: The most worker losses a job counts (``Job.retries`` is 32 bits in the compiled build).
-MAX_RETRIES = 2**31 - 1
+MAX_RETRIES: Final = 2**31 - 1
 #: Unsent output (bytes) past which a peer counts as not reading: what produces more for it
 #: waits until it drains, so a peer that does not read cannot make the server buffer without bound.
 HIGH_WATER = 4 * 1024 * 1024

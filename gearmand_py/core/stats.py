@@ -199,7 +199,6 @@ class CountingEngine(Engine):
                  clock: Callable[[], float] = time.time) -> None:
         super().__init__(options, admin, clock)
         self.times_batches = True
-        self.new_job = self._new_job
         self.peer_class = WatchedPeer
         self.functions.new_function = self._new_function
         self.stats = Stats()
@@ -247,8 +246,10 @@ class CountingEngine(Engine):
         function.stats = stats
         return function
 
-    def _new_job(self, handle: bytes, function: CountedFunction, unique: bytes, data: bytes,
-                 priority: int, background: bool, reducer: bytes, when: int) -> TimedJob:
+    def new_job(  # type: ignore[override]
+            self, handle: bytes, function: CountedFunction, unique: bytes,
+            data: bytes | memoryview, priority: int, background: bool, reducer: bytes,
+            when: int) -> TimedJob:
         """A job ``submit`` makes (not one it coalesces onto), counted as submitted."""
         job = TimedJob(handle, function, unique, data, priority, background, reducer, when)
         job.queued_at = self.now

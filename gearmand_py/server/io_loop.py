@@ -36,7 +36,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from selectors import EVENT_READ, EVENT_WRITE
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 from gearmand_py import logs
 from gearmand_py.core.model import HIGH_WATER
@@ -58,10 +58,10 @@ log = logging.getLogger("gearmand_py.io")
 #: Bytes asked of each recv(). Python allocates that much for the result before shrinking it, and
 #: above glibc's mmap threshold (128 KiB) that is an mmap and munmap per call: recv(256 KiB)
 #: cost 29 us against 3.4 us for recv(64 KiB) of a 200-byte message.
-RECV_SIZE = 64 * 1024
+RECV_SIZE: Final = 64 * 1024
 #: Reads of one connection that may wait for the processing thread before the loop stops reading
 #: it (at most this many times RECV_SIZE of input in between); it reads again when half are done.
-MAX_READS_AHEAD = 16
+MAX_READS_AHEAD: Final = 16
 
 #: One piece of output the processing thread hands to a loop: the connection, the bytes (a view
 #: when the rest of a partial send or a large field) and whether to close after them.

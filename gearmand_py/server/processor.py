@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from gearmand_py.core.engine import Engine, RequestFailed, log_failure
 from gearmand_py.core.model import HIGH_WATER
@@ -38,12 +38,12 @@ log = logging.getLogger("gearmand_py.processor")
 #: large field (see ``codec.Spread``).
 Output = bytes | memoryview | list[bytes | memoryview]
 
-_STOP = object()
+_STOP: Final = object()
 #: The longest a processing turn waits for a timer, in seconds.
-MAX_WAIT = 3600.0
+MAX_WAIT: Final = 3600.0
 #: Batches one turn runs before it flushes (a busy fg run at -t 4 averages about ten; running
 #: only those waiting when the turn began cost about 10% of its jobs/s).
-MAX_TURN_BATCHES = 100
+MAX_TURN_BATCHES: Final = 100
 
 
 def _write(conn: Connection, data: Output) -> Output:

@@ -9,8 +9,14 @@ thread between two turns' work, which must not raise).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
-CONNECTED, EVENTS, CLOSED, JOURNALED, DRAINED, CALL = 0, 1, 2, 3, 4, 5
+# Final: the compiled modules that compare with them use the numbers, not a lookup each time.
+CONNECTED: Final = 0
+EVENTS: Final = 1
+CLOSED: Final = 2
+JOURNALED: Final = 3
+DRAINED: Final = 4
+CALL: Final = 5
 
 Batch = list[tuple[int, Any, Any]]

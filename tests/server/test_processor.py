@@ -5,13 +5,18 @@ monitor shows are those of the batches and timers it runs."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+import socket
+from collections.abc import Callable, Iterator
+
+import pytest
 
 from gearmand_py.core.engine import Engine, EngineOptions
 from gearmand_py.core.stats import BUCKETS, CountingEngine
 from gearmand_py.protocol.packets import PacketType
 from gearmand_py.server.batches import CONNECTED, EVENTS
-from gearmand_py.server.io_loop import MAX_READS_AHEAD
+from gearmand_py.server.connection import Connection
+from gearmand_py.server.frontend import FrontEnd
+from gearmand_py.server.io_loop import MAX_READS_AHEAD, IOLoop
 from gearmand_py.server.processor import MAX_TURN_BATCHES, Processor
 
 ECHO_REQ = int(PacketType.ECHO_REQ)
@@ -67,37 +72,47 @@ def test_a_loop_that_stopped_reading_ahead_is_asked_to_read_again_once_half_is_d
     assert conn.reads - conn.reads_done == MAX_READS_AHEAD // 2
 
 
-class _Sock:
-    """Takes whatever is sent."""
-
-    def send(self, data: bytes) -> int:
-        return len(data)
+Counting = Callable[[Callable[[], float]],
+                    tuple[Processor, CountingEngine, Connection, Connection]]
 
 
-class _Peer:
-    """The fields of a ``Connection`` that running and writing a batch involve."""
+@pytest.fixture
+def counting() -> Iterator[Counting]:
+    """Makes a counting engine's processor with a client and a worker connected, on real
+    sockets (socket pairs: what the processor writes is taken at once) of an idle I/O loop."""
+    loops: list[IOLoop] = []
+    sockets: list[socket.socket] = []
 
-    def __init__(self, fd: int) -> None:
-        self.loop, self.reads, self.reads_done, self.reading_ahead = _Loop(), 0, 0, False
-        self.fd, self.ip, self.peer = fd, "127.0.0.1", None
-        self.sock, self.handed, self.renderer = _Sock(), 0, None
+    def make(clock: Callable[[], float]) -> tuple[Processor, CountingEngine, Connection,
+                                                  Connection]:
+        engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"), clock=clock)
+        processor = Processor(engine)
+        loop = IOLoop("test", 1 << 20, processor.handle, 1.0)
+        loops.append(loop)
+        conns = []
+        for _ in range(2):
+            ours, theirs = socket.socketpair()
+            sockets.extend((ours, theirs))
+            conns.append(Connection(ours, "127.0.0.1", loop, 1 << 20, FrontEnd("gear")))
+        client, worker = conns
+        processor.handle([(CONNECTED, client, None), (CONNECTED, worker, None)])
+        return processor, engine, client, worker
 
-
-def _counting(clock: Callable[[], float]) -> tuple[Processor, CountingEngine, _Peer, _Peer]:
-    engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"), clock=clock)
-    processor = Processor(engine)
-    client, worker = _Peer(1), _Peer(2)
-    processor.handle([(CONNECTED, client, None), (CONNECTED, worker, None)])
-    return processor, engine, client, worker
+    yield make
+    for sock in sockets:
+        sock.close()
+    for loop in loops:
+        loop.close_all()
 
 
 def _bucket(seconds: float) -> int:
     return next((i for i, bound in enumerate(BUCKETS) if seconds <= bound), len(BUCKETS))
 
 
-def test_the_monitor_times_jobs_by_the_batches_that_queue_take_and_end_them() -> None:
+def test_the_monitor_times_jobs_by_the_batches_that_queue_take_and_end_them(
+        counting: Counting) -> None:
     reads = itertools.count(1000)  # every clock read is a second later than the one before
-    processor, engine, client, worker = _counting(lambda: float(next(reads)))
+    processor, engine, client, worker = counting(lambda: float(next(reads)))
     processor.handle([(EVENTS, worker, [(CAN_DO, (b"f",))]),
                       (EVENTS, client, [(SUBMIT_JOB, (b"f", b"", b"x"))]),
                       (EVENTS, worker, [(GRAB_JOB, ())])])
@@ -114,9 +129,10 @@ def test_the_monitor_times_jobs_by_the_batches_that_queue_take_and_end_them() ->
     assert engine.stats.ended() == [((b"f", "completed"), 1)]
 
 
-def test_a_job_a_timer_ends_ran_until_the_timer_ran_not_until_the_last_batch() -> None:
+def test_a_job_a_timer_ends_ran_until_the_timer_ran_not_until_the_last_batch(
+        counting: Counting) -> None:
     now = [1000.0]
-    processor, engine, client, worker = _counting(lambda: now[0])
+    processor, engine, client, worker = counting(lambda: now[0])
     processor.handle([(EVENTS, worker, [(CAN_DO_TIMEOUT, (b"f", b"2000"))]),
                       (EVENTS, client, [(SUBMIT_JOB, (b"f", b"", b"x"))])])
     now[0] = 1000.03

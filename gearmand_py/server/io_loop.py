@@ -68,7 +68,12 @@ MAX_READS_AHEAD: Final = 16
 OutputItem = tuple[Connection, bytes | memoryview, bool]
 
 # What the loop's mailbox receives: (kind, payload).
-UNLISTEN, OUTPUT, STOP, FORWARD, PAUSE, RECHECK = 0, 1, 2, 3, 4, 5
+UNLISTEN: Final = 0
+OUTPUT: Final = 1
+STOP: Final = 2
+FORWARD: Final = 3
+PAUSE: Final = 4
+RECHECK: Final = 5
 
 
 class IOLoop:

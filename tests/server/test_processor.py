@@ -92,6 +92,7 @@ def counting() -> Iterator[Counting]:
         conns = []
         for _ in range(2):
             ours, theirs = socket.socketpair()
+            ours.setblocking(False)  # as the server's own sockets are
             sockets.extend((ours, theirs))
             conns.append(Connection(ours, "127.0.0.1", loop, 1 << 20, FrontEnd("gear")))
         client, worker = conns

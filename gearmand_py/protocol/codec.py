@@ -41,7 +41,12 @@ _HEADER: Final = struct.Struct(">4sII")
 #: A bound method, so that the compiled decoder does not look it up per packet.
 _UNPACK_HEADER: Final = struct.Struct(">III").unpack_from
 _REQ: Final = int.from_bytes(REQ, "big")
+#: Per type, a response header's first eight bytes (magic and type): with the size appended
+#: by ``int.to_bytes`` it costs no call through ``struct`` per reply.
+_RES_HEADS: Final = [RES + ptype.to_bytes(4, "big") for ptype in range(TYPE_LIMIT)]
 _RES: Final = int.from_bytes(RES, "big")
+#: A header's first word below this starts with a NUL: a packet, not a text line.
+_FIRST_BYTE: Final = 1 << 24
 
 # Per type: (NUL-terminated field count, field count); None for types gearmand refuses to parse.
 _SPLIT: Final[list[tuple[int, int] | None]] = [None] * TYPE_LIMIT
@@ -97,8 +102,8 @@ class Decoder:
         """Bytes received but not yet part of a complete packet or line."""
         return len(self._buf) - self._pos
 
-    def feed(self, data: bytes | bytearray) -> list[Event]:
-        """Add ``data`` and return every complete event it finishes."""
+    def feed(self, data: bytes) -> list[Event]:
+        """Add ``data`` (what ``recv`` returned) and return every complete event it finishes."""
         if self.dead:
             return []
         buffered = self._pos < len(self._buf)
@@ -117,10 +122,16 @@ class Decoder:
         exported = False  # a view of self._buf went out: it must not change any more
         end = len(buf)
         while pos < end:
-            if buf[pos] == 0:
-                if end - pos < HEADER_SIZE:
-                    break
+            # A packet starts with a NUL, a text line never does. Read from the header where
+            # there is one: indexing a ``bytes | bytearray`` is a generic call when compiled.
+            if end - pos >= HEADER_SIZE:
                 header: tuple[int, int, int] = _UNPACK_HEADER(buf, pos)
+                binary = header[0] < _FIRST_BYTE
+            elif buf[pos] == 0:
+                break  # the start of a header
+            else:
+                binary = False
+            if binary:
                 magic, ptype, size = header
                 if magic != accepted and magic != other:
                     return self._die(events, Fatal("bad magic"))
@@ -139,9 +150,9 @@ class Decoder:
                     events.append(_large_packet(ptype, self._buf, pos + HEADER_SIZE, stop))
                     exported = True
                 else:
-                    body = buf[pos + HEADER_SIZE:stop]
-                    if buffered:
-                        body = bytes(body)
+                    # Sliced as what it is: bytes from recv is sliced directly when compiled.
+                    body = (bytes(self._buf[pos + HEADER_SIZE:stop]) if buffered
+                            else data[pos + HEADER_SIZE:stop])
                     nul_terminated, fields = _SPLIT[ptype]  # type: ignore[misc]
                     if not nul_terminated:
                         events.append((ptype, (body,) if fields else ()))
@@ -231,12 +242,19 @@ def _large_packet(ptype: int, buf: bytearray, start: int, stop: int) -> Event:
 def encode(ptype: int, *args: bytes | memoryview) -> Reply:
     """A response packet (``\\0RES`` magic) whose fields are joined with NULs; a ``Spread`` when
     the last field is at least LARGE."""
+    return encode_fields(ptype, args)
+
+
+def encode_fields(ptype: int, args: tuple[bytes | memoryview, ...]) -> Reply:
+    """``encode`` for fields that arrive as a tuple (a worker's, relayed to clients): in the
+    compiled build this is a direct call, where ``encode(ptype, *fields)`` is a generic one."""
     if args and len(args[-1]) >= LARGE:
         data = args[-1]
         head = b"\0".join(args[:-1] + (b"",)) if len(args) > 1 else b""
-        return Spread((_HEADER.pack(RES, ptype, len(head) + len(data)) + head, data))
+        return Spread((_RES_HEADS[ptype] + (len(head) + len(data)).to_bytes(4, "big") + head,
+                       data))
     body = b"\0".join(args)
-    return _HEADER.pack(RES, ptype, len(body)) + body
+    return _RES_HEADS[ptype] + len(body).to_bytes(4, "big") + body
 
 
 def encode_request(ptype: int, *args: bytes) -> bytes:

@@ -550,8 +550,8 @@ class HttpResponses:
         connection must close after them."""
         if self.closed:
             return b"", True
-        if out.__class__ is memoryview:
-            out = bytes(out)  # the decoder splits fields with bytes methods
+        if type(out) is not bytes:
+            out = bytes(out)  # the decoder takes what recv returns
         for event in self._decoder.feed(out):  # type: ignore[arg-type]
             if event.__class__ is not tuple:
                 raise ValueError(f"the core sent what is not a response packet: {event!r}")

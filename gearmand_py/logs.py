@@ -15,6 +15,8 @@ import socket
 import sys
 import threading
 
+from gearmand_py.verbosity import verbosity
+
 LOGGER_NAME = "gearmand_py"
 
 FATAL = 60
@@ -67,26 +69,6 @@ class ReopenableFileHandler(logging.FileHandler):
             old, self.stream = self.stream, fresh
         if old is not None:
             old.close()
-
-
-class Verbosity:
-    """Whether INFO and DEBUG records are logged, as plain attributes refreshed whenever the level
-    is set: the per-connection and per-job log lines check one of them, which costs an attribute
-    read where ``logger.isEnabledFor`` costs a call on every packet."""
-
-    __slots__ = ("info", "debug")
-
-    def __init__(self) -> None:
-        self.info = False
-        self.debug = False
-
-    def refresh(self) -> None:
-        level = logger.getEffectiveLevel()
-        self.info = level <= logging.INFO
-        self.debug = level <= logging.DEBUG
-
-
-verbosity = Verbosity()
 
 
 def _syslog_socket_type(path: str) -> int:
@@ -162,7 +144,7 @@ def configure(level: str, log_file: str, use_syslog: bool = False) -> None:
     # The server's log goes only where --log-file/--syslog say, never to a root handler too.
     logger.propagate = False
     logger.setLevel(LEVELS[level])
-    verbosity.refresh()
+    verbosity.refresh(logger.getEffectiveLevel())
     if missing_syslog is not None:
         # The user asked for a log that is missing: say so, on stderr if there is no other log.
         log_whatever_the_level(logging.WARNING, missing_syslog, logging.StreamHandler(sys.stderr))
@@ -175,7 +157,7 @@ def close() -> None:
         handler.close()
     logger.propagate = True
     logger.setLevel(logging.NOTSET)
-    verbosity.refresh()
+    verbosity.refresh(logger.getEffectiveLevel())
 
 
 def reopen() -> None:

@@ -38,6 +38,7 @@ from gearmand_py import logs
 from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.listener import Listener, SocketOptions, configure_accepted, endpoint
 from gearmand_py.server.poller import EXCLUSIVE, Poller
+from gearmand_py.verbosity import verbosity
 
 log = logging.getLogger("gearmand_py.listener")
 
@@ -228,7 +229,7 @@ class Acceptor:
                 self._back_off(exc, accepted)
                 return
             accepted = True
-            if logs.verbosity.info:
+            if verbosity.info:
                 log.info("Accepted connection %d from %s", sock.fileno(),
                          endpoint(sock.family, address))
             try:

@@ -38,7 +38,6 @@ from collections.abc import Callable
 from selectors import EVENT_READ, EVENT_WRITE
 from typing import TYPE_CHECKING, Any, Final
 
-from gearmand_py import logs
 from gearmand_py.core.model import HIGH_WATER
 from gearmand_py.protocol.codec import LARGE
 from gearmand_py.server.acceptor import Acceptor
@@ -48,6 +47,7 @@ from gearmand_py.server.frontend import FrontEnd
 from gearmand_py.server.mailbox import Mailbox
 from gearmand_py.server.poller import MASKS, REPORTED, Poller
 from gearmand_py.server.wouldblock import WOULD_BLOCK, WantWrite
+from gearmand_py.verbosity import verbosity
 
 if TYPE_CHECKING:
     from gearmand_py.server import wire
@@ -277,7 +277,7 @@ class IOLoop:
             self._close(conn)
             return
         conn.handshaking = False
-        if logs.verbosity.info:
+        if verbosity.info:
             log.info("TLS connection %d (%s): %s", conn.fd, conn.ip, sock.describe())
         self.pending.append((CONNECTED, conn, None))
         self._set_interest(conn)

@@ -23,6 +23,8 @@ COMPILED = [
     "gearmand_py/server/io_loop.py",
     "gearmand_py/server/processor.py",
     "gearmand_py/server/connection.py",
+    "gearmand_py/server/poller.py",
+    "gearmand_py/verbosity.py",
 ]
 #: Commands that build extension modules; metadata-only ones need no compiling.
 _BUILDS = {"build", "build_ext", "bdist_wheel", "install"}

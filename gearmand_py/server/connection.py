@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import socket
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from gearmand_py.server.frontend import FrontEnd
+    from gearmand_py.core.model import Peer
+    from gearmand_py.protocol.codec import Decoder
+    from gearmand_py.server.frontend import FrontEnd, Renderer, RequestDecoder
     from gearmand_py.server.io_loop import IOLoop
     from gearmand_py.server.tls import TlsSocket
 
@@ -55,7 +57,10 @@ class Connection:
         self.ip = ip
         self.loop = loop
         #: The protocol's halves: bytes read -> events, and the core's replies -> bytes (None
-        #: when the replies are the bytes, as in gear).
+        #: when the replies are the bytes, as in gear). gear's Decoder is named in the type so
+        #: that the compiled loop calls it directly, any other decoder through the interface.
+        self.decoder: Decoder | RequestDecoder
+        self.renderer: Renderer | None
         self.decoder, self.renderer = front_end.open(max_packet_size)
         #: A TLS handshake is under way: the core does not know the connection yet.
         self.handshaking = front_end.tls is not None
@@ -80,7 +85,7 @@ class Connection:
         #: A TLS read stopped because the TLS layer must write first: read again once the
         #: socket is writable.
         self.read_wants_write = False
-        self.peer: Any = None
+        self.peer: Peer | None = None
         #: Bytes handed to the loop not yet reported written: while any are, later output must
         #: follow them through the loop to keep its order.
         self.handed = 0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import select
 from collections.abc import Callable
 from selectors import EVENT_READ, EVENT_WRITE
-from typing import Any
+from typing import Any, Final
 
 Handler = Callable[[Any, int], None]
 
@@ -32,7 +32,7 @@ _NOT_OUT = ~select.EPOLLOUT
 
 #: Every bit epoll may report for a descriptor watched for EPOLLIN and EPOLLOUT only (EPOLLERR
 #: and EPOLLHUP it reports unasked).
-REPORTED = select.EPOLLIN | select.EPOLLPRI | select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+REPORTED: Final = select.EPOLLIN | select.EPOLLPRI | select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
 
 
 def _selector_mask(event: int) -> int:
@@ -42,7 +42,7 @@ def _selector_mask(event: int) -> int:
 
 #: ``MASKS[event & REPORTED]``: an event's ``selectors`` mask, looked up rather than computed
 #: by a call on every wake-up.
-MASKS = tuple(_selector_mask(event) for event in range(REPORTED + 1))
+MASKS: Final = tuple(_selector_mask(event) for event in range(REPORTED + 1))
 
 
 class Poller:

@@ -16,7 +16,7 @@ from gearmand_py.protocol.packets import PacketType
 from gearmand_py.server.batches import CONNECTED, EVENTS
 from gearmand_py.server.connection import Connection
 from gearmand_py.server.frontend import FrontEnd
-from gearmand_py.server.io_loop import MAX_READS_AHEAD, IOLoop
+from gearmand_py.server.io_loop import MAX_READS_AHEAD, RECHECK, IOLoop
 from gearmand_py.server.processor import MAX_TURN_BATCHES, Processor
 
 ECHO_REQ = int(PacketType.ECHO_REQ)
@@ -39,36 +39,47 @@ def test_a_turn_runs_at_most_max_turn_batches_before_flushing() -> None:
                                batches - 2 * MAX_TURN_BATCHES + 1, 0]
 
 
-class _Loop:
-    """Records what the processing thread asks of an I/O loop."""
-
-    def __init__(self) -> None:
-        self.rechecked: list[object] = []
-
-    def recheck(self, conn: object) -> None:
-        self.rechecked.append(conn)
+Connect = Callable[[Processor, int], list[Connection]]
 
 
-class _Conn:
-    """The fields of a ``Connection`` that reading ahead involves."""
+@pytest.fixture
+def connect() -> Iterator[Connect]:
+    """Connects ``n`` connections to a processor's engine, on real sockets (socket pairs: what
+    the processor writes is taken at once) of an idle I/O loop."""
+    loops: list[IOLoop] = []
+    sockets: list[socket.socket] = []
 
-    def __init__(self, loop: _Loop, reads: int) -> None:
-        self.loop, self.reads, self.reads_done, self.reading_ahead = loop, reads, 0, True
-        self.fd, self.ip, self.peer = 7, "127.0.0.1", None
+    def make(processor: Processor, n: int) -> list[Connection]:
+        loop = IOLoop("test", 1 << 20, processor.handle, 1.0)
+        loops.append(loop)
+        conns = []
+        for _ in range(n):
+            ours, theirs = socket.socketpair()
+            ours.setblocking(False)  # as the server's own sockets are
+            sockets.extend((ours, theirs))
+            conns.append(Connection(ours, "127.0.0.1", loop, 1 << 20, FrontEnd("gear")))
+        processor.handle([(CONNECTED, conn, None) for conn in conns])
+        return conns
+
+    yield make
+    for sock in sockets:
+        sock.close()
+    for loop in loops:
+        loop.close_all()
 
 
-def test_a_loop_that_stopped_reading_ahead_is_asked_to_read_again_once_half_is_done() -> None:
-    engine = Engine(EngineOptions(job_handle_prefix=b"H:test"))
-    processor = Processor(engine)
-    loop = _Loop()
-    conn = _Conn(loop, reads=MAX_READS_AHEAD + 1)  # the loop stopped reading it
-    conn.peer = engine.connect(conn, conn.fd, conn.ip)
+def test_a_loop_that_stopped_reading_ahead_is_asked_to_read_again_once_half_is_done(
+        connect: Connect) -> None:
+    processor = Processor(Engine(EngineOptions(job_handle_prefix=b"H:test")))
+    [conn] = connect(processor, 1)
+    conn.reads, conn.reading_ahead = MAX_READS_AHEAD + 1, True  # the loop stopped reading it
+    rechecks = conn.loop.mailbox.items
     echo = [(ECHO_REQ, (b"x",))]
     for _ in range(MAX_READS_AHEAD + 1):
         processor.handle([(EVENTS, conn, echo)])
-        if loop.rechecked:
+        if rechecks:
             break
-    assert loop.rechecked == [conn]
+    assert list(rechecks) == [(RECHECK, conn)]
     assert conn.reads - conn.reads_done == MAX_READS_AHEAD // 2
 
 
@@ -77,33 +88,17 @@ Counting = Callable[[Callable[[], float]],
 
 
 @pytest.fixture
-def counting() -> Iterator[Counting]:
-    """Makes a counting engine's processor with a client and a worker connected, on real
-    sockets (socket pairs: what the processor writes is taken at once) of an idle I/O loop."""
-    loops: list[IOLoop] = []
-    sockets: list[socket.socket] = []
+def counting(connect: Connect) -> Counting:
+    """Makes a counting engine's processor with a client and a worker connected."""
 
     def make(clock: Callable[[], float]) -> tuple[Processor, CountingEngine, Connection,
                                                   Connection]:
         engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"), clock=clock)
         processor = Processor(engine)
-        loop = IOLoop("test", 1 << 20, processor.handle, 1.0)
-        loops.append(loop)
-        conns = []
-        for _ in range(2):
-            ours, theirs = socket.socketpair()
-            ours.setblocking(False)  # as the server's own sockets are
-            sockets.extend((ours, theirs))
-            conns.append(Connection(ours, "127.0.0.1", loop, 1 << 20, FrontEnd("gear")))
-        client, worker = conns
-        processor.handle([(CONNECTED, client, None), (CONNECTED, worker, None)])
+        client, worker = connect(processor, 2)
         return processor, engine, client, worker
 
-    yield make
-    for sock in sockets:
-        sock.close()
-    for loop in loops:
-        loop.close_all()
+    return make
 
 
 def _bucket(seconds: float) -> int:

@@ -13,9 +13,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "_bu
 from backend import will_compile  # noqa: E402
 
 #: The modules each job passes through: the codec, the core's records and handlers, the I/O
-#: loop, the processing thread's driver and the connection record (the loop reads its fields
-#: several times per packet; where compiled code knows it is a Connection, each read is a load,
-#: not an attribute lookup).
+#: loop and its poller, the processing thread's driver, the connection record (the loop reads
+#: its fields several times per packet; where compiled code knows it is a Connection, each read
+#: is a load, not an attribute lookup) and the log-level flags the handlers check.
 COMPILED = [
     "gearmand_py/protocol/codec.py",
     "gearmand_py/core/model.py",

@@ -14,6 +14,8 @@ from typing import Final
 class Verbosity:
     """The two flags, refreshed whenever the log level is set."""
 
+    __slots__ = ("info", "debug")
+
     def __init__(self) -> None:
         self.info = False
         self.debug = False

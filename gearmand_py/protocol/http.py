@@ -552,7 +552,7 @@ class HttpResponses:
             return b"", True
         if type(out) is not bytes:
             out = bytes(out)  # the decoder takes what recv returns
-        for event in self._decoder.feed(out):  # type: ignore[arg-type]
+        for event in self._decoder.feed(out):
             if event.__class__ is not tuple:
                 raise ValueError(f"the core sent what is not a response packet: {event!r}")
             self._packet(*event)  # type: ignore[misc]

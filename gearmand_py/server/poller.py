@@ -32,7 +32,8 @@ _NOT_OUT = ~select.EPOLLOUT
 
 #: Every bit epoll may report for a descriptor watched for EPOLLIN and EPOLLOUT only (EPOLLERR
 #: and EPOLLHUP it reports unasked).
-REPORTED: Final = select.EPOLLIN | select.EPOLLPRI | select.EPOLLOUT | select.EPOLLERR | select.EPOLLHUP
+REPORTED: Final = (select.EPOLLIN | select.EPOLLPRI | select.EPOLLOUT | select.EPOLLERR
+                   | select.EPOLLHUP)
 
 
 def _selector_mask(event: int) -> int:

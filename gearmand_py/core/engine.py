@@ -65,11 +65,11 @@ from gearmand_py.core.model import (
 from gearmand_py.core.timers import Timer, Timers
 from gearmand_py.logs import NOTICE
 from gearmand_py.protocol import errors
-from gearmand_py.protocol.codec import Reply, encode, encode_fields
+from gearmand_py.protocol.codec import RESPONSE_HEADS, Reply, encode, encode_fields
 from gearmand_py.protocol.events import AdminCommand, Args, Event, Fatal, Packet, Rejected
 from gearmand_py.protocol.numbers import INT64_MAX, INT64_MIN, atou32, strtoll
 from gearmand_py.protocol.packets import NUMBERS as T
-from gearmand_py.protocol.packets import REQUEST_TYPES, RES, TYPE_LIMIT, PacketType
+from gearmand_py.protocol.packets import REQUEST_TYPES, TYPE_LIMIT, PacketType
 from gearmand_py.verbosity import verbosity
 from queue_backends.base import StoredJob
 
@@ -110,7 +110,7 @@ _NOT_FOUND_EXCEPTION: Final = errors.JOB_NOT_FOUND_EXCEPTION
 
 NOOP: Final = encode(T.NOOP)
 NO_JOB: Final = encode(T.NO_JOB)
-_JOB_CREATED_HEAD: Final[bytes] = RES + T.JOB_CREATED.to_bytes(4, "big")
+_JOB_CREATED_HEAD: Final[bytes] = RESPONSE_HEADS[T.JOB_CREATED]
 _PRIORITY_NAMES: Final = {HIGH: "high", NORMAL: "normal", LOW: "low"}
 
 

@@ -43,7 +43,7 @@ _UNPACK_HEADER: Final = struct.Struct(">III").unpack_from
 _REQ: Final = int.from_bytes(REQ, "big")
 #: Per type, a response header's first eight bytes (magic and type): with the size appended
 #: by ``int.to_bytes`` it costs no call through ``struct`` per reply.
-_RES_HEADS: Final = [RES + ptype.to_bytes(4, "big") for ptype in range(TYPE_LIMIT)]
+RESPONSE_HEADS: Final = [RES + ptype.to_bytes(4, "big") for ptype in range(TYPE_LIMIT)]
 _RES: Final = int.from_bytes(RES, "big")
 #: A header's first word below this starts with a NUL: a packet, not a text line.
 _FIRST_BYTE: Final = 1 << 24
@@ -251,10 +251,10 @@ def encode_fields(ptype: int, args: tuple[bytes | memoryview, ...]) -> Reply:
     if args and len(args[-1]) >= LARGE:
         data = args[-1]
         head = b"\0".join(args[:-1] + (b"",)) if len(args) > 1 else b""
-        return Spread((_RES_HEADS[ptype] + (len(head) + len(data)).to_bytes(4, "big") + head,
+        return Spread((RESPONSE_HEADS[ptype] + (len(head) + len(data)).to_bytes(4, "big") + head,
                        data))
     body = b"\0".join(args)
-    return _RES_HEADS[ptype] + len(body).to_bytes(4, "big") + body
+    return RESPONSE_HEADS[ptype] + len(body).to_bytes(4, "big") + body
 
 
 def encode_request(ptype: int, *args: bytes) -> bytes:

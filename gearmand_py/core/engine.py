@@ -49,6 +49,12 @@ from mypy_extensions import mypyc_attr
 
 from gearmand_py.core.functions import FunctionTable
 from gearmand_py.core.model import (
+    ABANDONED,
+    CANCELLED,
+    COMPLETED,
+    EXCEPTION,
+    FAIL,
+    HANDED_OVER,
     HIGH,
     HIGH_WATER,
     LOW,
@@ -56,6 +62,9 @@ from gearmand_py.core.model import (
     NO_PROGRESS,
     NORMAL,
     PRIORITIES,
+    QUEUE_ERROR,
+    RETRIES,
+    TIMEOUT,
     Function,
     Hold,
     Job,
@@ -590,7 +599,7 @@ class Engine:
                 for peer, hold in self.committing.pop(job, ()):
                     self._resolve(peer, hold, created)
                 if job.cancelled:  # while its row was being written
-                    self._forget(job)
+                    self._forget(job, CANCELLED)
                 else:
                     self._enqueue(job)
             return
@@ -600,7 +609,7 @@ class Engine:
             for peer, hold in self.committing.pop(job, ()):
                 self._resolve(peer, hold, refused)
             job.queue_id = 0
-            self._forget(job)
+            self._forget(job, QUEUE_ERROR)
 
     def restore(self, row: StoredJob) -> bool:
         """Queue a job replayed from the persistent queue at startup; False when it coalesced
@@ -645,7 +654,7 @@ class Engine:
                 # too (so perhaps twice: the row is anyone's).
                 self._enqueue(job)
             else:
-                self._forget(job)
+                self._forget(job, HANDED_OVER)
 
     def take_over(self, row: StoredJob, handle: bytes, attempts: int) -> None:
         """Queue a job claimed from a shared queue, under the handle it was given where it was
@@ -703,7 +712,7 @@ class Engine:
                     if job.background and job.queue_id:
                         ids.append(job.queue_id)
                         job.queue_id = 0
-                        self._forget(job)
+                        self._forget(job, HANDED_OVER)
                 queue.clear()
                 queue.extend(kept)
         return ids
@@ -720,7 +729,7 @@ class Engine:
         function = job.function
         function.scheduled -= 1
         if job.cancelled:
-            self._forget(job)
+            self._forget(job, CANCELLED)
             return
         function.queues[job.priority].append(job)
         self._wake(function)
@@ -866,7 +875,7 @@ class Engine:
             log.log(NOTICE, "Dropped job due to max retry count: %s %s",
                     job.handle.decode(errors="replace"), job.unique.decode(errors="replace"))
             self._relay(job, encode(_WORK_FAIL, job.handle))
-            self._forget(job)
+            self._forget(job, RETRIES)
             return
         if verbosity.debug:
             log.debug("Job %s requeued: its worker let go of it", _text(job.handle))
@@ -923,7 +932,7 @@ class Engine:
                         if verbosity.debug:
                             log.debug("Job %s dropped: %s", _text(job.handle),
                                       "cancelled" if job.cancelled else "no client waits for it")
-                        self._forget(job)
+                        self._forget(job, CANCELLED if job.cancelled else ABANDONED)
                         continue
                     if peek:
                         return job
@@ -970,7 +979,7 @@ class Engine:
         log.warning("Worker timeout reached on job, failing: %s",
                     job.handle.decode(errors="replace"))
         self._relay(job, encode(_WORK_FAIL, job.handle))
-        self._finish(job)
+        self._finish(job, TIMEOUT)
 
     def _grab_job(self, peer: Peer, args: Args) -> None:
         job = self._grab(peer)
@@ -1032,7 +1041,7 @@ class Engine:
             if verbosity.debug:
                 log.debug("Job %s completed", _text(job.handle))
             self._relay(job, encode_fields(_WORK_COMPLETE, args), peer)
-            self._finish(job)
+            self._finish(job, COMPLETED)
 
     def _work_fail(self, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], _NOT_FOUND_RESULT)
@@ -1040,7 +1049,7 @@ class Engine:
             if verbosity.debug:
                 log.debug("Job %s failed", _text(job.handle))
             self._relay(job, encode(_WORK_FAIL, args[0]), peer)
-            self._finish(job)
+            self._finish(job, FAIL)
 
     def _work_exception(self, peer: Peer, args: Args) -> None:
         job = self._owned(peer, args[0], _NOT_FOUND_EXCEPTION)
@@ -1060,10 +1069,11 @@ class Engine:
                 self.send(client, fail)
             if client.stalled:
                 self._block(peer, client)
-        self._finish(job)
+        self._finish(job, EXCEPTION)
 
-    def _finish(self, job: Job) -> None:
-        """A running job ended (complete, fail, exception): release its worker and forget it."""
+    def _finish(self, job: Job, reason: str) -> None:
+        """A running job ended (complete, fail, exception, timeout): release its worker and
+        forget it."""
         worker = job.worker
         if worker is not None:
             worker.running.remove(job)
@@ -1076,10 +1086,11 @@ class Engine:
                 self.journal((JOURNAL_DONE, job.queue_id,  # type: ignore[misc]
                               partial(self._resolve, worker, hold, b"")))
                 job.queue_id = 0
-        self._forget(job)
+        self._forget(job, reason)
 
-    def _forget(self, job: Job) -> None:
-        """Remove a job that is in no queue and has no worker from every table."""
+    def _forget(self, job: Job, reason: str) -> None:
+        """Remove a job that is in no queue and has no worker from every table; it ends for
+        ``reason`` (one of ``model.REASONS``), which only the monitor's counting reads."""
         function = job.function
         del self.jobs[job.handle]
         if job.queue_id:

@@ -25,6 +25,21 @@ MAX_RETRIES: Final = 2**31 - 1
 #: waits until it drains, so a peer that does not read cannot make the server buffer without bound.
 HIGH_WATER = 4 * 1024 * 1024
 
+# Why a job leaves the tables: the engine names it to ``Engine._forget``, the monitor counts by
+# it. A job an admin ``cancel job`` ended counts as cancelled whatever happens to it afterwards.
+COMPLETED: Final = "completed"
+FAIL: Final = "fail"  # WORK_FAIL
+EXCEPTION: Final = "exception"  # WORK_EXCEPTION
+TIMEOUT: Final = "timeout"  # CAN_DO_TIMEOUT
+RETRIES: Final = "retries"  # -j: dropped after that many worker losses
+CANCELLED: Final = "cancelled"
+ABANDONED: Final = "abandoned"  # a foreground job every client left before a worker took it
+QUEUE_ERROR: Final = "queue_error"  # its row could not be stored
+HANDED_OVER: Final = "handed_over"  # --shared-queue: left to the shared store (not a failure)
+#: Every reason, ``completed`` first.
+REASONS: Final = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED,
+                  QUEUE_ERROR, HANDED_OVER)
+
 
 class Job:
     """One job; background jobs have no clients of their own, foreground jobs have at least one.

@@ -16,15 +16,8 @@ from collections.abc import Container, Iterable, Iterator
 from itertools import islice
 from typing import Any, NamedTuple
 
-from gearmand_py.core.model import Job
-from gearmand_py.core.stats import (
-    COMPLETED,
-    REASONS,
-    CountingEngine,
-    FunctionStats,
-    TimedJob,
-    WatchedPeer,
-)
+from gearmand_py.core.model import COMPLETED, REASONS, Job, TimedJob
+from gearmand_py.core.stats import CountingEngine, FunctionStats, WatchedPeer
 
 #: Rows of workers or jobs a snapshot holds at most.
 PAGE = 25

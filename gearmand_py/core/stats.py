@@ -32,28 +32,29 @@ from __future__ import annotations
 import time
 from bisect import bisect_left
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, Final
 
-from gearmand_py.core import model
 from gearmand_py.core.engine import Engine, EngineOptions
-from gearmand_py.core.model import PRIORITIES, Ability, Function, Peer
+from gearmand_py.core.model import (
+    CANCELLED,
+    COMPLETED,
+    PRIORITIES,
+    REASONS,
+    Ability,
+    Function,
+    Job,
+    Peer,
+    TimedJob,
+)
 
+#: Most jobs of a server that keeps up wait and run less than this, the first bucket's bound: a
+#: comparison with it spares them the bisect, which costs more than the rest of an observation.
+FIRST_BOUND: Final = 0.005
 #: Histogram bucket bounds in seconds (the last bucket is +Inf).
-BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-           1800.0, 3600.0)
-#: Most jobs of a server that keeps up wait and run less than this: a comparison with it spares
-#: them the bisect, which costs more than the rest of an observation.
-FIRST_BOUND = BUCKETS[0]
-COMPLETED = "completed"
-FAIL, EXCEPTION, TIMEOUT, RETRIES = "fail", "exception", "timeout", "retries"
-CANCELLED, ABANDONED, QUEUE_ERROR = "cancelled", "abandoned", "queue_error"
-#: Left here to a shared queue for any server to run (not a failure).
-HANDED_OVER = "handed_over"
+BUCKETS: Final = (FIRST_BOUND, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
+                  300.0, 1800.0, 3600.0)
 #: Forgotten function names kept for the monitor's next copy; past it, that copy is complete.
-MAX_FORGOTTEN = 10_000
-#: Every reason a job can end with, ``completed`` first.
-REASONS = (COMPLETED, FAIL, EXCEPTION, TIMEOUT, RETRIES, CANCELLED, ABANDONED, QUEUE_ERROR,
-           HANDED_OVER)
+MAX_FORGOTTEN: Final = 10_000
 
 
 class Histogram:
@@ -88,7 +89,7 @@ class FunctionStats:
         #: is observed in ``run`` as it ends, so the completed ones are those observations but
         #: the ``held_failures`` (the ends of held jobs for any other reason), and the common
         #: end costs no counter of its own.
-        self.ended = dict.fromkeys(REASONS[1:], 0)
+        self.ended: dict[str, int] = dict.fromkeys(REASONS[1:], 0)
         self.held_failures = 0
         self.wait = Histogram()
         self.run = Histogram()
@@ -134,22 +135,6 @@ class Stats:
         return rows
 
 
-_Handler = TypeVar("_Handler", bound=Callable[..., Any])
-
-
-def _ending_as(reason: str, handler: _Handler) -> _Handler:
-    """``handler`` (an ``Engine`` method) with ``reason`` as the end of the jobs it forgets."""
-
-    def ending(self: CountingEngine, *args: Any) -> Any:
-        self._ending = reason
-        try:
-            return handler(self, *args)
-        finally:
-            self._ending = None
-
-    return ending  # type: ignore[return-value]
-
-
 class CountedFunction(Function):
     """A function with its counters (those of its name: made again, it counts on), that notes
     when its worker list changes."""
@@ -160,21 +145,18 @@ class CountedFunction(Function):
 
     def add_worker(self, worker: Peer) -> Ability:
         self.stats.changed = True
-        return _function_add_worker(self, worker)
+        return Function.add_worker(self, worker)
 
     def remove_worker(self, ability: Ability) -> None:
         self.stats.changed = True
-        _function_remove_worker(self, ability)
+        Function.remove_worker(self, ability)
 
 
-if TYPE_CHECKING:
-    class TimedJob(model.TimedJob):
-        """The counting engine's jobs as the type checker sees them: of counted functions."""
-
-        __slots__ = ()
-        function: CountedFunction
-else:
-    TimedJob = model.TimedJob
+def _stats(job: Job) -> FunctionStats:
+    """The counters of a job of the counting engine (whose functions are all counted); for the
+    handlers off the common path."""
+    function: CountedFunction = job.function  # type: ignore[assignment]
+    return function.stats
 
 
 class WatchedPeer(Peer):
@@ -192,7 +174,11 @@ class WatchedPeer(Peer):
 
 class CountingEngine(Engine):
     """The engine, counting what ``Stats`` holds, and remembering when each job was queued and
-    assigned and what each worker did, for the status page."""
+    assigned and what each worker did, for the status page.
+
+    It is compiled with the engine, and calls the methods it extends as ``Engine.method(self,
+    ...)``: the compiled build makes that a direct call (pure Python a class attribute lookup),
+    where ``super()`` would build an object per call in pure Python."""
 
     def __init__(self, options: EngineOptions,
                  admin: Callable[[Engine, Peer, tuple[bytes, ...]], bytes] | None = None,
@@ -207,12 +193,11 @@ class CountingEngine(Engine):
         self.forgotten: list[bytes] = []
         #: More were forgotten than that: the monitor's next copy must be complete.
         self.forgotten_overflow = False
+        self.max_forgotten = MAX_FORGOTTEN
         self.functions.on_forget = self._forgotten
-        #: Why the job being forgotten now ends, while a handler that ends one runs.
-        self._ending: str | None = None
 
     def _forgotten(self, name: bytes) -> None:
-        if len(self.forgotten) < MAX_FORGOTTEN:
+        if len(self.forgotten) < self.max_forgotten:
             self.forgotten.append(name)
         else:
             self.forgotten.clear()
@@ -227,14 +212,17 @@ class CountingEngine(Engine):
 
     # -- connections ---------------------------------------------------------------------------
 
-    def connect(self, endpoint: Any, fd: int, ip: str) -> WatchedPeer:
-        peer: WatchedPeer = _engine_connect(self, endpoint, fd, ip)  # type: ignore[assignment]
+    def connect(self, endpoint: Any, fd: int, ip: str) -> Peer:
+        peer: WatchedPeer = Engine.connect(self, endpoint, fd, ip)  # type: ignore[assignment]
         peer.connected_at = peer.active_at = self.now
         peer.jobs_taken = 0
         self.stats.connections_total += 1
         return peer
 
     # -- jobs ----------------------------------------------------------------------------------
+    # The engine's records are declared as the counting engine's kinds where they are read
+    # (``timed: TimedJob = job``): a check in the compiled build, nothing in pure Python, where
+    # ``cast()`` would be a call.
 
     def _new_function(self, name: bytes) -> CountedFunction:
         function = CountedFunction(name)
@@ -246,27 +234,31 @@ class CountingEngine(Engine):
         function.stats = stats
         return function
 
-    def new_job(  # type: ignore[override]
-            self, handle: bytes, function: CountedFunction, unique: bytes,
-            data: bytes | memoryview, priority: int, background: bool, reducer: bytes,
-            when: int) -> TimedJob:
+    def new_job(self, handle: bytes, function: Function, unique: bytes,
+                data: bytes | memoryview, priority: int, background: bool, reducer: bytes,
+                when: int) -> Job:
         """A job ``submit`` makes (not one it coalesces onto), counted as submitted."""
         job = TimedJob(handle, function, unique, data, priority, background, reducer, when)
         job.queued_at = self.now
         job.assigned_at = None
-        stats = function.stats
+        counted: CountedFunction = function  # type: ignore[assignment]
+        stats = counted.stats
         stats.changed = True
         (stats.background if background else stats.foreground)[priority] += 1
         return job
 
-    def _grab(self, peer: WatchedPeer) -> TimedJob | None:  # type: ignore[override]
-        job: TimedJob | None = _engine_grab(self, peer)  # type: ignore[assignment]
-        now = peer.active_at = self.now
+    def _grab(self, peer: Peer) -> Job | None:
+        job = Engine._grab(self, peer)
+        now = self.now
+        watched: WatchedPeer = peer  # type: ignore[assignment]
+        watched.active_at = now
         if job is not None:
-            peer.jobs_taken += 1
-            job.assigned_at = now
-            waited = now - job.queued_at
-            stats = job.function.stats
+            timed: TimedJob = job  # type: ignore[assignment]
+            function: CountedFunction = job.function  # type: ignore[assignment]
+            watched.jobs_taken += 1
+            timed.assigned_at = now
+            waited = now - timed.queued_at
+            stats = function.stats
             stats.changed = True
             histogram = stats.wait
             if waited <= FIRST_BOUND:
@@ -276,37 +268,29 @@ class CountingEngine(Engine):
             histogram.total += waited
         return job
 
-    def _release(self, job: TimedJob) -> None:  # type: ignore[override]
-        job.queued_at = job.when  # an epoch job waits for a worker from its due time
-        job.function.stats.changed = True
-        _engine_release(self, job)
+    def _release(self, job: Job) -> None:
+        timed: TimedJob = job  # type: ignore[assignment]
+        timed.queued_at = float(job.when)  # an epoch job waits for a worker from its due time
+        _stats(job).changed = True
+        Engine._release(self, job)
 
-    def _enqueue(self, job: TimedJob) -> None:  # type: ignore[override]
-        job.function.stats.changed = True  # queued or scheduled once its row is stored
-        _engine_enqueue(self, job)
+    def _enqueue(self, job: Job) -> None:
+        _stats(job).changed = True  # queued or scheduled once its row is stored
+        Engine._enqueue(self, job)
 
-    def _requeue(self, job: TimedJob) -> None:  # type: ignore[override]
-        job.assigned_at = None
-        job.queued_at = self.now
-        job.function.stats.changed = True
-        self._ending = RETRIES
-        try:
-            _engine_requeue(self, job)
-        finally:
-            self._ending = None
+    def _requeue(self, job: Job) -> None:
+        timed: TimedJob = job  # type: ignore[assignment]
+        timed.assigned_at = None
+        timed.queued_at = self.now
+        _stats(job).changed = True
+        Engine._requeue(self, job)
 
-    # Handlers that end a job for a reason of their own: ``_forget`` reads it while they run.
-    journaled = _ending_as(QUEUE_ERROR, Engine.journaled)
-    _work_fail = _ending_as(FAIL, Engine._work_fail)
-    _work_exception = _ending_as(EXCEPTION, Engine._work_exception)
-    _worker_timeout = _ending_as(TIMEOUT, Engine._worker_timeout)
-    hand_over = _ending_as(HANDED_OVER, Engine.hand_over)
-    give_back = _ending_as(HANDED_OVER, Engine.give_back)
-
-    def _forget(self, job: TimedJob) -> None:  # type: ignore[override]
-        _engine_forget(self, job)
-        assigned = job.assigned_at
-        stats = job.function.stats
+    def _forget(self, job: Job, reason: str) -> None:
+        Engine._forget(self, job, reason)
+        timed: TimedJob = job  # type: ignore[assignment]
+        function: CountedFunction = job.function  # type: ignore[assignment]
+        assigned = timed.assigned_at
+        stats = function.stats
         stats.changed = True
         if assigned is not None:  # a worker held it
             ran = self.now - assigned
@@ -316,17 +300,7 @@ class CountingEngine(Engine):
             else:
                 histogram.counts[bisect_left(BUCKETS, ran, 1)] += 1
             histogram.total += ran
-            # Every end but WORK_COMPLETE's and a worker finding the job abandoned (which no
-            # worker held) sets ``_ending`` or ``cancelled``.
-            if self._ending is None and not job.cancelled:
-                return  # completed (see ``FunctionStats.ended``)
+            if reason == COMPLETED and not job.cancelled:
+                return  # counted as the run's observation (see ``FunctionStats.ended``)
             stats.held_failures += 1
-        stats.ended[CANCELLED if job.cancelled else self._ending or ABANDONED] += 1
-
-
-# The overrides call the engine's methods by these names: ``Engine.method`` would look the
-# method up on the class at every call, and ``super()`` builds an object per call.
-_engine_connect, _engine_grab = Engine.connect, Engine._grab
-_engine_release, _engine_requeue, _engine_forget = Engine._release, Engine._requeue, Engine._forget
-_engine_enqueue = Engine._enqueue
-_function_add_worker, _function_remove_worker = Function.add_worker, Function.remove_worker
+        stats.ended[CANCELLED if job.cancelled else reason] += 1

@@ -21,6 +21,7 @@ from typing import Any
 
 from prometheus_client.utils import floatToGoString
 
+from gearmand_py.core.model import COMPLETED, HANDED_OVER
 from gearmand_py.core.snapshot import (
     Counters,
     Gauges,
@@ -31,7 +32,7 @@ from gearmand_py.core.snapshot import (
     oldest,
     submitted,
 )
-from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER
+from gearmand_py.core.stats import BUCKETS
 
 #: Longest function name shown as a label value; longer ones end in ``~`` and a hash of the
 #: whole name, so two long names never share a label.

@@ -12,8 +12,9 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 from prometheus_client.utils import floatToGoString
 
+from gearmand_py.core.model import COMPLETED, HANDED_OVER, REASONS
 from gearmand_py.core.snapshot import Raw, Tables, cumulative, shape
-from gearmand_py.core.stats import BUCKETS, COMPLETED, HANDED_OVER, REASONS
+from gearmand_py.core.stats import BUCKETS
 from gearmand_py.server.exposition import GAUGES, HANDED_OVER_HELP, HISTOGRAMS, Exposition, label
 
 

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from gearmand_py.core import stats
 from gearmand_py.core.engine import EngineOptions
 from gearmand_py.core.stats import CountingEngine
 from gearmand_py.server.monitor import Monitor
@@ -452,12 +451,11 @@ def test_a_scrape_whose_tables_never_came_is_followed_by_one_of_every_function()
         sock.close()
 
 
-def test_functions_forgotten_past_the_bound_between_scrapes_are_gone_from_metrics(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_functions_forgotten_past_the_bound_between_scrapes_are_gone_from_metrics() -> None:
     """A server nobody scrapes keeps at most MAX_FORGOTTEN names for the next copy of only
     what changed; past that, the next copy is of every function."""
-    monkeypatch.setattr(stats, "MAX_FORGOTTEN", 3)
     engine = CountingEngine(EngineOptions(job_handle_prefix=b"H:test"))
+    engine.max_forgotten = 3
     sock = socket.create_server(("127.0.0.1", 0))
     monitor = Monitor(sock, lambda take: take(engine), "test", None)
     try:

@@ -193,6 +193,8 @@ class CountingEngine(Engine):
         self.forgotten: list[bytes] = []
         #: More were forgotten than that: the monitor's next copy must be complete.
         self.forgotten_overflow = False
+        #: ``MAX_FORGOTTEN`` for this engine (a test lowers it: the compiled module's constant
+        #: is inlined where it is read, so patching the module would change nothing).
         self.max_forgotten = MAX_FORGOTTEN
         self.functions.on_forget = self._forgotten
 
